@@ -1,0 +1,1 @@
+"""gitdeploy.forge"""
