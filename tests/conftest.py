@@ -1,0 +1,56 @@
+"""Shared fixtures. Everything that touches containers uses the real Docker Engine."""
+
+from __future__ import annotations
+
+import uuid
+
+import docker
+import pytest
+
+from gitdeploy.live import labels
+from gitdeploy.live.baseimage import ensure_base_image
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - the message says what to do
+        pytest.fail(f"no Docker Engine answers ({exc}); run `bash scripts/setup.sh deps` first")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client) -> str:
+    """The offline busybox base image (imported once per engine)."""
+    ensure_base_image(docker_client)
+    return "gitdeploy/busybox:1"
+
+
+def _cleanup(client: docker.DockerClient, system: str) -> None:
+    flt = {"label": f"{labels.SYSTEM}={system}"}
+    for c in client.containers.list(all=True, filters=flt):
+        try:
+            c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+    for n in client.networks.list(filters=flt):
+        try:
+            n.remove()
+        except docker.errors.APIError:
+            pass
+    for v in client.volumes.list(filters=flt):
+        try:
+            v.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+@pytest.fixture
+def system_name(docker_client):
+    """A unique system name for one test; everything labeled with it is removed afterwards."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    yield name
+    _cleanup(docker_client, name)
