@@ -1,0 +1,36 @@
+"""`python -m gitdeploy.server --config FILE [--handlers module:NAME]`.
+
+--handlers names the job-handler registry: a mapping {kind: Callable[[Job], str]}, or a
+callable(config) returning one (e.g. `tests.server.handlers:REGISTRY` in the tests). Until the
+real handlers exist it is required; `gitdeploy serve` will pass the real registry to `serve()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from gitdeploy.errors import GitdeployError
+from gitdeploy.server.config import load_config
+from gitdeploy.server.serve import load_handlers, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gitdeploy.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="the server's YAML configuration file")
+    parser.add_argument("--handlers", required=True, help="job-handler registry as module:NAME")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        serve(config, load_handlers(args.handlers, config))
+    except GitdeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

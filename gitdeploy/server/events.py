@@ -1,0 +1,131 @@
+"""GitHub webhook events -> the jobs they call for. Pure: no I/O, no clock, no GitHub calls.
+
+| event / action                                   | jobs                                         |
+|--------------------------------------------------|----------------------------------------------|
+| pull_request opened, synchronize, reopened,      | `plan` per environment whose branch is the   |
+| ready_for_review                                 | PR's base (none when no environment matches) |
+| pull_request closed, not merged                  | `release` per matching environment           |
+| pull_request closed and merged                   | nothing: the push to the branch deploys      |
+| issue_comment created on a PR, body starts "/"   | `command` (no environment: the handler       |
+|                                                  | resolves the PR, the payload lacks its base) |
+| push to refs/heads/<branch> of an environment    | `deploy` per environment on that branch      |
+| ping, pull_request_review, anything else         | nothing                                      |
+
+Ignored: repositories outside the allow-list, comments on plain issues, edited/deleted comments,
+comments by the bot itself (`bot_login`) or by any sender of type Bot, branch deletions.
+
+Dedup keys: `plan:<repo>#<pr>:<env>` (a newer push to the PR supersedes a queued plan) and the
+queue's default `deploy:<env>` (a newer push supersedes a queued deploy).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gitdeploy.server.config import ServerConfig
+from gitdeploy.server.queue import JobSpec
+
+log = logging.getLogger(__name__)
+
+ZERO_SHA = "0" * 40
+PLAN_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
+
+
+def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) -> list[JobSpec]:
+    """The jobs a webhook delivery calls for; an empty list when it is ignored."""
+    if event == "ping":
+        return []
+    repo = (payload.get("repository") or {}).get("full_name")
+    if not repo:
+        log.info("ignoring %s event without a repository", event)
+        return []
+    if not config.allows_repository(repo):
+        log.warning("ignoring %s event from %s: not in the allowed repositories", event, repo)
+        return []
+    translate = _TRANSLATORS.get(event)
+    return translate(payload, repo, config) if translate else []
+
+
+def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
+    action = payload.get("action")
+    pr = payload.get("pull_request") or {}
+    base = (pr.get("base") or {}).get("ref", "")
+    envs = config.environments_for_branch(base)
+    common = {
+        "repo": repo,
+        "pr": pr.get("number", payload.get("number")),
+        "head_sha": (pr.get("head") or {}).get("sha", ""),
+        "base_ref": base,
+        "action": action,
+        "draft": bool(pr.get("draft")),
+    }
+    if action in PLAN_ACTIONS:
+        kind = "plan"
+    elif action == "closed" and not pr.get("merged"):
+        kind = "release"
+    else:
+        return []
+    return [
+        JobSpec(kind, {**common, "environment": env.name}, env.name,
+                f"plan:{repo}#{common['pr']}:{env.name}" if kind == "plan" else None)
+        for env in envs
+    ]
+
+
+def _issue_comment(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
+    issue = payload.get("issue") or {}
+    comment = payload.get("comment") or {}
+    author = (comment.get("user") or {})
+    if payload.get("action") != "created" or "pull_request" not in issue:
+        return []
+    if (payload.get("sender") or {}).get("type") == "Bot" or author.get("type") == "Bot":
+        return []
+    if author.get("login", "").lower() == config.bot_login.lower():
+        return []
+    body = (comment.get("body") or "").strip()
+    if not body.startswith("/"):
+        return []
+    words = body.splitlines()[0].split()
+    command = words[0][1:]
+    if not command:
+        return []
+    return [JobSpec("command", {
+        "repo": repo,
+        "pr": issue.get("number"),
+        "command": command,
+        "args": words[1:],
+        "author": author.get("login", ""),
+        "author_association": comment.get("author_association", ""),
+        "comment_id": comment.get("id"),
+    })]
+
+
+def _push(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
+    ref = payload.get("ref", "")
+    after = payload.get("after") or ZERO_SHA
+    if not ref.startswith("refs/heads/") or payload.get("deleted") or after == ZERO_SHA:
+        return []
+    branch = ref.removeprefix("refs/heads/")
+    head = payload.get("head_commit") or {}
+    pusher = payload.get("pusher") or {}
+    return [
+        JobSpec("deploy", {
+            "repo": repo,
+            "environment": env.name,
+            "sha": after,
+            "ref": ref,
+            "before": payload.get("before", ""),
+            "forced": bool(payload.get("forced")),
+            "pusher": pusher.get("name") or (payload.get("sender") or {}).get("login", ""),
+            "message": head.get("message", ""),
+        }, env.name)
+        for env in config.environments_for_branch(branch)
+    ]
+
+
+_TRANSLATORS = {
+    "pull_request": _pull_request,
+    "issue_comment": _issue_comment,
+    "push": _push,
+}

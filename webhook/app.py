@@ -1,0 +1,110 @@
+"""The HTTP face of the bot: receive GitHub webhooks, verify them, queue their jobs. No work here.
+
+    POST /webhooks/github   413 body too large | 401 bad/missing signature | 400 malformed
+                            200 ping {"ok", "zen"} | 200 duplicate delivery {"duplicate": true}
+                            200 nothing to do {"jobs": []} | 202 queued {"jobs": [ids]}
+    GET  /healthz           200 {"ok": true, "queue": {state: n}} | 503 when the queue DB fails
+    GET  /metrics           Prometheus exposition of `metrics.registry`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+from urllib.parse import parse_qs
+
+from flask import Flask, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from gitdeploy.server.config import ServerConfig
+from gitdeploy.server.events import jobs_for_event
+from gitdeploy.server.metrics import Metrics
+from gitdeploy.server.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+def signature_valid(secret: bytes, body: bytes, header: str | None) -> bool:
+    """True when `header` is GitHub's "sha256=<hex>" HMAC of `body` under `secret`."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def create_app(config: ServerConfig, queue: JobQueue, metrics: Metrics) -> Flask:
+    """The Flask app; jobs go to `queue`, counts to `metrics`."""
+    config.check_startable()
+    metrics.watch_queue(queue)
+    secret = config.webhook_secret.reveal().encode()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+
+    def answer(event: str, result: str, status: int, **body) -> tuple[Response, int]:
+        metrics.deliveries.labels(event, result).inc()
+        return jsonify(body), status
+
+    @app.post("/webhooks/github")
+    def github_webhook():
+        event = request.headers.get("X-GitHub-Event", "")
+        label = event or "unknown"
+        if request.content_length is not None and request.content_length > config.max_body_bytes:
+            return answer(label, "too_large", 413, error="request body too large")
+        try:
+            body = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            return answer(label, "too_large", 413, error="request body too large")
+        if not config.insecure_no_secret or secret:  # a configured secret is always checked
+            if not secret or not signature_valid(secret, body, request.headers.get("X-Hub-Signature-256")):
+                log.warning("rejected a delivery with a missing or wrong signature (event %r)", event)
+                return answer(label, "bad_signature", 401, error="missing or invalid X-Hub-Signature-256")
+        if not event:
+            return answer(label, "malformed", 400, error="missing X-GitHub-Event header")
+        payload = _parse(body, request.mimetype)
+        if not isinstance(payload, dict):
+            return answer(label, "malformed", 400, error="the body is not a JSON object")
+        if event == "ping":
+            return answer(label, "ping", 200, ok=True, zen=payload.get("zen", ""))
+        delivery = request.headers.get("X-GitHub-Delivery", "").strip()
+        if not delivery:
+            return answer(label, "malformed", 400, error="missing X-GitHub-Delivery header")
+        specs = jobs_for_event(event, payload, config)
+        accepted = queue.accept(delivery, event, specs)
+        jobs = list(accepted.job_ids)
+        if accepted.duplicate:
+            log.info("delivery %s (%s) seen before; not queued again", delivery, event)
+            return answer(label, "duplicate", 200, duplicate=True, delivery=delivery, jobs=jobs)
+        if not jobs:
+            return answer(label, "ignored", 200, delivery=delivery, jobs=[])
+        log.info("delivery %s (%s) queued jobs %s", delivery, event, jobs)
+        return answer(label, "accepted", 202, delivery=delivery, jobs=jobs)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            stats = queue.stats()
+        except sqlite3.Error as exc:
+            log.error("health check: the queue database is unusable: %s", exc)
+            return jsonify(ok=False, error="queue database unusable"), 503
+        return jsonify(ok=True, queue=stats), 200
+
+    @app.get("/metrics")
+    def prometheus():
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _parse(body: bytes, mimetype: str) -> object:
+    """The JSON payload; GitHub's form encoding puts it in the `payload` field. None if malformed."""
+    try:
+        if mimetype == "application/x-www-form-urlencoded":
+            fields = parse_qs(body.decode("utf-8"), strict_parsing=True)
+            body = fields["payload"][0].encode()
+        return json.loads(body)
+    except (ValueError, KeyError, IndexError):
+        return None
