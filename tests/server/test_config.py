@@ -1,0 +1,128 @@
+"""Loading the server configuration: defaults, overrides, errors with file:line, secrets hidden."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.server.config import DeployPolicy, load_config, permission_at_least
+
+FULL = """\
+listen: 0.0.0.0:9000
+webhook_secret: s3cret-value
+max_body_bytes: 1000
+data_dir: state
+workers: 3
+bot_login: deployer[bot]
+repositories: [acme/shop, acme/infra]
+environments:
+  production: {branch: main, docker_host: "ssh://deploy@prod", heal: heal}
+  staging: {branch: staging}
+github: {token: ghp_tokenvalue, base_url: "https://ghe.example/api/v3/", pace: false}
+deploy:
+  permissions: {min_permission: maintain, users: [alice], teams: [acme/ops]}
+  requirements: {approved: false, mergeable: true}
+"""
+
+MINIMAL = """\
+webhook_secret: x
+data_dir: /tmp/gd
+repositories: [acme/shop]
+environments: {production: {branch: main}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "server.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_full_file(tmp_path):
+    c = load_config(write(tmp_path, FULL), environ={})
+    assert (c.host, c.port, c.max_body_bytes, c.workers, c.bot_login) == ("0.0.0.0", 9000, 1000, 3, "deployer[bot]")
+    assert c.data_dir == tmp_path / "state"
+    assert c.repositories == ("acme/shop", "acme/infra")
+    prod = c.environment("production")
+    assert (prod.branch, prod.docker_host, prod.heal) == ("main", "ssh://deploy@prod", "heal")
+    assert c.environment("staging").heal == "report"
+    assert c.github.token.reveal() == "ghp_tokenvalue"
+    assert (c.github.base_url, c.github.pace) == ("https://ghe.example/api/v3", False)
+    assert c.deploy == DeployPolicy("maintain", ("alice",), ("acme/ops",), False, True)
+
+
+def test_defaults(tmp_path):
+    c = load_config(write(tmp_path, MINIMAL), environ={})
+    assert (c.host, c.port, c.max_body_bytes, c.workers) == ("127.0.0.1", 8470, 5 * 1024 * 1024, 2)
+    assert c.deploy == DeployPolicy()
+    assert c.github.base_url == "https://api.github.com" and not c.github.token
+
+
+def test_environment_overrides(tmp_path):
+    (tmp_path / "tok").write_text("from-file\n")
+    env = {
+        "GITDEPLOY_LISTEN": "[::1]:8999", "GITDEPLOY_WEBHOOK_SECRET": "env-secret",
+        "GITDEPLOY_GITHUB_TOKEN_FILE": str(tmp_path / "tok"), "GITDEPLOY_DATA_DIR": str(tmp_path / "d"),
+        "GITDEPLOY_WORKERS": "5", "GITDEPLOY_GITHUB_URL": "http://127.0.0.1:1234", "GITDEPLOY_BOT_LOGIN": "me",
+    }
+    c = load_config(write(tmp_path, MINIMAL), environ=env)
+    assert (c.host, c.port, c.workers, c.bot_login) == ("::1", 8999, 5, "me")
+    assert c.webhook_secret.reveal() == "env-secret"
+    assert c.github.token.reveal() == "from-file"
+    assert c.data_dir == tmp_path / "d" and c.github.base_url == "http://127.0.0.1:1234"
+
+
+def test_secrets_never_show_in_repr(tmp_path):
+    c = load_config(write(tmp_path, FULL), environ={})
+    for text in (repr(c), str(c), repr(c.github), f"{c.webhook_secret}"):
+        assert "s3cret-value" not in text and "ghp_tokenvalue" not in text
+    assert "Secret(****)" in repr(c)
+
+
+def test_no_secret_is_refused_with_a_hint(tmp_path):
+    text = MINIMAL.replace("webhook_secret: x\n", "")
+    with pytest.raises(GitdeployError) as err:
+        load_config(write(tmp_path, text), environ={})
+    assert "refuses" in str(err.value) and "insecure_no_secret" in err.value.hint
+    c = load_config(write(tmp_path, text + "insecure_no_secret: true\n"), environ={})
+    assert c.insecure_no_secret and not c.webhook_secret
+
+
+def test_problems_are_listed_with_file_and_line(tmp_path):
+    text = MINIMAL + textwrap.dedent("""\
+        workers: many
+        lisen: 1.2.3.4:5
+        deploy:
+          permissions: {min_permission: owner}
+        """)
+    path = write(tmp_path, text)
+    with pytest.raises(GitdeployError) as err:
+        load_config(path, environ={})
+    msg = str(err.value)
+    assert err.value.exit_code == EXIT_INVALID
+    assert f"{path}:5:1: config.workers must be a int" in msg
+    assert f"{path}:6:1: unknown key 'lisen'" in msg
+    assert f"{path}:8:" in msg and "min_permission must be one of admin, maintain, write, triage, read" in msg
+    assert "Traceback" not in msg
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(GitdeployError, match=r"server.yaml:2:"):
+        load_config(write(tmp_path, "a: [\nb: ]: x\n"), environ={})
+    with pytest.raises(GitdeployError, match="cannot read the server configuration"):
+        load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_required_sections(tmp_path):
+    with pytest.raises(GitdeployError) as err:
+        load_config(write(tmp_path, "webhook_secret: x\n"), environ={})
+    msg = str(err.value)
+    assert "data_dir is required" in msg and "repositories must list" in msg and "environments must name" in msg
+
+
+def test_permission_order():
+    assert permission_at_least("admin", "write") and permission_at_least("write", "write")
+    assert not permission_at_least("triage", "write") and not permission_at_least("none", "read")
