@@ -13,3 +13,4 @@ HASH = PREFIX + "hash"  # definition hash (sha256 hex)
 COMMIT = PREFIX + "commit"  # the spec commit the container was created from ("" = worktree)
 DEFINITION = PREFIX + "definition"  # canonical JSON of the definition (secret-free) for field diffs
 MANAGED = PREFIX + "managed"  # "true" on networks and volumes gitdeploy created
+DEPENDS = PREFIX + "depends"  # comma-separated service paths this service depends on (removal order)

@@ -1,0 +1,115 @@
+"""The `gitdeploy` command group, its shared options and the one place errors meet users.
+
+Every command module registers itself on `cli`; each command gets the shared `Context`.
+Users see a message and a hint for a GitdeployError, and a one-line pointer to a log file for
+anything else - never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from gitdeploy import __version__
+from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
+from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gitdeploy")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+              envvar="GITDEPLOY_REPO", help="The spec repository.")
+@click.option("--env", "env", default=DEFAULT_ENV, show_default=True, envvar="GITDEPLOY_ENV",
+              help="The environment to act on.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="GITDEPLOY_HOME", help="Where gitdeploy keeps state [default: ~/.local/share/gitdeploy].")
+@click.option("--docker-host", default=None, envvar="DOCKER_HOST", help="Docker Engine endpoint.")
+@click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="GITDEPLOY_SECRETS_DIR", help="Folder of secret files [default: DATA_DIR/secrets.d].")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path, env: str, data_dir: Path | None, docker_host: str | None,
+        secrets_dir: Path | None) -> None:
+    """gitdeploy: the desired system lives in git; every change is planned against the live
+    engine, deployed health-gated, verified and rolled back by revert.
+
+    \b
+    Examples:
+      gitdeploy init shop && cd shop   # a spec repository with an example system
+      gitdeploy validate               # every problem at once, with file:line:column
+      gitdeploy plan                   # what deploying HEAD would change, field by field
+      gitdeploy deploy                 # execute, verify, roll back on failure
+      gitdeploy status                 # what runs, at which commit
+    """
+    ctx.obj = Context(
+        repo=repo.resolve(), env=env, data_dir=(data_dir or default_data_dir()).resolve(),
+        docker_host=docker_host, secrets_dir=secrets_dir.resolve() if secrets_dir else None,
+    )
+
+
+def command(*args: Any, **kwargs: Any) -> Callable:
+    """`cli.command` whose body gets the Context and whose errors are reported properly."""
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            ctx = click.get_current_context().obj
+            return run_reported(ctx, fn, ctx, *a, **kw)
+
+        return cli.command(*args, **kwargs)(wrapper)
+
+    return deco
+
+
+def run_reported(ctx: Context, fn: Callable, *a: Any, **kw: Any) -> Any:
+    try:
+        return fn(*a, **kw)
+    except GitdeployError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {_esc(exc.message)}")
+        if exc.hint:
+            err_console.print(f"  [yellow]hint:[/yellow] {_esc(exc.hint)}")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug: log it, tell the user where, no traceback
+        log = _crash_log(ctx, exc)
+        err_console.print(f"[bold red]internal error:[/bold red] {_esc(type(exc).__name__)}: {_esc(str(exc))}")
+        err_console.print(f"  [yellow]hint:[/yellow] this is a gitdeploy bug; details in {log}")
+        sys.exit(EXIT_FAILED)
+
+
+def _crash_log(ctx: Context, exc: Exception) -> Path:
+    folder = ctx.data_dir / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.write_text("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return Path("(could not write a log)")
+
+
+def _esc(s: str) -> str:
+    return s.replace("[", "\\[")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def fail(message: str, hint: str = "", code: int = EXIT_INVALID) -> None:
+    raise GitdeployError(message, hint, exit_code=code)

@@ -1,0 +1,210 @@
+"""Core commands: init, validate, import, plan, deploy, status, down."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+import git
+from rich.table import Table
+
+from gitdeploy import pipeline
+from gitdeploy.cli.app import command, console, err_console, print_json
+from gitdeploy.cli.progress import DeployProgress
+from gitdeploy.deploy.result import Result
+from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
+from gitdeploy.live import labels
+from gitdeploy.live.baseimage import ensure_base_image
+from gitdeploy.live.engine import engine_errors, network_name
+from gitdeploy.pipeline import Context
+from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
+
+REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
+WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")
+
+
+@command("init", epilog="Example: gitdeploy init shop && cd shop && gitdeploy deploy")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--system", default=None, help="System name [default: the directory's name].")
+def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
+    """Create a spec repository with an example system that runs offline."""
+    directory = directory.resolve()
+    if (directory / "gitdeploy.yaml").exists():
+        raise GitdeployError(f"{directory}/gitdeploy.yaml exists already", "init creates a new spec repository")
+    directory.mkdir(parents=True, exist_ok=True)
+    example = resources.files("gitdeploy") / "example"
+    with resources.as_file(example) as src:
+        shutil.copytree(src, directory, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    name = system or _system_name(directory.name)
+    spec_file = directory / "gitdeploy.yaml"
+    spec_file.write_text(spec_file.read_text().replace("system: demo", f"system: {name}", 1))
+    repo = git.Repo.init(directory, initial_branch="main")
+    with repo.config_writer() as cw:
+        if not repo.config_reader().has_option("user", "email"):
+            cw.set_value("user", "email", "gitdeploy@localhost")
+            cw.set_value("user", "name", "gitdeploy")
+    repo.git.add(A=True)
+    repo.index.commit("gitdeploy init: example system")
+    try:
+        ensure_base_image(ctx.docker())
+        engine_note = "the offline base image gitdeploy/busybox:1 is ready"
+    except GitdeployError as exc:
+        engine_note = f"no engine yet ({exc.message})"
+    console.print(f"[green]created[/green] {directory} (system [bold]{name}[/bold], first commit made; {engine_note})")
+    console.print(f"next: cd {directory} && gitdeploy plan && gitdeploy deploy")
+
+
+def _system_name(text: str) -> str:
+    out = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in text.lower()).strip("-._")
+    return out or "system"
+
+
+@command("validate", epilog="Exit codes: 0 valid, 2 invalid.")
+@REV
+@WORKTREE
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
+def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
+    """Check the spec: every problem at once, with file:line:column and a hint."""
+    try:
+        source, spec = pipeline.load(ctx, rev, worktree)
+    except SpecInvalid as exc:
+        if as_json:
+            print_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
+        else:
+            for p in exc.problems:
+                err_console.print(f"[red]{p.location()}[/red]: {p.message}"
+                                  + (f"\n    [yellow]hint:[/yellow] {p.hint}" if p.hint else ""))
+            err_console.print(f"[bold red]{len(exc.problems)} problem(s)[/bold red]; nothing was deployed")
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        print_json({"valid": True, "system": spec.system, "services": len(spec.services), "commit": spec.commit})
+    else:
+        console.print(f"[green]valid[/green]: system {spec.system}, {len(spec.services)} service(s), "
+                      f"{len(spec.groups)} group(s) ({source.label})")
+
+
+@command("import", epilog="Example: gitdeploy import docker-compose.yml -o gitdeploy.yaml")
+@click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+@click.option("--system", default=None, help="System name [default: the compose file's folder].")
+def import_cmd(ctx: Context, compose_file: Path, output: Path | None, system: str | None) -> None:
+    """Turn a Docker Compose file into a gitdeploy spec (what cannot map is reported)."""
+    from gitdeploy.spec.compose_import import import_compose
+
+    text, warnings = import_compose(compose_file.read_text(), system or _system_name(compose_file.resolve().parent.name))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
+    if output:
+        if output.exists():
+            raise GitdeployError(f"{output} exists", "choose another --output or remove it")
+        output.write_text(text)
+        console.print(f"[green]wrote[/green] {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@command("plan", epilog="Exit codes: 0 ok (3 with --exit-code when there are changes), 2 invalid spec.")
+@REV
+@WORKTREE
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 3 when the plan has changes.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged services too.")
+def plan_cmd(ctx: Context, rev: str, worktree: bool, fmt: str, exit_code: bool, show_all: bool) -> None:
+    """Diff a commit of the spec against the live engine: what deploying it would change."""
+    prepared = pipeline.prepare(ctx, rev, worktree)
+    plan = prepared.plan
+    if fmt == "json":
+        click.echo(plan_json(plan))
+    elif fmt == "markdown":
+        click.echo(plan_markdown(plan))
+    else:
+        console.print(plan_text(plan, show_unchanged=show_all))
+    if exit_code and plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@command("deploy", epilog="Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec.")
+@REV
+@WORKTREE
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def deploy_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
+    """Deploy a commit: plan, execute health-gated, verify, roll back on failure."""
+    result = deploy_with_progress(ctx, rev, worktree, quiet=as_json)
+    if as_json:
+        print_json(result_to_dict(result))
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False) -> Result:
+    prepared = pipeline.prepare(ctx, rev, worktree)
+    if not quiet:
+        console.print(plan_text(prepared.plan))
+    with DeployProgress(console, prepared.plan, enabled=not quiet) as progress:
+        result = pipeline.execute(ctx, prepared, on_event=progress.on_event)
+    if not quiet:
+        console.print(result_text(result))
+    return result
+
+
+@command("status", epilog="Example: gitdeploy status --json")
+@click.option("--json", "as_json", is_flag=True)
+@REV
+def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
+    """What runs now: per service, replicas, commit, health."""
+    _, spec = pipeline.load(ctx, rev)
+    live = ctx.engine().analyze(spec.system, ctx.env)
+    wanted = {s.path: s.replicas for s in spec.services}
+    rows = []
+    for path in list(wanted) + sorted(set(live.by_service) - set(wanted)):
+        cs = live.of(path)
+        running = [c for c in cs if c.running]
+        commits = sorted({c.commit[:7] or "worktree" for c in running})
+        health = sorted({c.health for c in running})
+        rows.append({
+            "service": path, "running": len(running), "wanted": wanted.get(path, 0),
+            "commits": commits, "health": health, "kept": len(cs) - len(running),
+            "containers": [{"name": c.name, "state": c.state, "health": c.health, "commit": c.commit,
+                            "hash": c.hash[:12]} for c in cs],
+        })
+    if as_json:
+        print_json({"system": spec.system, "env": ctx.env, "services": rows})
+        return
+    table = Table(title=f"{spec.system} ({ctx.env})")
+    for col in ("service", "replicas", "commit", "health", "kept"):
+        table.add_column(col)
+    for r in rows:
+        ok = r["running"] == r["wanted"]
+        reps = f"[{'green' if ok else 'red'}]{r['running']}/{r['wanted']}[/]"
+        table.add_row(r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-",
+                      str(r["kept"]))
+    console.print(table)
+
+
+@command("down", epilog="Example: gitdeploy down --volumes")
+@click.option("--volumes", is_flag=True, help="Also remove the system's named volumes (data!).")
+@click.option("--system", default=None, help="System name [default: from the spec at HEAD].")
+def down_cmd(ctx: Context, volumes: bool, system: str | None) -> None:
+    """Remove every container (and the network) of the system in this environment."""
+    if system is None:
+        _, spec = pipeline.load(ctx)
+        system = spec.system
+    engine = ctx.engine()
+    live = engine.analyze(system, ctx.env)
+    for c in live.containers:
+        engine.remove(c.id)
+    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={ctx.env}"]}
+    with engine_errors("removing the network"):
+        for n in engine.api.networks(names=[network_name(system, ctx.env)]):
+            engine.api.remove_network(n["Id"])
+        removed_volumes = 0
+        if volumes:
+            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
+                engine.api.remove_volume(v["Name"], force=True)
+                removed_volumes += 1
+    extra = f", {removed_volumes} volume(s)" if volumes else " (volumes kept; --volumes removes them)"
+    console.print(f"removed {len(live.containers)} container(s) of {system} ({ctx.env}){extra}")

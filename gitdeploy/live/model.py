@@ -1,0 +1,92 @@
+"""The live system as plain values, rebuilt from one engine call (`analyze`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from gitdeploy.live import labels
+
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+@dataclass(frozen=True)
+class LiveContainer:
+    id: str
+    name: str
+    service: str  # service path
+    replica: int
+    hash: str
+    commit: str
+    state: str  # created | running | paused | restarting | removing | exited | dead
+    health: str  # healthy | unhealthy | starting | none
+    image_id: str
+    created: float  # unix time
+    definition_raw: str = ""  # the definition label, parsed on demand
+    depends: tuple[str, ...] = ()
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting", "paused")
+
+    @cached_property
+    def definition(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.definition_raw) if self.definition_raw else None
+        except ValueError:
+            return None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> LiveContainer:
+        """From one entry of the engine's container list (GET /containers/json)."""
+        lab = raw.get("Labels") or {}
+        status = raw.get("Status") or ""
+        m = _HEALTH.search(status)
+        health = "none"
+        if m:
+            health = {"health: starting": "starting"}.get(m.group(1), m.group(1))
+        try:
+            replica = int(lab.get(labels.REPLICA, "0"))
+        except ValueError:
+            replica = 0
+        deps = tuple(d for d in lab.get(labels.DEPENDS, "").split(",") if d)
+        return cls(
+            id=raw["Id"],
+            name=(raw.get("Names") or ["/?"])[0].lstrip("/"),
+            service=lab.get(labels.SERVICE, ""),
+            replica=replica,
+            hash=lab.get(labels.HASH, ""),
+            commit=lab.get(labels.COMMIT, ""),
+            state=raw.get("State") or "unknown",
+            health=health,
+            image_id=raw.get("ImageID") or "",
+            created=float(raw.get("Created") or 0),
+            definition_raw=lab.get(labels.DEFINITION, ""),
+            depends=deps,
+        )
+
+
+@dataclass(frozen=True)
+class Live:
+    """Every container of one system in one environment, grouped by service path."""
+
+    system: str
+    env: str
+    containers: tuple[LiveContainer, ...]
+
+    def of(self, path: str) -> list[LiveContainer]:
+        return [c for c in self.containers if c.service == path]
+
+    @property
+    def by_service(self) -> dict[str, list[LiveContainer]]:
+        out: dict[str, list[LiveContainer]] = {}
+        for c in self.containers:
+            out.setdefault(c.service, []).append(c)
+        return out

@@ -1,0 +1,103 @@
+"""plan(Changes) -> Plan: dependency-ordered steps, independent ones free to run in parallel.
+
+A step waits for the steps of every service it (transitively) depends on - dependencies are
+ready before dependents. Removals run the other way round: a removed service goes only after
+the removal of every removed service that depended on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gitdeploy.live.model import Live
+from gitdeploy.plan.model import Plan, ServiceChange, Step
+from gitdeploy.spec.identity import Desired
+
+
+def make_plan(
+    system: str, env: str, commit: str | None, desired: Sequence[Desired], changes: Sequence[ServiceChange],
+    live: Live,
+) -> Plan:
+    """The plan for `changes`: steps for changed services only, in a dependency order."""
+    services = {d.path: d.service for d in desired}
+    stepped = {c.path for c in changes if c.changed}
+    steps: list[Step] = []
+    memo: dict[str, frozenset[str]] = {}
+
+    def stepped_deps(path: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        # The nearest stepped services among path's transitive dependencies.
+        if path in memo:
+            return memo[path]
+        out: set[str] = set()
+        for dep in services[path].depends_on:
+            if dep.service in seen or dep.service not in services:
+                continue  # cycles are rejected by validation; never loop here
+            if dep.service in stepped:
+                out.add(dep.service)
+            else:
+                out |= stepped_deps(dep.service, seen | {path})
+        memo[path] = frozenset(out)
+        return memo[path]
+
+    # Removals: who depended on each removed service (from the labels of its containers).
+    removed = {c.path for c in changes if c.action == "remove"}
+    dependents_of_removed: dict[str, set[str]] = {p: set() for p in removed}
+    for c in live.containers:
+        if c.service in removed:
+            for dep in c.depends:
+                if dep in removed:
+                    dependents_of_removed[dep].add(c.service)
+
+    for c in changes:
+        if not c.changed:
+            continue
+        if c.action == "remove":
+            after = tuple(sorted(dependents_of_removed[c.path] - {c.path}))
+            steps.append(Step(path=c.path, change=c, after=after, order="stop-first"))
+            continue
+        svc = services[c.path]
+        healthy = tuple(
+            sorted(d.service for d in svc.depends_on if d.condition == "service_healthy")
+        )
+        steps.append(
+            Step(
+                path=c.path,
+                change=c,
+                after=tuple(sorted(stepped_deps(c.path))),
+                order=svc.effective_order,
+                parallelism=max(1, svc.rollout.parallelism),
+                wait_healthy=healthy,
+            )
+        )
+    return Plan(system=system, env=env, commit=commit, changes=tuple(changes), steps=tuple(topological(steps)))
+
+
+def topological(steps: Sequence[Step]) -> list[Step]:
+    """Steps sorted so every step comes after those it waits for (stable otherwise)."""
+    by_path = {s.path: s for s in steps}
+    done: set[str] = set()
+    out: list[Step] = []
+
+    def visit(s: Step, stack: frozenset[str]) -> None:
+        if s.path in done or s.path in stack:
+            return
+        for p in s.after:
+            if p in by_path:
+                visit(by_path[p], stack | {s.path})
+        done.add(s.path)
+        out.append(s)
+
+    for s in steps:
+        visit(s, frozenset())
+    return out
+
+
+def waves(plan: Plan) -> list[list[str]]:
+    """The steps grouped by depth: each wave can run in parallel once the previous ones are done."""
+    depth: dict[str, int] = {}
+    for s in plan.steps:  # topological order: every `after` is already placed
+        depth[s.path] = 1 + max((depth[p] for p in s.after if p in depth), default=-1)
+    out: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for path, d in depth.items():
+        out[d].append(path)
+    return out
