@@ -311,7 +311,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         n = len(r.problems)
         raise GitdeployError(
             f"the server configuration is invalid ({n} problem{'s' if n != 1 else ''}):\n"
-            + "\n".join(f"  {p}" for p in r.problems),
+            + "\n".join(f"  {p}" for p in sorted(r.problems, key=lambda p: (p.line, p.column))),
             exit_code=EXIT_INVALID,
         )
     config = ServerConfig(
