@@ -117,7 +117,9 @@ class FakeGitHub:
         self._server = make_server(
             "127.0.0.1", 0, create_app(self.state), threaded=True, request_handler=_QuietHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakegithub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakegithub", daemon=True
+        )
         self._thread.start()
         return self
 
