@@ -65,7 +65,8 @@ def repo_path(
             return None
     final = source.kind(norm)
     if final != kind:
-        r.at(pos, f"{what} '{norm}' is a {final}, not a {'directory' if kind == 'dir' else 'file'}")
+        names = {"dir": "directory", "file": "file"}
+        r.at(pos, f"{what} '{norm}' is a {names.get(final or '', final)}, not a {names[kind]}")
         return None
     return norm
 
