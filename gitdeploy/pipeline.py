@@ -9,6 +9,7 @@ decisions of their own.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecS
     return source, load_spec(source, ctx.secrets())
 
 
-def prepare(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> Prepared:
-    """spec -> resolve -> live -> diff -> plan."""
+def prepare(ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Set[str] = frozenset()) -> Prepared:
+    """spec -> resolve -> live -> diff -> plan. `tainted` containers are replaced (see diff)."""
     source, spec = load(ctx, rev, worktree)
     engine = ctx.engine()
     foreign = engine.foreign_envs(spec.system, ctx.env)
@@ -96,7 +97,7 @@ def prepare(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> Prepared
         )
     desired = tuple(resolve(spec, source, ImageResolver(engine.client), ctx.secrets()))
     live = engine.analyze(spec.system, ctx.env)
-    changes = diff(desired, live)
+    changes = diff(desired, live, tainted)
     plan = make_plan(spec.system, ctx.env, spec.commit, desired, changes, live)
     return Prepared(source, spec, desired, live, plan)
 
@@ -111,3 +112,19 @@ def check_verified(ctx: Context, prepared: Prepared) -> Verification:
     """Verify the live system against the prepared target without changing anything."""
     return verify(prepared.desired, ctx.engine().analyze(prepared.spec.system, ctx.env))
 
+
+
+def deploy(
+    ctx: Context, rev: str = "HEAD", *, worktree: bool = False, trigger: str = "cli", who: str | None = None,
+    on_event: EventSink | None = None, tainted: Set[str] = frozenset(),
+    on_plan: Callable[[Plan], None] | None = None,
+) -> Result:
+    """The whole pipeline for one deployment attempt: prepare, execute, verify (and roll back).
+
+    `trigger` (cli, push, comment, hook, heal, rollback) and `who` describe the attempt for the
+    record. `on_plan` sees the plan before anything is executed.
+    """
+    prepared = prepare(ctx, rev, worktree, tainted)
+    if on_plan:
+        on_plan(prepared.plan)
+    return execute(ctx, prepared, on_event)

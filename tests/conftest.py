@@ -54,3 +54,11 @@ def system_name(docker_client):
     name = f"t{uuid.uuid4().hex[:8]}"
     yield name
     _cleanup(docker_client, name)
+
+
+@pytest.fixture
+def spec_repo(tmp_path, docker_client, base_image):
+    """A fresh spec repository (see tests/specrepo.py) wired to the real engine."""
+    from tests.specrepo import SpecRepo
+
+    return SpecRepo.create(tmp_path, docker_client)

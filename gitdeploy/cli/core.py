@@ -14,12 +14,13 @@ from rich.table import Table
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.progress import DeployProgress
-from gitdeploy.deploy.result import Result
+from gitdeploy.deploy.result import Event, Result
 from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
 from gitdeploy.live import labels
 from gitdeploy.live.baseimage import ensure_base_image
 from gitdeploy.live.engine import engine_errors, network_name
 from gitdeploy.pipeline import Context
+from gitdeploy.plan.model import Plan
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
@@ -141,11 +142,23 @@ def deploy_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
 
 
 def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False) -> Result:
-    prepared = pipeline.prepare(ctx, rev, worktree)
-    if not quiet:
-        console.print(plan_text(prepared.plan))
-    with DeployProgress(console, prepared.plan, enabled=not quiet) as progress:
-        result = pipeline.execute(ctx, prepared, on_event=progress.on_event)
+    progress: DeployProgress | None = None
+
+    def show_plan(plan: Plan) -> None:
+        nonlocal progress
+        if not quiet:
+            console.print(plan_text(plan))
+        progress = DeployProgress(console, plan, enabled=not quiet).__enter__()
+
+    def on_event(ev: Event) -> None:
+        if progress:
+            progress.on_event(ev)
+
+    try:
+        result = pipeline.deploy(ctx, rev, worktree=worktree, trigger="cli", on_event=on_event, on_plan=show_plan)
+    finally:
+        if progress:
+            progress.__exit__(None, None, None)
     if not quiet:
         console.print(result_text(result))
     return result

@@ -268,8 +268,8 @@ class Engine:
                     since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
                     filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
                 ):
-                    if ev.get("time", 0) < since - 1:
-                        continue
+                    if ev.get("timeNano", 0) < (since - 0.05) * 1e9:
+                        continue  # from before this start (e.g. the stop that preceded it)
                     action = ev.get("Action") or ev.get("status") or ""
                     if action == "die":
                         code = (ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")

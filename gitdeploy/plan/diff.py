@@ -12,15 +12,23 @@ Services live but absent from the spec are removed (their running containers ret
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
+from dataclasses import replace
 
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.model import FieldChange, ServiceChange
 from gitdeploy.spec.identity import Desired, field_changes
 
 
-def diff(desired: Sequence[Desired], live: Live) -> list[ServiceChange]:
-    """Every service's change: desired services in spec order, then removals (sorted)."""
+def diff(desired: Sequence[Desired], live: Live, tainted: Set[str] = frozenset()) -> list[ServiceChange]:
+    """Every service's change: desired services in spec order, then removals (sorted).
+
+    `tainted` container IDs (drift found inside them: tampered files, changed settings) are
+    treated as an old revision, so they get replaced although their labels match.
+    """
+    if tainted:
+        live = Live(live.system, live.env, tuple(
+            replace(c, hash=f"tainted:{c.hash}") if c.id in tainted else c for c in live.containers))
     by_service = live.by_service
     out = [_service_change(d, by_service.get(d.path, [])) for d in desired]
     wanted = {d.path for d in desired}
