@@ -116,7 +116,6 @@ class Draft:
     path: str
     pos: Pos  # where its name is written
     values: dict[str, Any]
-    value_pos: dict[str, Pos]
     inherited: Inherited
 
 
@@ -204,14 +203,12 @@ def _service(r: Report, tree: Tree, path: str, kpos: Pos, node: Node, inh: Inher
         return
     found = check_keys(r, node, SERVICE_KEYS, what, UNSUPPORTED_SERVICE_KEYS)
     values: dict[str, Any] = {}
-    value_pos: dict[str, Pos] = {}
-    for key, (key_pos, v) in found.items():
+    for key, (_, v) in found.items():
         parsed = SERVICE_PARSERS[key](r, v, what)
         if parsed is not None:
             values[key] = parsed
-            value_pos[key] = v.pos if v.value is not None else key_pos
     if "image" in found and "build" in found:
         r.at(found["build"][0], f"{what} has both `image` and `build`", "keep exactly one of them")
     elif "image" not in found and "build" not in found:
         r.at(kpos, f"{what} has neither `image` nor `build`", "add image: NAME:TAG or build: DIRECTORY")
-    tree.drafts.append(Draft(path, kpos, values, value_pos, inh))
+    tree.drafts.append(Draft(path, kpos, values, inh))
