@@ -94,6 +94,58 @@ def _cost(stack: Stack) -> int:
     return len(_closers(stack, "")) + 1 if stack else 0
 
 
+class _Splitter:
+    """Accumulates lines into parts; `anchor` is where the current part's last content ends.
+
+    Lines that only open blocks (a fence line, `<details>`, its `<summary>`, blank lines after
+    them) are not content: a cut right after them moves them to the next part, so no part
+    ends with an empty block.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.parts: list[str] = []
+        self.stack: Stack = ()
+        self.part = ""
+        self.base = 0  # length of the reopened blocks the part starts with
+        self.anchor = 0
+        self.anchor_stack: Stack = ()
+        self.opening = False  # the last line only opened blocks
+
+    def has_content(self) -> bool:
+        return self.anchor > self.base
+
+    def fits(self, text: str, after: Stack) -> bool:
+        return len(self.part) + len(text) + _cost(after) <= self.budget
+
+    def add(self, text: str, after: Stack, content: bool) -> None:
+        self.part += text
+        self.stack = after
+        if content:
+            self.anchor, self.anchor_stack, self.opening = len(self.part), after, False
+        else:
+            self.opening = True
+
+    def is_content(self, line: str, after: Stack) -> bool:
+        before = self.stack
+        if len(after) > len(before):
+            return False  # opened a block
+        if after and len(after) == len(before) and after[-1].summary != before[-1].summary:
+            return False  # the <summary> of a block just opened
+        return not (self.opening and not line.strip())
+
+    def cut(self, keep_tail: bool = True) -> None:
+        """End the part; with `keep_tail`, lines after the last content move to the next part."""
+        if not keep_tail:
+            self.anchor, self.anchor_stack = len(self.part), self.stack
+        head, tail = self.part[: self.anchor], self.part[self.anchor :]
+        self.parts.append(head + _closers(self.anchor_stack, head))
+        self.part = _openers(self.anchor_stack)
+        self.base = self.anchor = len(self.part)
+        self.part += tail
+        self.opening = bool(tail)
+
+
 def split_markdown(body: str, limit: int = COMMENT_LIMIT, reserve: int = DEFAULT_RESERVE) -> list[str]:
     """Cut `body` into parts of at most `limit - reserve` characters each.
 
@@ -107,34 +159,25 @@ def split_markdown(body: str, limit: int = COMMENT_LIMIT, reserve: int = DEFAULT
         raise ValueError(f"reserve {reserve} leaves no room under limit {limit}")
     if len(body) <= budget:
         return [body]
-    parts: list[str] = []
-    stack: Stack = ()
-    part = ""
-    fresh = True  # the part holds nothing but reopened blocks
-
-    def cut() -> None:
-        nonlocal part, fresh
-        parts.append(part + _closers(stack, part))
-        part, fresh = _openers(stack), True
-
+    s = _Splitter(budget)
     for line in lines_of(body):
-        after = advance(stack, line)
-        cost = max(_cost(stack), _cost(after))
-        if len(part) + len(line) + _cost(after) > budget and not fresh:
-            cut()
-        if len(part) + len(line) + _cost(after) <= budget:
-            part, stack, fresh = part + line, after, False
+        after = advance(s.stack, line)
+        content = s.is_content(line, after)
+        if not s.fits(line, after) and len(s.part) > s.base:
+            s.cut(keep_tail=s.has_content())
+        if s.fits(line, after):
+            s.add(line, after, content)
             continue
         # A single line longer than a part: cut it where the part is full.
+        cost = max(_cost(s.stack), _cost(after))
         rest = line
         while rest:
-            room = budget - len(part) - cost
+            room = budget - len(s.part) - cost
             if room <= 0:
                 raise ValueError(f"limit {limit} - reserve {reserve} is too small for nested blocks")
-            part, rest, fresh = part + rest[:room], rest[room:], False
+            piece, rest = rest[:room], rest[room:]
+            s.add(piece, s.stack if rest else after, content=True)
             if rest:
-                cut()
-        stack = after
-    if not fresh or not parts:
-        parts.append(part)
-    return parts
+                s.cut()
+    s.parts.append(s.part)
+    return s.parts
