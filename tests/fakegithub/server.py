@@ -16,8 +16,9 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .base import Req
 from .render import View, error
-from .routes import ROUTES, Req
+from .routes import ROUTES
 from .state import Call, State
 
 PREFIX = "/api/v3"  # GitHub Enterprise style; PyGithub prefixes every path with base_url's path
