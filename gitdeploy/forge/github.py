@@ -106,6 +106,8 @@ class GitHubForge:
     ) -> None:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise GitdeployError(f"not a GitHub repository name: {repo!r}", "use the form owner/name")
+        if not token:
+            raise GitdeployError("no GitHub token is configured", "give gitdeploy a token with repo access")
         self.repo_name = repo
         self.base_url = base_url.rstrip("/")
         self._token = token

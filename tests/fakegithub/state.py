@@ -201,7 +201,7 @@ class State:
             base_ref=pr["base"]["ref"],
             state=pr["state"],
             merged=bool(pr.get("merged")),
-            mergeable=pr.get("mergeable", True) if pr.get("mergeable") is not None else True,
+            mergeable=pr.get("mergeable") is not False,  # null in payloads: GitHub was still computing
             user=pr["user"]["login"],
             title=pr["title"],
             body=pr.get("body"),

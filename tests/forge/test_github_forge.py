@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.forge.github import GitHubForge, PullInfo, part_header
@@ -142,8 +143,6 @@ def test_status_truncates_description_and_combines(forge: GitHubForge, seeded: F
     assert len(second.body["description"]) == 140 and second.body["description"].endswith("…")
     assert second.status == 201
 
-    import requests
-
     combined = requests.get(
         f"{seeded.base_url}/repos/{REPO}/commits/{HEAD}/status", headers={"Authorization": "token test-token"}
     ).json()
@@ -258,6 +257,13 @@ def test_bad_token_is_a_clean_error(seeded: FakeGitHub) -> None:
     assert "wrong-secret-token" not in text and "Traceback" not in text
     assert err.value.hint
     assert seeded.calls[-1].status == 401
+
+
+def test_missing_token_or_bad_repo_name_is_a_clean_error() -> None:
+    with pytest.raises(GitdeployError, match="no GitHub token"):
+        GitHubForge("", REPO)
+    with pytest.raises(GitdeployError, match="not a GitHub repository name"):
+        GitHubForge("t", "just-a-name")
 
 
 def test_not_found_is_a_clean_error(forge: GitHubForge, seeded: FakeGitHub) -> None:
