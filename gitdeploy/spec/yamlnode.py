@@ -11,13 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, SequenceNode
-from ruamel.yaml.nodes import Node as YamlNode
 
 from gitdeploy.errors import Problem
+from gitdeploy.spec import fastyaml
 
 Pos = tuple[int, int]  # (line, column), both 1-based; (0, 0) = unknown
 
@@ -71,7 +68,7 @@ def node_pos(value: Any, fallback: Pos) -> Pos:
 def entries(node: Node) -> Iterator[tuple[str, Pos, Node]]:
     """Yields (key as text, key position, value node) for every entry of a mapping node."""
     m = node.value
-    if not isinstance(m, CommentedMap):
+    if not isinstance(m, fastyaml.PosMap):
         for k, v in (m or {}).items():
             yield str(k), node.pos, Node(v, node.pos)
         return
@@ -86,7 +83,7 @@ def items(node: Node) -> Iterator[tuple[int, Node]]:
     """Yields (index, item node) for every item of a sequence node."""
     seq = node.value
     for i, v in enumerate(seq):
-        pos = _lc(seq.lc.item, i, node.pos) if isinstance(seq, CommentedSeq) else node.pos
+        pos = _lc(seq.lc.item, i, node.pos) if isinstance(seq, fastyaml.PosSeq) else node.pos
         yield i, Node(v, pos)
 
 
@@ -145,11 +142,11 @@ def check_keys(
 def read_yaml(text: str, r: Report) -> Node | None:
     """Parses YAML text into a root node with positions, or None after reporting a syntax error.
 
-    Duplicate keys are all reported (the first occurrence wins for what follows).
+    Duplicate keys are all reported (the first occurrence wins for what follows). See fastyaml
+    for how parsing stays fast (libyaml) and exact (YAML 1.2, positions kept).
     """
-    yaml = YAML()  # round-trip: keeps line/column of every key and value
     try:
-        root = yaml.compose(text)
+        root = fastyaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
@@ -159,27 +156,21 @@ def read_yaml(text: str, r: Report) -> Node | None:
     except YAMLError as exc:
         r.at((0, 0), f"YAML error: {exc}")
         return None
-    if root is not None:
-        _report_duplicates(root, r, set())
-    yaml = YAML()
-    yaml.allow_duplicate_keys = True
-    try:
-        data = yaml.load(text)
-    except YAMLError as exc:  # e.g. an anchor used before it is defined
-        r.at((0, 0), f"YAML error: {exc}")
-        return None
-    return Node(data, (1, 1))
+    if root is None:
+        return Node(None, (1, 1))
+    _report_duplicates(root, r, set())
+    return Node(fastyaml.Builder().build(root), (1, 1))
 
 
-def _report_duplicates(node: YamlNode, r: Report, seen: set[int]) -> None:
+def _report_duplicates(node: Any, r: Report, seen: set[int]) -> None:
     if id(node) in seen:  # aliases can make the graph cyclic
         return
     seen.add(id(node))
-    if isinstance(node, MappingNode):
-        firsts: dict[str, YamlNode] = {}
+    if node.id == "mapping":
+        firsts: dict[str, Any] = {}
         for k, v in node.value:
             key = str(k.value)
-            if key != "<<" and not isinstance(k.value, list):
+            if key != "<<" and k.id == "scalar":
                 if key in firsts:
                     first = firsts[key].start_mark
                     r.at(
@@ -190,6 +181,6 @@ def _report_duplicates(node: YamlNode, r: Report, seen: set[int]) -> None:
                 else:
                     firsts[key] = k
             _report_duplicates(v, r, seen)
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         for v in node.value:
             _report_duplicates(v, r, seen)
