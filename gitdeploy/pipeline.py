@@ -9,16 +9,23 @@ decisions of their own.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
+import git
 
 from gitdeploy.deploy.execute import Executor
-from gitdeploy.deploy.result import EventSink, Result
+from gitdeploy.deploy.freeze import HaltResult, check_not_frozen, clear_halted
+from gitdeploy.deploy.freeze import halt as halt_system
+from gitdeploy.deploy.lock import acquire as acquire_lock
+from gitdeploy.deploy.lock import whoami
+from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.deploy.verify import Verification, verify
 from gitdeploy.errors import GitdeployError
+from gitdeploy.history.notes import Attempt, deployed_commit, open_repo, record
 from gitdeploy.live.engine import Engine, connect
 from gitdeploy.live.images import ImageResolver
 from gitdeploy.live.model import Live
@@ -122,9 +129,82 @@ def deploy(
     """The whole pipeline for one deployment attempt: prepare, execute, verify (and roll back).
 
     `trigger` (cli, push, comment, hook, heal, rollback) and `who` describe the attempt for the
-    record. `on_plan` sees the plan before anything is executed.
+    record. `on_plan` sees the plan before anything is executed. Refuses to run while the
+    environment is frozen or another deploy holds its lock; every attempt on a commit is
+    recorded in git (see gitdeploy.history) and a verified one clears a halt.
     """
-    prepared = prepare(ctx, rev, worktree, tainted)
-    if on_plan:
-        on_plan(prepared.plan)
-    return execute(ctx, prepared, on_event)
+    who = who or whoami()
+    check_not_frozen(ctx.data_dir, ctx.env)
+    with acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held:
+        check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the lock
+        early: list[Event] = []
+        if held.recovered and held.recovered.pid != os.getpid():
+            early.append(Event(time.time(), "", "lock-recovered",
+                               f"recovered a stale lock from pid {held.recovered.pid} ({held.recovered.owner})"))
+            if on_event:
+                on_event(early[-1])
+        started = time.time()
+        try:
+            prepared = prepare(ctx, rev, worktree, tainted)
+        except GitdeployError as exc:
+            commit = None if worktree else _commit_of(ctx, rev)
+            if commit:
+                _record(ctx, Attempt(commit, ctx.env, "", trigger, who, started, time.time(), "failed",
+                                     failure=exc.message), on_event)
+            raise
+        if on_plan:
+            on_plan(prepared.plan)
+        result = execute(ctx, prepared, on_event)
+        if early:
+            result = replace(result, events=tuple(early) + result.events)
+        if result.ok:
+            clear_halted(ctx.data_dir, ctx.env, prepared.spec.system)
+        if prepared.spec.commit:  # a working-tree deploy is never recorded as deployed
+            _record(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
+        return result
+
+
+def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | None = None) -> HaltResult:
+    """The kill switch: stop every container of the system now, mark it halted, record it."""
+    who = who or whoami()
+    started = time.time()
+    commit = None
+    if system is None:
+        _, spec = load(ctx)
+        system, commit = spec.system, spec.commit
+    out = halt_system(ctx, system, reason, who)
+    repo = open_repo(ctx.repo)
+    deployed = deployed_commit(repo, ctx.env) or commit
+    if deployed:
+        _record(ctx, Attempt(deployed, ctx.env, system, "halt", who, started, time.time(), "halted",
+                             summary=f"{out.stopped} container(s) stopped", failure=reason), None)
+    return out
+
+
+def _attempt(ctx: Context, prepared: Prepared, result: Result, trigger: str, who: str, started: float) -> Attempt:
+    v = result.verification
+    outcome = "ok" if result.ok else "rolled-back" if result.rolled_back else "paused" if result.paused else "failed"
+    failure = result.failure
+    if result.rolled_back and not result.rollback_verified:
+        failure += " (rollback NOT verified)"
+    return Attempt(
+        commit=prepared.spec.commit or "", env=ctx.env, system=prepared.spec.system, trigger=trigger, who=who,
+        started=started, ended=time.time(), result=outcome, summary=prepared.plan.summary(),
+        verified=f"{v.at_target}/{v.expected}" if v else "", failure=failure,
+    )
+
+
+def _commit_of(ctx: Context, rev: str) -> str | None:
+    try:
+        return open_repo(ctx.repo).commit(rev).hexsha
+    except (GitdeployError, ValueError, git.BadName, git.GitCommandError):
+        return None
+
+
+def _record(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> None:
+    """Record in git; a failure to record is reported as an event, never hides the deploy's result."""
+    try:
+        record(open_repo(ctx.repo), attempt)
+    except GitdeployError as exc:
+        if on_event:
+            on_event(Event(time.time(), "", "record-failed", exc.message))

@@ -1,6 +1,9 @@
 """The command line: `gitdeploy --help`. Each module adds its commands to the one group."""
 
-from gitdeploy.cli import core  # noqa: F401 - registers commands
+from gitdeploy.cli import (
+    core,  # noqa: F401 - registers commands
+    safety,  # noqa: F401 - registers commands
+)
 from gitdeploy.cli.app import cli
 
 

@@ -14,6 +14,8 @@ from rich.table import Table
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.progress import DeployProgress
+from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
 from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
 from gitdeploy.live import labels
@@ -141,7 +143,8 @@ def deploy_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False) -> Result:
+def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False,
+                         trigger: str = "cli") -> Result:
     progress: DeployProgress | None = None
 
     def show_plan(plan: Plan) -> None:
@@ -155,7 +158,8 @@ def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = F
             progress.on_event(ev)
 
     try:
-        result = pipeline.deploy(ctx, rev, worktree=worktree, trigger="cli", on_event=on_event, on_plan=show_plan)
+        result = pipeline.deploy(ctx, rev, worktree=worktree, trigger=trigger, on_event=on_event,
+                                 on_plan=show_plan)
     finally:
         if progress:
             progress.__exit__(None, None, None)
@@ -184,9 +188,16 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
             "containers": [{"name": c.name, "state": c.state, "health": c.health, "commit": c.commit,
                             "hash": c.hash[:12]} for c in cs],
         })
+    lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
+    halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
     if as_json:
-        print_json({"system": spec.system, "env": ctx.env, "services": rows})
+        print_json({"system": spec.system, "env": ctx.env, "services": rows,
+                    "lock": lock.__dict__ if lock else None, "frozen": frozen.__dict__ if frozen else None,
+                    "halted": halted.__dict__ if halted else None})
         return
+    for label, brake in (("deploying", lock), ("frozen", frozen), ("halted", halted)):
+        if brake:
+            console.print(f"[yellow]{label}[/yellow]: {brake.describe()}")
     table = Table(title=f"{spec.system} ({ctx.env})")
     for col in ("service", "replicas", "commit", "health", "kept"):
         table.add_column(col)

@@ -58,6 +58,9 @@ class GateResult:
     detail: str  # "healthy", "running for 3s", "exited with code 1", "not healthy after 60s"
 
 
+REPLICA_ENV = "GITDEPLOY_REPLICA"  # set in every container; not part of the definition
+
+
 def container_name(system: str, env: str, path: str, replica: int, hash_: str) -> str:
     return f"{system}.{env}.{path.replace('/', '-')}.{replica}.{hash_[:8]}"
 
@@ -195,7 +198,8 @@ class Engine:
             name=name,
             command=list(s.command) if s.command is not None else None,
             entrypoint=list(s.entrypoint) if s.entrypoint is not None else None,
-            environment=dict(s.environment),
+            # The replica index, outside the definition (and its hash): replicas stay identical.
+            environment=dict(s.environment) | {REPLICA_ENV: str(replica)},
             labels=lab,
             user=s.user,
             working_dir=s.working_dir,

@@ -1,0 +1,142 @@
+"""One deploy (or repair) at a time per environment.
+
+The lock is a file in the data directory held with `fcntl.flock`: the kernel releases it when
+the holder's process dies, so a crashed deployer never blocks the next one (Kamal's stale locks
+do, for weeks). The file also carries who holds it, as JSON, for messages and `status`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from gitdeploy.errors import GitdeployError
+
+
+def whoami() -> str:
+    """'user@host' of this process, for locks, freezes and the history."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry (containers): fall back to the uid
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def env_dir(data_dir: Path, env: str) -> Path:
+    """The folder of per-environment state (lock, freeze, halt flags)."""
+    folder = data_dir / "envs" / env
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    owner: str  # user@host
+    pid: int
+    trigger: str  # cli, push, comment, hook, heal, rollback, ...
+    reason: str
+    started: float  # unix time
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        why = f", {self.reason}" if self.reason else ""
+        return f"{self.owner} (pid {self.pid}, {self.trigger}{why}) since {since}"
+
+
+class DeployLock:
+    """The held lock of one environment; release it (or use it as a context manager)."""
+
+    def __init__(self, path: Path, fd: int, info: LockInfo, recovered: LockInfo | None) -> None:
+        self.path = path
+        self.info = info
+        self.recovered = recovered  # the metadata a dead holder left behind, if any
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)  # an empty file after a clean release: nothing to recover
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> DeployLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def lock_path(data_dir: Path, env: str) -> Path:
+    return env_dir(data_dir, env) / "deploy.lock"
+
+
+def acquire(data_dir: Path, env: str, *, trigger: str, reason: str = "", owner: str | None = None) -> DeployLock:
+    """Take the environment's lock at once, or raise GitdeployError naming the holder.
+
+    A lock left by a process that died is free again (the kernel dropped the flock); its
+    metadata is returned as `DeployLock.recovered` so callers can say so.
+    """
+    path = lock_path(data_dir, env)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        held = holder(data_dir, env)
+        who = held.describe() if held else "another process"
+        raise GitdeployError(
+            f"environment '{env}' is locked: a deploy by {who} is in progress",
+            "wait for it to finish (`gitdeploy status` shows the holder); a lock whose holder died is "
+            "recovered automatically",
+        ) from None
+    recovered = _parse(_read_fd(fd))
+    info = LockInfo(owner or whoami(), os.getpid(), trigger, reason, time.time())
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+    os.fsync(fd)
+    return DeployLock(path, fd, info, recovered)
+
+
+def holder(data_dir: Path, env: str) -> LockInfo | None:
+    """Who holds the environment's lock now (None when it is free)."""
+    path = lock_path(data_dir, env)
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # Held: the holder may still be writing its metadata; give it a moment.
+            for _ in range(20):
+                info = _parse(_read_fd(fd))
+                if info:
+                    return info
+                time.sleep(0.01)
+            return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int) -> bytes:
+    return os.pread(fd, 65536, 0)
+
+
+def _parse(raw: bytes) -> LockInfo | None:
+    try:
+        data = json.loads(raw)
+        return LockInfo(str(data["owner"]), int(data["pid"]), str(data["trigger"]), str(data.get("reason", "")),
+                        float(data["started"]))
+    except (ValueError, KeyError, TypeError):
+        return None
