@@ -1,0 +1,246 @@
+"""The real server: `python -m gitdeploy.server` under waitress in a subprocess, real HMAC signatures.
+
+The crash test kills the server with SIGKILL while jobs are queued and one or two are mid-run,
+restarts it, and checks the queue's promise: every accepted job ends `done`; a job queued (or
+done) at the kill runs exactly once; a job `running` at the kill runs exactly once more
+(attempts == 2; its handler saw it twice if the first run had started, which is why handlers
+must be idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+from gitdeploy.server.queue import JobQueue
+
+from .conftest import SECRET, payload, sign
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process over a data dir; restartable."""
+
+    def __init__(self, tmp: Path, sleep: float, workers: int = 2, max_body: int = 5 * 1024 * 1024) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.events = tmp / "handled.log"
+        self.config = tmp / "server.yaml"
+        self.config.write_text(
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"data_dir: data\nworkers: {workers}\nmax_body_bytes: {max_body}\n"
+            "repositories: [Codertocat/Hello-World]\n"
+            "environments: {production: {branch: master}}\n"
+        )
+        self.env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "GITDEPLOY_TEST_LOG": str(self.events),
+                    "GITDEPLOY_TEST_SLEEP": str(sleep), "PYTHONPATH": str(REPO)}
+        self.proc: subprocess.Popen | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        self.log = open(self.tmp / f"server-{self.runs}.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gitdeploy.server", "--config", str(self.config),
+             "--handlers", "tests.server.handlers:REGISTRY"],
+            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, f"server exited:\n{self.output()}"
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, f"server did not come up:\n{self.output()}"
+            time.sleep(0.05)
+
+    def output(self) -> str:
+        return (self.tmp / f"server-{self.runs}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def deliver(self, event: str, body: dict | bytes, delivery: str, signature: str | None = "auto"):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}
+        if signature == "auto":
+            headers["X-Hub-Signature-256"] = sign(raw)
+        elif signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        return requests.post(f"{self.url}/webhooks/github", data=raw, headers=headers, timeout=10)
+
+    def stats(self) -> dict[str, int]:
+        return requests.get(f"{self.url}/healthz", timeout=5).json()["queue"]
+
+    def wait_idle(self, done: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (s := self.stats())["done"] + s["failed"] < done or s["queued"] or s["running"]:
+            assert time.monotonic() < deadline, f"jobs did not finish: {s}\n{self.output()}"
+            time.sleep(0.1)
+
+    def lines(self) -> list[str]:
+        return self.events.read_text().splitlines() if self.events.exists() else []
+
+    def jobs(self) -> dict[int, object]:
+        q = JobQueue(self.tmp / "data" / "queue.sqlite3")
+        try:
+            return {j.id: j for j in q.recent(1000)}
+        finally:
+            q.close()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers: list[Server] = []
+
+    def make(**kw) -> Server:
+        servers.append(Server(tmp_path, **kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def pr_opened(number: int) -> dict:
+    p = payload("pull_request/opened")
+    p["number"] = p["pull_request"]["number"] = number
+    return p
+
+
+def pr_command(number: int) -> dict:
+    p = payload("issue_comment/created")
+    p["issue"]["number"] = number
+    p["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/Codertocat/Hello-World/pulls/{number}"}
+    p["comment"]["body"] = "/plan"
+    return p
+
+
+def test_signatures_limits_ping_replay_and_sigterm(make_server):
+    server = make_server(sleep=0.3, max_body=100_000)
+    server.start()
+    body = pr_opened(7)
+    assert server.deliver("pull_request", body, "x-1", signature=None).status_code == 401
+    assert server.deliver("pull_request", body, "x-2", signature=sign(b"{}")).status_code == 401
+    assert server.deliver("pull_request", body, "x-3", signature=sign(json.dumps(body).encode(), "wrong")).status_code == 401
+    assert server.deliver("pull_request", b"x" * 150_000, "x-4").status_code == 413
+    assert sum(server.stats().values()) == 0  # nothing queued by any of them
+
+    ping = server.deliver("ping", payload("ping"), "p-1")
+    assert ping.status_code == 200 and ping.json()["zen"] == "Anything added dilutes everything else."
+
+    first = server.deliver("pull_request", body, "same-delivery")
+    again = server.deliver("pull_request", body, "same-delivery")
+    assert first.status_code == 202 and again.status_code == 200 and again.json()["duplicate"]
+    (job_id,) = first.json()["jobs"]
+    server.wait_idle(done=1)
+    assert server.lines() == [f"start {job_id}", f"done {job_id}"]
+
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert 'gitdeploy_webhook_deliveries_total{event="pull_request",result="bad_signature"} 3.0' in metrics
+    assert 'gitdeploy_jobs_total{kind="plan",result="done"} 1.0' in metrics
+
+    # SIGTERM while a job runs: the job finishes, then the server exits cleanly.
+    (slow_id,) = server.deliver("pull_request", pr_opened(8), "y-1").json()["jobs"]
+    deadline = time.monotonic() + 10
+    while f"start {slow_id}" not in server.lines():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(30) == 0, server.output()
+    assert f"done {slow_id}" in server.lines()
+    assert server.jobs()[slow_id].state == "done"
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused(make_server, tmp_path):
+    server = make_server(sleep=0)
+    server.start()
+    other = subprocess.run(
+        [sys.executable, "-m", "gitdeploy.server", "--config", str(server.config),
+         "--handlers", "tests.server.handlers:REGISTRY"],
+        cwd=REPO, env={**server.env, "GITDEPLOY_LISTEN": f"127.0.0.1:{free_port()}"},
+        capture_output=True, text=True, timeout=30,
+    )
+    assert other.returncode == 1
+    assert "another gitdeploy server is running" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_kill_9_loses_no_job_and_reruns_only_the_interrupted_ones(make_server):
+    server = make_server(sleep=0.4, workers=2)
+    server.start()
+    job_ids = []
+    for n in range(1, 11):  # plans are serial (one environment), commands run beside them
+        for event, body in (("pull_request", pr_opened(n)), ("issue_comment", pr_command(n))):
+            started = time.monotonic()
+            r = server.deliver(event, body, f"{event}-{n}")
+            assert r.status_code == 202 and time.monotonic() - started < 1.0  # no work in the request
+            job_ids += r.json()["jobs"]
+    assert len(job_ids) == 20
+
+    # Kill once a few jobs are done and at least one is mid-run.
+    deadline = time.monotonic() + 30
+    while True:
+        stats = server.stats()
+        if stats["done"] >= 3 and stats["running"] >= 1:
+            break
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.01)
+    server.kill9()
+    before = server.lines()
+    started_before = {int(x.split()[1]) for x in before if x.startswith("start")}
+    done_before = {int(x.split()[1]) for x in before if x.startswith("done")}
+    # The queue is the truth about the kill: `running` rows are the interrupted jobs (a job may
+    # be claimed but not yet logged "start", or logged "done" but not yet committed).
+    at_kill = {job_id: job.state for job_id, job in server.jobs().items()}
+    running = {j for j, state in at_kill.items() if state == "running"}
+    queued = {j for j, state in at_kill.items() if state == "queued"}
+    finished = {j for j, state in at_kill.items() if state == "done"}
+    assert running and queued and finished
+    assert running | queued | finished == set(job_ids)
+    assert started_before - done_before <= running
+
+    server.start()
+    server.wait_idle(done=20)
+    jobs = server.jobs()
+    assert {j.state for j in jobs.values()} == {"done"} and set(jobs) == set(job_ids)
+    starts = Counter(int(x.split()[1]) for x in server.lines() if x.startswith("start"))
+    dones = Counter(int(x.split()[1]) for x in server.lines() if x.startswith("done"))
+    for job_id in queued | finished:  # ran exactly once
+        assert (starts[job_id], dones[job_id], jobs[job_id].attempts) == (1, 1, 1), job_id
+    for job_id in running:  # interrupted: requeued once and run to the end exactly once more
+        assert jobs[job_id].attempts == 2, job_id
+        assert starts[job_id] == 1 + (job_id in started_before), job_id
+        assert dones[job_id] == 1 + (job_id in done_before), job_id
+    assert "was interrupted by a crash" in server.output()
