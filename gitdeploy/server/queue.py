@@ -114,13 +114,15 @@ class Accepted:
     job_ids: tuple[int, ...]
 
 
+# Tells this process apart from an earlier one with the same pid (pid 1 in every container).
+_PROCESS_TOKEN = uuid.uuid4().hex[:8]
+
+
 def process_owner(tag: str = "") -> str:
     """A lease-owner string for this process (host:pid:random[:tag])."""
     base = f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
     return f"{base}:{tag}" if tag else base
 
-
-_PROCESS_TOKEN = uuid.uuid4().hex[:8]
 
 
 def _owner_dead(owner: str | None) -> bool:

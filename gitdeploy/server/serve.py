@@ -23,6 +23,7 @@ from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.metrics import Metrics
 from gitdeploy.server.queue import JobQueue
 from gitdeploy.server.worker import Handler, WorkerPool
+from webhook.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ def lock_data_dir(data_dir: Path) -> int:
 
 def serve(config: ServerConfig, handlers: Mapping[str, Handler], *, drain_seconds: float = 30.0) -> None:
     """Serve webhooks and run jobs until SIGTERM or SIGINT; returns after a clean shutdown."""
-    from webhook.app import create_app  # the thin HTTP layer lives outside the package core
-
     config.check_startable()
     if config.insecure_no_secret and not config.webhook_secret:
         log.warning("insecure_no_secret is set: webhooks are accepted WITHOUT signature checks")

@@ -45,7 +45,10 @@ class WorkerPool:
     def start(self) -> None:
         log.info("starting %d worker(s) for job kinds: %s", self.workers, ", ".join(sorted(self.handlers)) or "(none)")
         for i in range(self.workers):
-            t = threading.Thread(target=self._run, args=(f"{self.owner_prefix}:w{i}",), name=f"gitdeploy-worker-{i}")
+            # Daemon threads: a handler stuck past stop()'s timeout must not keep the process alive;
+            # its job stays `running` and is recovered at the next start.
+            t = threading.Thread(target=self._run, args=(f"{self.owner_prefix}:w{i}",),
+                                 name=f"gitdeploy-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
         hb = threading.Thread(target=self._renew_leases, name="gitdeploy-lease-heartbeat", daemon=True)
