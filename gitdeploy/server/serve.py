@@ -60,7 +60,15 @@ def serve(config: ServerConfig, handlers: Mapping[str, Handler], *, drain_second
     metrics = Metrics()
     app = create_app(config, queue, metrics)
     pool = WorkerPool(queue, handlers, metrics, workers=config.workers)
-    server = waitress.create_server(app, host=config.host, port=config.port, threads=4)
+    try:
+        server = waitress.create_server(app, host=config.host, port=config.port, threads=4)
+    except OSError as exc:
+        queue.close()
+        os.close(lock_fd)
+        raise GitdeployError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})",
+            "pick another address with listen: (or GITDEPLOY_LISTEN)",
+        ) from None
 
     def on_signal(signum, _frame):
         log.info("received %s; shutting down", signal.Signals(signum).name)

@@ -244,3 +244,18 @@ def test_kill_9_loses_no_job_and_reruns_only_the_interrupted_ones(make_server):
         assert starts[job_id] == 1 + (job_id in started_before), job_id
         assert dones[job_id] == 1 + (job_id in done_before), job_id
     assert "was interrupted by a crash" in server.output()
+
+
+def test_a_busy_port_is_a_clear_error(tmp_path):
+    from gitdeploy.errors import GitdeployError
+    from gitdeploy.server.serve import lock_data_dir, serve
+
+    from .conftest import make_config
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        config = make_config(tmp_path / "data", port=busy.getsockname()[1])
+        with pytest.raises(GitdeployError, match="cannot listen on 127.0.0.1"):
+            serve(config, {})
+    os.close(lock_data_dir(config.data_dir))  # the failed start released the data-dir lock
