@@ -83,6 +83,7 @@ class Prepared:
     desired: tuple[Desired, ...]
     live: Live
     plan: Plan
+    only: frozenset[str] | None = None  # the services in scope (None: all)
 
 
 def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecSource, Spec]:
@@ -91,10 +92,18 @@ def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecS
     return source, load_spec(source, ctx.secrets())
 
 
-def prepare(ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Set[str] = frozenset()) -> Prepared:
-    """spec -> resolve -> live -> diff -> plan. `tainted` containers are replaced (see diff)."""
+def prepare(
+    ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Set[str] = frozenset(),
+    only: Set[str] | None = None,
+) -> Prepared:
+    """spec -> resolve -> live -> diff -> plan. `tainted` containers are replaced (see diff).
+
+    `only` limits the plan to those service paths (a heal repairing some services leaves the
+    others, e.g. one it gave up on, as they are).
+    """
     source, spec = load(ctx, rev, worktree)
     engine = ctx.engine()
+    scope = None if only is None else frozenset(only)
     foreign = engine.foreign_envs(spec.system, ctx.env)
     if foreign:
         raise GitdeployError(
@@ -103,15 +112,20 @@ def prepare(ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Se
             "use a different `system:` name per environment on a shared engine, or the right --env",
         )
     desired = tuple(resolve(spec, source, ImageResolver(engine.client), ctx.secrets()))
+    if scope is not None:
+        desired = tuple(d for d in desired if d.path in scope)
+        engine.only = scope
     live = engine.analyze(spec.system, ctx.env)
     changes = diff(desired, live, tainted)
     plan = make_plan(spec.system, ctx.env, spec.commit, desired, changes, live)
-    return Prepared(source, spec, desired, live, plan)
+    return Prepared(source, spec, desired, live, plan, scope)
 
 
 def execute(ctx: Context, prepared: Prepared, on_event: EventSink | None = None) -> Result:
     """Execute the plan as a transaction (see deploy.execute) and return the verified result."""
-    executor = Executor(ctx.engine(), prepared.spec, prepared.desired, ctx.env, on_event=on_event)
+    engine = ctx.engine()
+    engine.only = prepared.only  # verify, tidy and undo look at the services in scope only
+    executor = Executor(engine, prepared.spec, prepared.desired, ctx.env, on_event=on_event)
     return executor.run(prepared.plan, prepared.live)
 
 
@@ -124,12 +138,13 @@ def check_verified(ctx: Context, prepared: Prepared) -> Verification:
 def deploy(
     ctx: Context, rev: str = "HEAD", *, worktree: bool = False, trigger: str = "cli", who: str | None = None,
     on_event: EventSink | None = None, tainted: Set[str] = frozenset(),
-    on_plan: Callable[[Plan], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None, only: Set[str] | None = None,
 ) -> Result:
     """The whole pipeline for one deployment attempt: prepare, execute, verify (and roll back).
 
     `trigger` (cli, push, comment, hook, heal, rollback) and `who` describe the attempt for the
-    record. `on_plan` sees the plan before anything is executed. Refuses to run while the
+    record. `on_plan` sees the plan before anything is executed; `only` limits it to those
+    services (see prepare). Refuses to run while the
     environment is frozen or another deploy holds its lock; every attempt on a commit is
     recorded in git (see gitdeploy.history) and a verified one clears a halt.
     """
@@ -145,7 +160,7 @@ def deploy(
                 on_event(early[-1])
         started = time.time()
         try:
-            prepared = prepare(ctx, rev, worktree, tainted)
+            prepared = prepare(ctx, rev, worktree, tainted, only)
         except GitdeployError as exc:
             commit = None if worktree else _commit_of(ctx, rev)
             if commit:

@@ -1,1 +1,17 @@
-"""gitdeploy.heal"""
+"""Homeostasis: drift that explains itself, `check` and `fix`, and a self-healing loop.
+
+    deployed commit ──load/resolve──> Desired
+    Docker engine ──observe─────────> Observation (one list, one inspect + one diff per container)
+    detect(Desired, Observation) ───> Drift values (pure; see detect.py and compare.py)
+    fix: pipeline.deploy(deployed commit, trigger="heal", tainted=..., only=...)
+    Watcher: Docker events + an interval -> check -> (heal mode) fix, with backoff and give-up
+
+The server runs one `Watcher` per environment and exports `drift_counts` / `DriftCollector`.
+"""
+
+from gitdeploy.heal.check import CheckReport, FixOutcome, check, fix
+
+# loop: see below
+from gitdeploy.heal.model import Drift
+
+__all__ = ["CheckReport", "Drift", "FixOutcome", "check", "fix"]

@@ -83,10 +83,11 @@ def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
 
 
 class Engine:
-    def __init__(self, client: docker.DockerClient, data_dir: Path) -> None:
+    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None) -> None:
         self.client = client
         self.api = client.api
         self.data_dir = data_dir
+        self.only = only  # analyze sees only these services (a heal repairing some of them)
         self._net_lock = threading.Lock()
 
     # -- analysis ------------------------------------------------------------------------
@@ -97,7 +98,8 @@ class Engine:
             raw = self.api.containers(
                 all=True, filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
             )
-        return Live(system, env, tuple(LiveContainer.from_api(r) for r in raw))
+        live = (LiveContainer.from_api(r) for r in raw)
+        return Live(system, env, tuple(c for c in live if self.only is None or c.service in self.only))
 
     def foreign_envs(self, system: str, env: str) -> set[str]:
         with engine_errors("listing containers"):
@@ -217,15 +219,23 @@ class Engine:
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise
-                self._clear_stale(name, spec.system)
+                if not self._clear_stale(name, spec.system):
+                    kwargs["name"] = f"{name}.{os.urandom(2).hex()}"
                 return self.api.create_container(**kwargs)["Id"]
 
-    def _clear_stale(self, name: str, system: str) -> None:
-        """A stopped container of ours holds the name (an interrupted earlier run): remove it."""
+    def _clear_stale(self, name: str, system: str) -> bool:
+        """Free `name` if a never-started container of ours holds it (an interrupted earlier run).
+
+        False when another container of ours holds it and must stay: one being replaced at the
+        same revision (heal: tainted) or kept for rollback; the new one then takes another name.
+        """
         info = self.api.inspect_container(name)
-        if (info["Config"]["Labels"] or {}).get(labels.SYSTEM) != system or info["State"]["Running"]:
+        if (info["Config"]["Labels"] or {}).get(labels.SYSTEM) != system:
             raise GitdeployError(f"the name {name} is taken by a container gitdeploy does not own")
+        if info["State"].get("Status") != "created":
+            return False
         self.api.remove_container(info["Id"], force=True)
+        return True
 
     def start(self, cid: str, system: str, env: str, aliases: tuple[str, ...]) -> None:
         """Start a container, reconnecting it to the system network first if it was drained."""

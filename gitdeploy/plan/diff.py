@@ -65,7 +65,11 @@ def _service_change(d: Desired, containers: list[LiveContainer]) -> ServiceChang
     retire = tuple(c.id for c in running_other + surplus)
     before = len(running_target) + len(running_other)
 
-    if running_other:
+    if running_other and all(c.hash.startswith("tainted:") for c in running_other):
+        action, fields = "replace", ()
+        n = len(running_other)
+        reason = f"drift inside {n} container{'s' if n != 1 else ''}: replaced at the same revision"
+    elif running_other:
         action, fields = "replace", _replace_fields(d, running_other)
         reason = f"definition changed ({len(fields)} field{'s' if len(fields) != 1 else ''})"
     elif replicas == 0 and not running_target:

@@ -1,0 +1,69 @@
+"""What the safe-deploy features say, read in one place: the deployed commit, freeze, halt, lock.
+
+Each reader prefers the real implementation (gitdeploy.history, gitdeploy.deploy.freeze and
+.lock) and falls back to reading the same state directly while those are not installed.
+"""
+
+from __future__ import annotations
+
+import git
+
+from gitdeploy.errors import GitdeployError
+from gitdeploy.pipeline import Context
+
+REF_PREFIX = "refs/gitdeploy/"
+
+
+def deployed_commit(ctx: Context) -> str:
+    """The commit last deployed and verified to ctx.env (refs/gitdeploy/<env>), else HEAD's."""
+    try:
+        repo = git.Repo(ctx.repo)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitdeployError(f"{ctx.repo} is not a git repository", "use --repo to name the spec repository") from None
+    try:
+        from gitdeploy.history.notes import deployed_commit as recorded
+    except ImportError:
+        recorded = None
+    if recorded is not None:
+        sha = recorded(repo, ctx.env)
+    else:
+        try:
+            sha = repo.git.rev_parse("--verify", "-q", f"{REF_PREFIX}{ctx.env}^{{commit}}") or None
+        except git.GitCommandError:
+            sha = None
+    if sha:
+        return sha
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        raise GitdeployError(f"{ctx.repo} has no commits yet", "commit the spec and deploy it first") from None
+
+
+def frozen(ctx: Context) -> str | None:
+    """Why ctx.env is frozen (who, since, reason), or None."""
+    try:
+        from gitdeploy.deploy.freeze import frozen as read
+    except ImportError:
+        return None
+    brake = read(ctx.data_dir, ctx.env)
+    return brake.describe() if brake else None
+
+
+def halted(ctx: Context, system: str) -> str | None:
+    """Why `system` is halted in ctx.env (stopped on purpose: not drift), or None."""
+    try:
+        from gitdeploy.deploy.freeze import halted as read
+    except ImportError:
+        return None
+    brake = read(ctx.data_dir, ctx.env, system)
+    return brake.describe() if brake else None
+
+
+def deploying(ctx: Context) -> str | None:
+    """Who holds ctx.env's deploy lock (a deploy is changing the system now), or None."""
+    try:
+        from gitdeploy.deploy.lock import holder
+    except ImportError:
+        return None
+    held = holder(ctx.data_dir, ctx.env)
+    return held.describe() if held else None

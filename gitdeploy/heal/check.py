@@ -1,0 +1,165 @@
+"""`check`: the drift of an environment from its deployed revision; `fix`: repair exactly that.
+
+Repairs go through `pipeline.deploy(deployed commit, trigger="heal", tainted=..., only=...)`,
+so they take the environment's lock, respect a freeze, are health-gated, verified, rolled back
+on failure and recorded in git like any deploy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Set
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitdeploy import pipeline
+from gitdeploy.deploy.result import EventSink, Result
+from gitdeploy.heal import brakes
+from gitdeploy.heal.detect import detect, observe
+from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
+from gitdeploy.live.images import ImageResolver
+from gitdeploy.live.model import Live
+from gitdeploy.pipeline import Context
+from gitdeploy.spec.identity import Desired
+from gitdeploy.spec.model import Spec
+from gitdeploy.spec.resolve import resolve
+
+
+@dataclass(frozen=True)
+class Target:
+    """The deployed revision, resolved on this host: what every container must look like."""
+
+    commit: str
+    spec: Spec
+    desired: tuple[Desired, ...]
+    resolved_at: float = field(default_factory=time.time)
+
+
+def load_target(ctx: Context, commit: str | None = None) -> Target:
+    """Load and resolve the spec at `commit` (default: the deployed commit of ctx.env)."""
+    commit = commit or brakes.deployed_commit(ctx)
+    source, spec = pipeline.load(ctx, commit)
+    desired = tuple(resolve(spec, source, ImageResolver(ctx.docker()), ctx.secrets()))
+    return Target(commit, spec, desired)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    system: str
+    env: str
+    commit: str  # the deployed commit drift is measured against
+    drifts: tuple[Drift, ...]
+    halted: str = ""  # why the system is halted (then nothing is drift)
+    frozen: str = ""  # why the environment is frozen (repairs wait)
+    deploying: str = ""  # who deploys right now (drift is not judged mid-deploy)
+    checked_at: float = 0.0
+    seconds: float = 0.0
+    containers: int = 0  # containers examined
+
+    @property
+    def clean(self) -> bool:
+        return not self.drifts
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Drift items by kind (every kind present, zeros included)."""
+        c = Counter(d.kind for d in self.drifts)
+        return {k: c.get(k, 0) for k in KINDS}
+
+    @property
+    def services(self) -> set[str]:
+        return {d.service for d in self.drifts if d.service}
+
+    def tainted(self, only: Set[str] | None = None) -> frozenset[str]:
+        """Container IDs to replace: drift inside them that starting or keeping cannot cure."""
+        return frozenset(d.container_id for d in self.drifts if d.kind in REPLACE_KINDS and d.container_id
+                         and (only is None or d.service in only))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system, "env": self.env, "commit": self.commit, "clean": self.clean,
+            "halted": self.halted or None, "frozen": self.frozen or None, "deploying": self.deploying or None,
+            "checked_at": self.checked_at, "seconds": round(self.seconds, 3), "containers": self.containers,
+            "counts": self.counts, "drift": [d.to_dict() for d in self.drifts],
+        }
+
+
+def check(ctx: Context, target: Target | None = None, workers: int = 8) -> CheckReport:
+    """The environment's drift from its deployed revision (nothing is changed).
+
+    A halted system has no drift; while a deploy holds the lock the report says so and holds
+    no drift (the system is between revisions). Raises GitdeployError (spec, engine).
+    """
+    started = time.time()
+    target = target or load_target(ctx)
+    system = target.spec.system
+    base = dict(system=system, env=ctx.env, commit=target.commit, checked_at=started,
+                frozen=brakes.frozen(ctx) or "")
+    halted = brakes.halted(ctx, system)
+    if halted:
+        return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
+    deploying = brakes.deploying(ctx)
+    if deploying:
+        return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
+    obs = observe(ctx.docker(), system, ctx.env, target.desired, workers)
+    drifts = detect(target.desired, system, ctx.env, obs)
+    return CheckReport(drifts=tuple(drifts), seconds=time.time() - started, containers=len(obs.inspects), **base)
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    before: CheckReport
+    after: CheckReport
+    result: Result | None = None  # the heal deploy (None when nothing was run)
+    skipped: str = ""  # why nothing was run
+    services: tuple[str, ...] = ()  # the services repaired
+    removed: tuple[str, ...] = ()  # replaced (tainted) containers removed afterwards
+
+    @property
+    def ok(self) -> bool:
+        return self.after.clean
+
+
+def fix(
+    ctx: Context, *, only: Set[str] | None = None, before: CheckReport | None = None, target: Target | None = None,
+    on_event: EventSink | None = None, who: str | None = None,
+) -> FixOutcome:
+    """Repair what drifted (of the services in `only`, default all), then check again.
+
+    Tainted containers are replaced, missing ones started or created, extras retired; the
+    replaced ones are removed after a verified repair (a tampered container is no rollback
+    target). Unmanaged containers are only reported. Raises GitdeployError when the deploy
+    cannot start (frozen, locked, spec or engine error).
+    """
+    target = target or load_target(ctx)
+    before = before or check(ctx, target)
+    if before.halted:
+        return FixOutcome(before, before, skipped=f"the system is halted ({before.halted})")
+    if before.deploying:
+        return FixOutcome(before, before, skipped=f"a deploy is in progress ({before.deploying})")
+    if before.frozen:
+        return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
+    todo = [d for d in before.drifts if d.repairable and d.service and (only is None or d.service in only)]
+    if not todo:
+        why = "no drift" if before.clean else "nothing gitdeploy can repair (see the unmanaged containers)"
+        return FixOutcome(before, before, skipped=why)
+    services = frozenset(d.service for d in todo)
+    tainted = before.tainted(services)
+    result = pipeline.deploy(ctx, target.commit, trigger="heal", who=who, on_event=on_event, tainted=tainted,
+                             only=services)
+    removed: list[str] = []
+    if result.ok and tainted:
+        engine = ctx.engine()
+        live: Live = engine.analyze(target.spec.system, ctx.env)
+        for c in live.containers:
+            if c.id in tainted and not c.running:
+                engine.remove(c.id)
+                removed.append(c.id)
+    after = check(ctx, target)
+    return FixOutcome(before, after, result, services=tuple(sorted(services)), removed=tuple(removed))
+
+
+def repairable_services(report: CheckReport) -> set[str]:
+    return {d.service for d in report.drifts if d.repairable and d.service}
+
