@@ -5,6 +5,7 @@
                             200 nothing to do {"jobs": []} | 202 queued {"jobs": [ids]}
     GET  /healthz           200 {"ok": true, "queue": {state: n}} | 503 when the queue DB fails
     GET  /metrics           Prometheus exposition of `metrics.registry`
+    GET  /, /api/state      the dashboard (webhook/dashboard.py)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.events import jobs_for_event
 from gitdeploy.server.metrics import Metrics
 from gitdeploy.server.queue import JobQueue
+from webhook.dashboard import dashboard_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def create_app(config: ServerConfig, queue: JobQueue, metrics: Metrics) -> Flask
     def prometheus():
         return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
+    app.register_blueprint(dashboard_blueprint(config, queue))  # GET / and /api/state
     return app
 
 

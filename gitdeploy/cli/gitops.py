@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import git
 
+from gitdeploy import pipeline
 from gitdeploy.cli.app import cli, command, console, run_reported
 from gitdeploy.cli.core import deploy_with_progress
 from gitdeploy.errors import EXIT_FAILED, GitdeployError
@@ -17,6 +18,7 @@ from gitdeploy.gitops import demo, jobs, repoconfig
 from gitdeploy.gitops import hooks as gitops_hooks
 from gitdeploy.gitops.install import install
 from gitdeploy.gitops.jobs import stderr_emit
+from gitdeploy.history.notes import deployed_commit
 from gitdeploy.pipeline import Context
 
 HOOK_HELP = """\b
@@ -119,10 +121,13 @@ def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, sys
                   + ("(created with the example system)" if created else "(reused)"))
     _install(ctx, bare, client=False, force=False)
     ensure_base_image(ctx.docker())
-    console.print("[bold]2. deploy[/bold] main -> production")
+    console.print(f"[bold]2. deploy[/bold] main -> {ctx.env}")
     hook_ctx = replace(ctx, repo=bare, data_dir=repoconfig.hook_data_dir(git.Repo(bare), ctx.data_dir))
-    result = deploy_with_progress(hook_ctx, "main", False, trigger="demo")
-    if not result.ok:
+    repo = git.Repo(bare)
+    head = repo.commit("main").hexsha
+    if deployed_commit(repo, ctx.env) == head and not pipeline.prepare(hook_ctx, head).plan.has_changes:
+        console.print(f"   already deployed and running: {head[:7]} {repo.commit(head).summary}")
+    elif not deploy_with_progress(hook_ctx, head, False, trigger="demo").ok:
         raise GitdeployError("the demo system did not deploy", "see the failure above; `gitdeploy demo` again retries",
                              exit_code=EXIT_FAILED)
     web = f"http://127.0.0.1:{demo.web_port_of(bare) or web_port}/"

@@ -24,7 +24,7 @@ _QUIET = {"created", "started"}  # the gate that follows says more
 def plain(markup: str, width: int = 100) -> str:
     """Rich markup rendered as plain text (no ANSI), for pipes and logs."""
     buf = io.StringIO()
-    Console(file=buf, force_terminal=False, color_system=None, width=width, highlight=False).print(markup)
+    Console(file=buf, force_terminal=False, color_system=None, width=width, highlight=False).print(markup, soft_wrap=True)
     return buf.getvalue().rstrip("\n")
 
 
