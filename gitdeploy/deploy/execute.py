@@ -47,7 +47,7 @@ class Journal:
 class Executor:
     def __init__(
         self, engine: Engine, spec: Spec, desired: Sequence[Desired], env: str,
-        on_event: EventSink | None = None, workers: int = 8,
+        on_event: EventSink | None = None, workers: int = 32,
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -197,6 +197,7 @@ class Executor:
         cid, replica = item
         svc = d.service
         aliases = self.aliases.get(svc.path, (svc.path.replace("/", "-"),))
+        fresh = cid is None
         if cid is None:
             cid = self.engine.create(d, self.spec, self.env, replica, self.commit, aliases)
             journal.add("created", cid, svc.path)
@@ -204,7 +205,7 @@ class Executor:
         else:
             journal.add("started", cid, svc.path)
         since = time.time()
-        self.engine.start(cid, self.spec.system, self.env, aliases)
+        self.engine.start(cid, self.spec.system, self.env, aliases, fresh=fresh)
         self.emit(svc.path, "started", f"replica {replica} started ({cid[:12]})")
         hc = svc.healthcheck is not None and svc.healthcheck.test[:1] != ("NONE",)
         gate = self.engine.gate(cid, hc, svc.rollout.monitor, svc.rollout.deadline, since)

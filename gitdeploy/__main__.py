@@ -1,0 +1,5 @@
+"""`python -m gitdeploy` = the `gitdeploy` command."""
+
+from gitdeploy.cli import main
+
+main()
