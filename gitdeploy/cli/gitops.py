@@ -64,7 +64,8 @@ def pre_commit_cmd() -> None:
     sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_commit(Path.cwd(), stderr_emit)))
 
 
-@cli.group("hooks", help="Install gitdeploy's git hooks into a repository.")
+@cli.group("hooks", help="Install gitdeploy's git hooks into a repository.",
+           epilog="Example: gitdeploy hooks install /srv/git/shop.git")
 def hooks_group() -> None:
     pass
 

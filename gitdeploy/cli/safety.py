@@ -26,7 +26,7 @@ def freeze_cmd(ctx: Context, reason: str) -> None:
     console.print(f"[yellow]frozen[/yellow] {ctx.env}: {brake.describe()}")
 
 
-@command("unfreeze")
+@command("unfreeze", epilog="Example: gitdeploy --env staging unfreeze")
 def unfreeze_cmd(ctx: Context) -> None:
     """Allow deploys and repairs of this environment again."""
     lifted = brakes.unfreeze(ctx.data_dir, ctx.env)
