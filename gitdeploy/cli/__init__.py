@@ -3,6 +3,7 @@
 from gitdeploy.cli import (
     core,  # noqa: F401 - registers commands
     gitops,  # noqa: F401 - registers commands
+    heal,  # noqa: F401 - registers commands
     safety,  # noqa: F401 - registers commands
 )
 from gitdeploy.cli.app import cli

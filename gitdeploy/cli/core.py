@@ -190,10 +190,13 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
         })
     lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
     halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
+    from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
+
+    drift = drift_status(ctx)
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,
                     "lock": lock.__dict__ if lock else None, "frozen": frozen.__dict__ if frozen else None,
-                    "halted": halted.__dict__ if halted else None})
+                    "halted": halted.__dict__ if halted else None, "drift": drift})
         return
     for label, brake in (("deploying", lock), ("frozen", frozen), ("halted", halted)):
         if brake:
@@ -207,6 +210,7 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
         table.add_row(r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-",
                       str(r["kept"]))
     console.print(table)
+    console.print(drift["line"], markup=False)
 
 
 @command("down", epilog="Example: gitdeploy down --volumes")

@@ -10,8 +10,7 @@ The server runs one `Watcher` per environment and exports `drift_counts` / `Drif
 """
 
 from gitdeploy.heal.check import CheckReport, FixOutcome, check, fix
-
-# loop: see below
+from gitdeploy.heal.loop import DriftNotice, Policy, Watcher, WatchEvent
 from gitdeploy.heal.model import Drift
 
-__all__ = ["CheckReport", "Drift", "FixOutcome", "check", "fix"]
+__all__ = ["CheckReport", "Drift", "DriftNotice", "FixOutcome", "Policy", "WatchEvent", "Watcher", "check", "fix"]

@@ -1,0 +1,84 @@
+"""Homeostasis commands: check, fix, watch."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from gitdeploy.cli.app import command, console, err_console, print_json
+from gitdeploy.deploy.result import Event
+from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED
+from gitdeploy.heal import check, fix
+from gitdeploy.heal.loop import Policy, Watcher, WatchEvent
+from gitdeploy.heal.render import report_text
+from gitdeploy.heal.state import StateStore, state_path
+from gitdeploy.pipeline import Context
+from gitdeploy.plan.render import result_to_dict
+from gitdeploy.spec.durations import parse_duration
+
+
+@command("check", epilog="Exit codes: 0 no drift, 3 drift found, 1 engine or spec error.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable drift.")
+def check_cmd(ctx: Context, as_json: bool) -> None:
+    """Compare the live system with the commit last deployed to the environment."""
+    report = check(ctx)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(report_text(report), markup=False)
+    if not report.clean:
+        sys.exit(EXIT_CHANGES)
+
+
+@command("fix", epilog="Exit codes: 0 no drift left, 3 drift left (e.g. unmanaged containers), 1 repair failed.")
+@click.option("--json", "as_json", is_flag=True)
+def fix_cmd(ctx: Context, as_json: bool) -> None:
+    """Repair only what drifted, by deploying the deployed commit again (health-gated, recorded)."""
+
+    def on_event(ev: Event) -> None:
+        if not as_json:
+            console.print(f"  {ev.path or '-'}: {ev.kind} {ev.message}", markup=False)
+
+    out = fix(ctx, on_event=on_event)
+    store = StateStore(state_path(ctx.data_dir, ctx.env))
+    state = store.load()
+    if state.services:  # a person repaired: the watcher may try again on what is clean now
+        for path in set(state.services) - out.after.services:
+            del state.services[path]
+        store.save(state)
+    if as_json:
+        print_json({"before": out.before.to_dict(), "after": out.after.to_dict(), "skipped": out.skipped or None,
+                    "services": out.services, "removed": out.removed,
+                    "result": result_to_dict(out.result) if out.result else None})
+    else:
+        if out.skipped:
+            console.print(f"nothing run: {out.skipped}", markup=False)
+        if out.result is not None:
+            console.print(out.result.headline, markup=False)
+        console.print(report_text(out.after), markup=False)
+    if out.result is not None and not out.result.ok:
+        sys.exit(EXIT_FAILED)
+    if not out.after.clean:
+        sys.exit(EXIT_CHANGES)
+
+
+@command("watch", epilog="Example: gitdeploy watch --mode heal --interval 30s")
+@click.option("--mode", type=click.Choice(["report", "heal"]), default="report", show_default=True,
+              help="report: say what drifted; heal: also repair it.")
+@click.option("--interval", default="30s", show_default=True, help="Reconcile at least this often.")
+def watch_cmd(ctx: Context, mode: str, interval: str) -> None:
+    """Watch the engine's events (and reconcile on an interval); in heal mode repair drift."""
+    try:
+        seconds = parse_duration(interval)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--interval") from None
+
+    def show(ev: WatchEvent) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
+        (err_console if ev.loud else console).print(f"{stamp} {ev.kind:<13} {ev.message}", markup=False)
+
+    console.print(f"watching {ctx.env} ({mode} mode, every {interval} and on engine events); Ctrl-C stops",
+                  markup=False)
+    Watcher(ctx, mode=mode, interval=seconds, policy=Policy(), on_event=show).run()
