@@ -29,12 +29,14 @@ from gitdeploy.gitops import repoconfig
 from gitdeploy.history.notes import attempts, deployed_commit
 from gitdeploy.live.engine import Engine
 from gitdeploy.live.model import Live
+from gitdeploy.pipeline import Context
 from gitdeploy.server.queue import JobQueue
 from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.source import GitSource
 
 HISTORY_LIMIT = 25
 JOBS_LIMIT = 15
+DRIFT_SECONDS = 10.0
 
 
 def overview(data_dir: Path, client: docker.DockerClient | None, queue: JobQueue | None) -> dict[str, Any]:
@@ -81,8 +83,34 @@ def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.R
         "frozen": asdict(frozen) if frozen else None, "halted": asdict(halted) if halted else None,
         "lock": asdict(lock) if lock else None,
         "services": _services(live, wanted) if live is not None else [], "services_error": services_error,
+        "drift": _drift(data_dir, client, Path(repo.git_dir), env) if live and live.containers else None,
         "history": [_attempt(repo, a) for a in attempts(repo, env)[:HISTORY_LIMIT]],
     }
+
+
+_drift_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+
+def _drift(data_dir: Path, client: docker.DockerClient, repo: Path, env: str) -> dict[str, Any] | None:
+    """The drift line of `gitdeploy status` (gitdeploy.heal), at most every DRIFT_SECONDS per environment:
+    a check inspects every container, too much for a page that polls every 2 s."""
+    key = (str(repo), env)
+    cached = _drift_cache.get(key)
+    if cached and time.monotonic() - cached[0] < DRIFT_SECONDS:
+        return cached[1]
+    try:
+        from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
+    except ImportError:
+        return None
+    ctx = Context(repo=repo, env=env, data_dir=data_dir, client=client)
+    try:
+        value = drift_status(ctx)
+    except GitdeployError as exc:
+        value = {"items": None, "line": f"drift: unknown ({exc.message})"}
+    except Exception as exc:  # noqa: BLE001 - the page must render; the check is someone else's bug
+        value = {"items": None, "line": f"drift: unknown ({type(exc).__name__}: {exc})"}
+    _drift_cache[key] = (time.monotonic(), value)
+    return value
 
 
 def _rev(repo: git.Repo, ref: str) -> str | None:
