@@ -65,7 +65,7 @@ def _system_name(text: str) -> str:
     return out or "system"
 
 
-@command("validate", epilog="Exit codes: 0 valid, 2 invalid.")
+@command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\nExit codes: 0 valid, 2 invalid.")
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
@@ -110,7 +110,8 @@ def import_cmd(ctx: Context, compose_file: Path, output: Path | None, system: st
         click.echo(text, nl=False)
 
 
-@command("plan", epilog="Exit codes: 0 ok (3 with --exit-code when there are changes), 2 invalid spec.")
+@command("plan", epilog="Example: gitdeploy plan --rev feature --format markdown\n\n"
+         "Exit codes: 0 ok (3 with --exit-code when there are changes), 2 invalid spec.")
 @REV
 @WORKTREE
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
@@ -130,7 +131,8 @@ def plan_cmd(ctx: Context, rev: str, worktree: bool, fmt: str, exit_code: bool, 
         sys.exit(EXIT_CHANGES)
 
 
-@command("deploy", epilog="Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec.")
+@command("deploy", epilog="Example: gitdeploy --env staging deploy --rev v1.4.2\n\n"
+         "Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec.")
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

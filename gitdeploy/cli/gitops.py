@@ -30,7 +30,7 @@ Environments are branches, set in the repository's git config (default: main -> 
 
 
 @cli.group("hook", help="What the installed git hooks run (they only `exec gitdeploy hook NAME`).\n\n" + HOOK_HELP,
-           epilog="Example: printf '%s %s refs/heads/main\\n' OLD NEW | gitdeploy hook pre-receive")
+           epilog="Example: gitdeploy hook pre-commit   # in a clone, on what is staged")
 def hook_group() -> None:
     pass
 
@@ -42,22 +42,28 @@ def _hook_ctx() -> Context:
     return replace(ctx, data_dir=repoconfig.hook_data_dir(repo, ctx.data_dir))
 
 
-@hook_group.command("pre-receive", epilog="Exit 1 rejects the push; the pusher sees the problems as `remote:` lines.")
+@hook_group.command("pre-receive", epilog="""\b
+Example (inside a bare repository, as git runs it):
+  echo "$OLD $NEW refs/heads/main" | gitdeploy hook pre-receive
+Exit 1 rejects the push; the pusher sees the problems as `remote:` lines.""")
 def pre_receive_cmd() -> None:
     """Validate every new commit on an environment branch (stdin: `old new ref` lines)."""
     ctx = click.get_current_context().obj
     sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_receive(_hook_ctx(), sys.stdin.read(), stderr_emit)))
 
 
-@hook_group.command("post-receive",
-                    epilog="Deploys through the server's queue when a server runs on the data dir, directly otherwise.")
+@hook_group.command("post-receive", epilog="""\b
+Example (inside a bare repository, as git runs it):
+  echo "$OLD $NEW refs/heads/main" | GITDEPLOY_PUSHER=alice gitdeploy hook post-receive
+Deploys through the server's queue when a server runs on the data dir, directly otherwise.""")
 def post_receive_cmd() -> None:
     """Deploy the new head of every updated environment branch, streaming plan and outcome."""
     ctx = click.get_current_context().obj
     sys.exit(run_reported(ctx, lambda: gitops_hooks.post_receive(_hook_ctx(), sys.stdin.read(), stderr_emit)))
 
 
-@hook_group.command("pre-commit", epilog="Skip once with `git commit --no-verify`.")
+@hook_group.command("pre-commit", epilog="Example: git add gitdeploy.yaml && gitdeploy hook pre-commit\n\n"
+                    "Skip once with `git commit --no-verify`.")
 def pre_commit_cmd() -> None:
     """Validate the staged gitdeploy.yaml (the index) before the commit exists."""
     ctx = click.get_current_context().obj

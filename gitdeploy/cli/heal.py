@@ -19,7 +19,7 @@ from gitdeploy.plan.render import result_to_dict
 from gitdeploy.spec.durations import parse_duration
 
 
-@command("check", epilog="Exit codes: 0 no drift, 3 drift found, 1 engine or spec error.")
+@command("check", epilog="Example: gitdeploy check --json\n\nExit codes: 0 no drift, 3 drift found, 1 engine or spec error.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable drift.")
 def check_cmd(ctx: Context, as_json: bool) -> None:
     """Compare the live system with the commit last deployed to the environment."""
@@ -32,7 +32,8 @@ def check_cmd(ctx: Context, as_json: bool) -> None:
         sys.exit(EXIT_CHANGES)
 
 
-@command("fix", epilog="Exit codes: 0 no drift left, 3 drift left (e.g. unmanaged containers), 1 repair failed.")
+@command("fix", epilog="Example: gitdeploy fix\n\n"
+         "Exit codes: 0 no drift left, 3 drift left (e.g. unmanaged containers), 1 repair failed.")
 @click.option("--json", "as_json", is_flag=True)
 def fix_cmd(ctx: Context, as_json: bool) -> None:
     """Repair only what drifted, by deploying the deployed commit again (health-gated, recorded)."""

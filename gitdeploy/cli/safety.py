@@ -36,7 +36,8 @@ def unfreeze_cmd(ctx: Context) -> None:
         console.print(f"{ctx.env} was not frozen")
 
 
-@command("halt", epilog="A later `gitdeploy deploy` brings the system back (the stopped containers are started).")
+@command("halt", epilog="Example: gitdeploy halt --reason \"bad release\"\n\n"
+         "A later `gitdeploy deploy` brings the system back (the stopped containers are started).")
 @click.option("--reason", default="", help="Why: recorded in the history.")
 @click.option("--system", default=None, help="System name [default: from the spec at HEAD].")
 def halt_cmd(ctx: Context, reason: str, system: str | None) -> None:
