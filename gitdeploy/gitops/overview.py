@@ -5,14 +5,13 @@ refs/gitdeploy/<env>, else the commit label of running containers), the branch h
 lock and halt, the live services, the history (git notes) and stored PR plans; plus the server
 queue. Every part fails on its own: an unreachable engine leaves `services_error`, not a 500.
 
-PR plans are read from `<data dir>/plans/*.json`, one file per PR and environment:
-    {"pr": 12, "title": "...", "env": "production", "head_sha": "...", "url": "...",
-     "updated": 1700000000.0, "plan": <plan_to_dict output>}
+PR plans come from the bot's plan store (gitdeploy.forge.planstore.open_plans), one per open PR
+and environment: {"repo", "pr", "title", "env", "head_sha", "url", "updated", "ok", "summary", "plan"}.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import time
 from dataclasses import asdict
 from functools import lru_cache
@@ -177,12 +176,11 @@ def _queue(queue: JobQueue | None) -> dict[str, Any] | None:
 
 
 def _plans(data_dir: Path) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted((data_dir / "plans").glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            out.append(data)
-    return sorted(out, key=lambda p: p.get("updated", 0), reverse=True)
+    try:
+        from gitdeploy.forge.planstore import open_plans
+    except ImportError:  # a build without the GitHub bot
+        return []
+    try:
+        return open_plans(data_dir)
+    except sqlite3.Error as exc:
+        return [{"pr": 0, "title": f"the plan store is unreadable: {exc}", "ok": False, "summary": ""}]

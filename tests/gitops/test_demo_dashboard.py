@@ -66,6 +66,17 @@ def deployed(url: str) -> str | None:
     return env["deployed"]["sha"] if env["deployed"] and env["deployed_source"] == "ref" else None
 
 
+def store_a_pr_plan(data_dir: Path, sha: str) -> bool:
+    """Store a plan the way the GitHub bot does; False in a build without the bot."""
+    try:
+        from gitdeploy.forge.planstore import PlanStore
+    except ImportError:
+        return False
+    PlanStore(data_dir).save("local/shop", 12, "production", sha, ok=True, summary="1 to replace, 1 unchanged",
+                             markdown="", title="Bump the web page")
+    return True
+
+
 def test_demo_serves_dashboard_that_follows_a_push(tmp_path, system_name, docker_client, base_image):
     data, port, web_port = tmp_path / "data", free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
@@ -101,8 +112,13 @@ def test_demo_serves_dashboard_that_follows_a_push(tmp_path, system_name, docker
         assert f"remote: deployed {second[:7]}" in pushed.stderr, pushed.stderr
         assert "version two" in requests.get(f"http://127.0.0.1:{web_port}/", timeout=5).text
 
+        planned = store_a_pr_plan(data, second)
         after = browse(url + "/", tmp_path, "--dump-dom")
         assert f'data-deployed="{second}"' in after and "web: version two" in after
+        if planned:
+            assert "#12" in after and "Bump the web page" in after
+        else:
+            assert "No open pull request has a plan yet" in after
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "dashboard.png"
         shot.unlink(missing_ok=True)
