@@ -77,14 +77,16 @@ def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     if jobs.server_running(ctx.data_dir):
         job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who)
         emit(f"gitdeploy: queued as job {job_id} on the gitdeploy server; following it")
-        job = jobs.follow(ctx.data_dir, job_id, emit)
+        job = jobs.follow(ctx.data_dir, job_id, emit, unclaimed=jobs.unclaimed_seconds())
         if job is None or job.state not in jobs.FINAL:
             emit(f"gitdeploy: job {job_id} is still {job.state if job else 'missing'}; "
                  "it goes on without you (see the dashboard)")
             return True
-        if job.state != "done":
-            emit(f"gitdeploy: job {job_id} {job.state}: {job.result}")
-        return job.state == "done"
+        if not job.result.startswith(jobs.WITHDRAWN):
+            if job.state != "done":
+                emit(f"gitdeploy: job {job_id} {job.state}: {job.result}")
+            return job.state in ("done", "superseded")  # superseded: a newer push deploys
+        emit(f"gitdeploy: no server worker took job {job_id}; deploying directly")
     try:
         result = deploy_told(ctx, sha, who, emit)
     except GitdeployError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,16 @@ from gitdeploy.server.serve import LOCK_FILE, QUEUE_FILE
 
 KIND = "git-deploy"
 FINAL = ("done", "failed", "superseded")
+WITHDRAWN = "withdrawn by the hook"
+
+
+def unclaimed_seconds() -> float:
+    """How long a hook waits for a worker to claim its job ($GITDEPLOY_HOOK_UNCLAIMED, default 20):
+    idle workers look every 2 s, so longer means busy workers or a server without this handler."""
+    try:
+        return float(os.environ.get("GITDEPLOY_HOOK_UNCLAIMED", "20"))
+    except ValueError:
+        return 20.0
 
 
 def log_path(data_dir: Path, job_id: int) -> Path:
@@ -59,15 +70,42 @@ def enqueue(data_dir: Path, repo: Path, sha: str, ref: str, env: str, pusher: st
         queue.close()
 
 
-def follow(data_dir: Path, job_id: int, emit: Emit, *, timeout: float = 1800.0, poll: float = 0.2) -> Job | None:
-    """Emit the job's log lines as they appear until it ends (or `timeout`); returns the last state."""
+def withdraw(data_dir: Path, job_id: int, reason: str) -> bool:
+    """Take a job that is still queued out of the queue (state superseded); False once it was claimed.
+
+    One conditional UPDATE in an IMMEDIATE transaction, so it cannot race a worker's claim: either
+    the worker has the job or nobody ever will.
+    """
+    db = sqlite3.connect(data_dir / QUEUE_FILE, isolation_level=None, timeout=30)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        cur = db.execute("UPDATE jobs SET state = 'superseded', finished_at = ?, result = ?"
+                         " WHERE id = ? AND state = 'queued'", (time.time(), reason, job_id))
+        db.execute("COMMIT")
+        return cur.rowcount == 1
+    finally:
+        db.close()
+
+
+def follow(data_dir: Path, job_id: int, emit: Emit, *, timeout: float = 1800.0, poll: float = 0.2,
+           unclaimed: float | None = None) -> Job | None:
+    """Emit the job's log lines as they appear until it ends (or `timeout`); returns the last state.
+
+    With `unclaimed`, a job no worker has claimed after that many seconds is withdrawn (see
+    `withdraw`) and returned as such: the server may lack a `git-deploy` handler.
+    """
     queue = JobQueue(data_dir / QUEUE_FILE)
     path = log_path(data_dir, job_id)
     offset, pending = 0, b""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     try:
         while True:
             job = queue.get(job_id)
+            if (unclaimed is not None and job is not None and job.state == "queued"
+                    and time.monotonic() - started > unclaimed
+                    and withdraw(data_dir, job_id, f"{WITHDRAWN}: no worker claimed it within {unclaimed:g}s")):
+                return queue.get(job_id)
             try:
                 with path.open("rb") as f:
                     f.seek(offset)

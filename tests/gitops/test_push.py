@@ -118,3 +118,31 @@ def test_pre_commit_blocks_an_invalid_staged_spec(tmp_path, system_name):
     git("add", "gitdeploy.yaml", cwd=work)
     git("commit", "-q", "-m", "good", cwd=work)
     assert git("rev-list", "--count", "HEAD", cwd=work).stdout.strip() == "1"
+
+
+def test_a_server_that_never_claims_the_job_does_not_strand_the_push(tmp_path, system_name, docker_client,
+                                                                      base_image):
+    import os
+
+    from gitdeploy.gitops.jobs import WITHDRAWN
+    from gitdeploy.server.queue import JobQueue
+    from gitdeploy.server.serve import QUEUE_FILE, lock_data_dir
+
+    data = tmp_path / "data"
+    bare, work = bare_with_clone(tmp_path, data)
+    fd = lock_data_dir(data)  # "a server runs on the data dir" - but none of its workers handles git-deploy
+    try:
+        write_spec(work, system_name, "1")
+        pushed = commit_and_push(work, "first", GITDEPLOY_HOOK_UNCLAIMED="1")
+    finally:
+        os.close(fd)
+    sha = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    assert pushed.returncode == 0, pushed.stderr
+    assert "remote: gitdeploy: queued as job 1" in pushed.stderr
+    assert "remote: gitdeploy: no server worker took job 1; deploying directly" in pushed.stderr
+    assert f"remote: deployed {sha[:7]}" in pushed.stderr
+    assert {c.labels[labels.COMMIT] for c in running(docker_client, system_name)} == {sha}
+    queue = JobQueue(data / QUEUE_FILE)
+    job = queue.get(1)
+    queue.close()
+    assert job.state == "superseded" and job.result.startswith(WITHDRAWN) and job.attempts == 0
