@@ -5,6 +5,7 @@ from gitdeploy.cli import (
     gitops,  # noqa: F401 - registers commands
     heal,  # noqa: F401 - registers commands
     safety,  # noqa: F401 - registers commands
+    serve,  # noqa: F401 - registers commands
 )
 from gitdeploy.cli.app import cli
 

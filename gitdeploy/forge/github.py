@@ -41,6 +41,7 @@ class PullInfo:
     mergeable: bool | None  # None while GitHub is still computing it
     author: str
     title: str
+    merge_commit_sha: str | None = None  # the merge (or squash/rebase) commit once merged
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class GitHubForge:
                 mergeable=pr.mergeable,
                 author=pr.user.login,
                 title=pr.title,
+                merge_commit_sha=pr.merge_commit_sha,
             )
 
     def is_approved(self, number: int, head_sha: str | None = None) -> bool:

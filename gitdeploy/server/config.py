@@ -10,6 +10,8 @@ Example (every key but `repositories`, `environments` and the secret is optional
     workers: 2
     bot_login: gitdeploy[bot]       # comments by this login are ignored (so are all sender.type Bot)
     repositories: [acme/shop]       # owner/name; events from other repositories are ignored
+    # an entry may name its clone URL (default https://github.com/<owner/name>.git):
+    #   repositories: [{name: acme/shop, url: /srv/git/shop.git}]
     environments:
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
@@ -121,6 +123,15 @@ class ServerConfig:
     bot_login: str = "gitdeploy[bot]"
     github: GithubConfig = GithubConfig()
     deploy: DeployPolicy = DeployPolicy()
+    repository_urls: tuple[tuple[str, str], ...] = ()  # (owner/name, clone URL) where configured
+
+    def repository_url(self, full_name: str) -> str:
+        """The clone URL of `full_name`: the configured `url:`, else GitHub's https URL."""
+        wanted = full_name.lower()
+        for name, url in self.repository_urls:
+            if name.lower() == wanted:
+                return url
+        return f"https://github.com/{full_name}.git"
 
     def allows_repository(self, full_name: str) -> bool:
         """True when `full_name` (owner/name, any case) is in the allow-list."""
@@ -295,7 +306,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
 
     bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, "gitdeploy[bot]", "config")
 
-    repositories = r.strings(root, "repositories", "config")
+    repositories, urls = _repositories(r, root)
     if not repositories:
         r.problem(root, "repositories" if "repositories" in root else None,
                   "repositories must list at least one owner/name", "repositories: [acme/shop]")
@@ -318,9 +329,37 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         data_dir=data_dir, repositories=repositories, environments=environments,
         webhook_secret=Secret(secret), insecure_no_secret=insecure, host=host, port=port,
         max_body_bytes=max_body, workers=workers, bot_login=bot_login, github=github, deploy=deploy,
+        repository_urls=urls,
     )
     config.check_startable()
     return config
+
+
+def _repositories(r: _Reader, root: Mapping) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Entries are "owner/name" or {name: owner/name, url: clone URL}."""
+    value = root.get("repositories") if root else None
+    if value is None:
+        return (), ()
+    if not isinstance(value, list):
+        r.problem(root, "repositories", "config.repositories must be a list")
+        return (), ()
+    names, urls = [], []
+    for i, item in enumerate(value):
+        if isinstance(item, Mapping):
+            body = r.mapping(value, i, item, {"name", "url"}, f"repositories[{i}]")
+            name = r.typed(body, "name", str, "", f"repositories[{i}]")
+            url = r.typed(body, "url", str, "", f"repositories[{i}]")
+            if not name:
+                r.problem(value, i, f"repositories[{i}].name is required")
+                continue
+            if url:
+                urls.append((name, url))
+            names.append(name)
+        elif isinstance(item, str):
+            names.append(item)
+        else:
+            r.problem(value, i, "repositories entries must be owner/name or {name: owner/name, url: ...}")
+    return tuple(names), tuple(urls)
 
 
 def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:

@@ -255,6 +255,16 @@ class JobQueue:
             )
         return job_id
 
+    def cancel(self, dedup_key: str, reason: str) -> int:
+        """Mark the queued jobs with `dedup_key` superseded (e.g. a PR closed); returns how many."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state = 'superseded', finished_at = ?, result = ?"
+                " WHERE dedup_key = ? AND state = 'queued'",
+                (self.clock(), reason, dedup_key),
+            )
+        return cur.rowcount
+
     # --- consuming -----------------------------------------------------------------------
 
     def claim(self, owner: str, kinds: Iterable[str] | None = None) -> Job | None:

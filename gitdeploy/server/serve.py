@@ -58,6 +58,9 @@ def serve(config: ServerConfig, handlers: Mapping[str, Handler], *, drain_second
     for job in queue.recover(all_running=True):
         log.warning("job %d (%s) was interrupted by a crash: %s", job.id, job.kind, job.result)
     metrics = Metrics()
+    bind = getattr(handlers, "bind", None)
+    if callable(bind):  # a registry that enqueues follow-up jobs or adds metrics (gitdeploy.forge.bot)
+        bind(queue, metrics)
     app = create_app(config, queue, metrics)
     pool = WorkerPool(queue, handlers, metrics, workers=config.workers)
     try:

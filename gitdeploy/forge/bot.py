@@ -1,0 +1,271 @@
+"""The bot's job handlers: plan a PR, deploy a push, release a closed PR, run PR-comment commands.
+
+`handlers_for(config)` is the registry `gitdeploy serve` hands to the server: a mapping
+kind -> Handler that `serve()` binds to its queue (so commands can enqueue deploys, which then
+run serialized with the environment's other deploys) and its metrics.
+
+Every handler goes through the one pipeline (`pipeline.prepare` / `pipeline.deploy`), reads the
+spec from the repository's mirror (gitdeploy.forge.mirror), is idempotent (comments are edited
+in place, a re-run deploy converges, the GitHub deployment of a job is remembered) and never
+shows GitHub a traceback: users see GitdeployError messages, anything else is "internal error,
+see server log" (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import docker
+from prometheus_client import CollectorRegistry, Counter
+
+from gitdeploy import pipeline
+from gitdeploy.errors import GitdeployError, SpecInvalid
+from gitdeploy.forge import comments
+from gitdeploy.forge.commands import comment_deploy_key, run_command
+from gitdeploy.forge.github import GitHubForge
+from gitdeploy.forge.markdown import split_markdown
+from gitdeploy.forge.mirror import Mirror
+from gitdeploy.forge.planstore import PlanStore
+from gitdeploy.live.engine import connect
+from gitdeploy.plan.render import plan_to_dict
+from gitdeploy.server.config import Environment, ServerConfig
+from gitdeploy.server.metrics import Metrics
+from gitdeploy.server.queue import Job, JobQueue, JobSpec
+from gitdeploy.server.worker import Handler
+
+log = logging.getLogger(__name__)
+
+PLAN_STATUS = "gitdeploy/plan"
+DEPLOY_STATUS = "gitdeploy/deploy"
+
+
+def markdown_parts(marker: str, body: str) -> list[str]:
+    return split_markdown(body, reserve=len(marker) + 32)
+
+
+class Bot:
+    """State shared by the handlers: config, plan store, mirrors, forges, engine clients, queue."""
+
+    def __init__(self, config: ServerConfig, *, forge_factory: Callable[[str], GitHubForge] | None = None) -> None:
+        self.config = config
+        self.store = PlanStore(config.data_dir)
+        self.queue: JobQueue | None = None
+        self.results = _results_counter(CollectorRegistry())
+        self._forge_factory = forge_factory
+        self._forges: dict[str, GitHubForge] = {}
+        self._clients: dict[str | None, docker.DockerClient] = {}
+        self._mirrors: dict[str, Mirror] = {}
+        self._guard = threading.Lock()
+
+    def bind(self, queue: JobQueue, metrics: Metrics | None = None) -> None:
+        """Use the server's queue (for follow-up deploy jobs) and metrics registry."""
+        self.queue = queue
+        if metrics is not None:
+            self.results = _results_counter(metrics.registry)
+
+    # -- the edges, one per repository / engine --------------------------------------------
+
+    def forge(self, repo: str) -> GitHubForge:
+        with self._guard:
+            if repo not in self._forges:
+                if self._forge_factory is not None:
+                    self._forges[repo] = self._forge_factory(repo)
+                else:
+                    gh = self.config.github
+                    self._forges[repo] = GitHubForge(gh.token.reveal(), repo, base_url=gh.base_url, pace=gh.pace,
+                                                     bot_login=self.config.bot_login)
+            return self._forges[repo]
+
+    def mirror(self, repo: str) -> Mirror:
+        with self._guard:
+            if repo.lower() not in self._mirrors:
+                m = Mirror(self.config.data_dir, repo, self.config.repository_url(repo),
+                           self.config.github.token.reveal())
+                m.ensure({e.name: e.branch for e in self.config.environments})
+                self._mirrors[repo.lower()] = m
+            return self._mirrors[repo.lower()]
+
+    def context(self, repo: str, env: Environment) -> pipeline.Context:
+        with self._guard:
+            if env.docker_host not in self._clients:
+                self._clients[env.docker_host] = connect(env.docker_host)
+            client = self._clients[env.docker_host]
+        return pipeline.Context(repo=self.mirror(repo).path, env=env.name, data_dir=self.config.data_dir,
+                                docker_host=env.docker_host, client=client)
+
+    def environment(self, name: str) -> Environment:
+        env = self.config.environment(name)
+        if env is None:
+            raise GitdeployError(f"environment '{name}' is not in the server configuration")
+        return env
+
+    def enqueue(self, spec: JobSpec) -> int:
+        if self.queue is None:
+            raise GitdeployError("the bot is not bound to a job queue", "run it through `gitdeploy serve`")
+        return self.queue.enqueue(spec)
+
+    # -- plan --------------------------------------------------------------------------------
+
+    def plan(self, job: Job) -> str:
+        """`plan` job: plan the PR head for one environment; one comment per PR, edited in place."""
+        p = job.payload
+        env = self.environment(p["environment"])
+        ok, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env)
+        return f"planned #{p['pr']} at {p['head_sha'][:7]} for {env.name}: {summary}"
+
+    def run_plan(self, repo: str, pr: int, sha: str, env: Environment) -> tuple[bool, str]:
+        """Plan `sha` of PR `pr` against `env`: comment, commit status, stored plan. Returns (ok, summary)."""
+        forge = self.forge(repo)
+        forge.set_status(sha, PLAN_STATUS, "pending", f"{env.name}: planning")
+        plan_dict: dict[str, Any] = {}
+        try:
+            self.mirror(repo).fetch(sha, f"refs/pull/{pr}/head")
+            prepared = pipeline.prepare(self.context(repo, env), sha)
+        except SpecInvalid as exc:
+            ok, state, summary = False, "failure", comments.invalid_summary(exc.problems)
+            body = comments.invalid_comment(env.name, sha, exc.problems)
+        except GitdeployError as exc:
+            ok, state, summary = False, "error", exc.message
+            body = comments.error_comment(env.name, sha, exc.message, exc.hint)
+        except Exception:  # noqa: BLE001 - a bug: the log gets the traceback, GitHub a plain note
+            log.exception("planning #%s at %s for %s failed", pr, sha[:12], env.name)
+            ok, state, summary = False, "error", comments.INTERNAL
+            body = comments.error_comment(env.name, sha, comments.INTERNAL)
+        else:
+            ok, state, summary = True, "success", prepared.plan.summary()
+            body = comments.plan_comment(env.name, sha, prepared.plan)
+            plan_dict = plan_to_dict(prepared.plan)
+        marker = comments.plan_marker(env.name)
+        refs = forge.upsert_marked_comment(pr, marker, markdown_parts(marker, body))
+        self.store.save(repo, pr, env.name, sha, ok=ok, summary=summary, markdown=body, plan=plan_dict,
+                        url=refs[0].url)
+        forge.set_status(sha, PLAN_STATUS, state, f"{env.name}: {summary}", target_url=refs[0].url or None)
+        return ok, summary
+
+    # -- deploy ------------------------------------------------------------------------------
+
+    def deploy(self, job: Job) -> str:
+        """`deploy` job: a push to an environment branch, or a deploy asked for from a PR comment."""
+        p = job.payload
+        repo, sha, who = p["repo"], p["sha"], p.get("pusher") or "unknown"
+        trigger = p.get("trigger", "push")
+        pr = int(p["pr"]) if p.get("pr") else None
+        env = self.environment(p["environment"])
+        forge = self.forge(repo)
+        if trigger == "comment" and pr is not None:
+            why = self._comment_deploy_gone(forge, repo, pr, env.name, sha)
+            if why:
+                return f"skipped: {why}"
+        forge.set_status(sha, DEPLOY_STATUS, "pending", f"deploying to {env.name}")
+        key = f"{job.id}:{env.name}:{sha}"
+        deployment = self.store.deployment_for(key)
+        if deployment is None:
+            deployment = forge.create_deployment(sha, env.name, f"gitdeploy: {trigger} by {who}",
+                                                 payload={"job": job.id, "trigger": trigger})
+            self.store.remember_deployment(key, deployment)
+        forge.deployment_status(deployment, "in_progress", f"deploying {sha[:7]}")
+        prs = [pr] if pr is not None else forge.prs_for_commit(sha)
+        marker = comments.deploy_marker(env.name, sha)
+        try:
+            self.mirror(repo).fetch(sha, p.get("ref") or f"refs/gitdeploy-bot/{sha}")
+            result = pipeline.deploy(self.context(repo, env), sha, trigger=trigger, who=who)
+        except Exception as exc:  # noqa: BLE001 - reported, then re-raised for the job record
+            message, hint = (exc.message, exc.hint) if isinstance(exc, GitdeployError) else (comments.INTERNAL, "")
+            if not isinstance(exc, GitdeployError):
+                log.exception("deploying %s to %s failed", sha[:12], env.name)
+            self.results.labels(env.name, "refused").inc()
+            forge.set_status(sha, DEPLOY_STATUS, "failure", f"{env.name}: {message}")
+            forge.deployment_status(deployment, "failure", message)
+            for n in prs:
+                forge.upsert_marked_comment(n, marker, markdown_parts(
+                    marker, comments.deploy_error_comment(env.name, sha, message, hint)))
+            if isinstance(exc, GitdeployError):
+                raise
+            raise GitdeployError(comments.INTERNAL) from None
+        outcome = "ok" if result.ok else "rolled-back" if result.rolled_back else "failed"
+        self.results.labels(env.name, outcome).inc()
+        state = "success" if result.ok else "failure"
+        forge.set_status(sha, DEPLOY_STATUS, state, f"{env.name}: {result.headline}")
+        forge.deployment_status(deployment, state, result.headline)
+        body = comments.result_comment(env.name, sha, result, who, trigger)
+        for n in prs:
+            forge.upsert_marked_comment(n, marker, markdown_parts(marker, body))
+        if not result.ok:
+            raise GitdeployError(result.headline, result.failure)
+        return f"deployed {sha[:7]} to {env.name}: {result.headline}"
+
+    def _comment_deploy_gone(self, forge: GitHubForge, repo: str, pr: int, env: str, sha: str) -> str:
+        """Why a queued comment deploy must not run any more ("" when it still should)."""
+        pull = forge.pull(pr)
+        if pull.state != "open":
+            return f"pull request #{pr} was closed"
+        if pull.head_sha != sha:
+            return f"pull request #{pr} moved to {pull.head_sha[:7]}"
+        stored = self.store.get(repo, pr, env)
+        if stored is None or stored.state != "open":
+            return f"the plan of #{pr} was released"
+        return ""
+
+    # -- release -----------------------------------------------------------------------------
+
+    def release(self, job: Job) -> str:
+        """`release` job: a PR closed unmerged releases its plan and cancels its queued deploys."""
+        p = job.payload
+        repo, pr, env = p["repo"], int(p["pr"]), p["environment"]
+        released = self.store.release(repo, pr, env)
+        cancelled = self.queue.cancel(comment_deploy_key(env, repo, pr), f"#{pr} closed") if self.queue else 0
+        return f"#{pr} closed: plan {'released' if released else 'already released'}, {cancelled} deploy(s) cancelled"
+
+    def command(self, job: Job) -> str:
+        """`command` job: a PR-comment command (see gitdeploy.forge.commands)."""
+        return run_command(self, job)
+
+
+def _results_counter(registry: CollectorRegistry) -> Counter:
+    return Counter("gitdeploy_bot_deploy_results", "Deploys run by the bot by environment and outcome "
+                   "(ok, rolled-back, failed, refused)", ["environment", "outcome"], registry=registry)
+
+
+def _guarded(name: str, fn: Handler) -> Handler:
+    """Turn a bug into a plain GitdeployError for the job record; the traceback goes to the log."""
+
+    @functools.wraps(fn)
+    def run(job: Job) -> str:
+        try:
+            return fn(job)
+        except GitdeployError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("%s job %d raised", name, job.id)
+            raise GitdeployError(comments.INTERNAL) from None
+
+    return run
+
+
+class BotHandlers(Mapping[str, Handler]):
+    """The registry for `serve()`: kind -> handler, plus `bind(queue, metrics)`."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._handlers = {kind: _guarded(kind, getattr(bot, kind)) for kind in ("plan", "command", "deploy", "release")}
+
+    def bind(self, queue: JobQueue, metrics: Metrics | None = None) -> None:
+        self.bot.bind(queue, metrics)
+
+    def __getitem__(self, kind: str) -> Handler:
+        return self._handlers[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handlers)
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+
+def handlers_for(config: ServerConfig, **kw: Any) -> BotHandlers:
+    """The bot's job handlers for `serve(config, handlers_for(config))`."""
+    return BotHandlers(Bot(config, **kw))
