@@ -99,11 +99,11 @@ def _install(ctx: Context, path: Path, client: bool, force: bool) -> None:
         repoconfig.register(repoconfig.hook_data_dir(repo, ctx.data_dir), done.repo)
     what = ", ".join(done.written) or "nothing"
     same = f" ({', '.join(done.unchanged)} already installed)" if done.unchanged else ""
-    console.print(f"[green]installed[/green] {what} in {done.hooks_dir}{same}")
+    console.print(f"[green]installed[/green] {what} in {done.hooks_dir}{same}", soft_wrap=True)
     if not client:
         envs = repoconfig.environments(git.Repo(done.repo))
         console.print("environments: " + ", ".join(f"{b} -> {e}" for e, b in sorted(envs.items()))
-                      + "  (git config gitdeploy.env.<name>.branch <branch>)")
+                      + "  (git config gitdeploy.env.<name>.branch <branch>)", soft_wrap=True)
 
 
 @command("demo", epilog="""\b
@@ -161,7 +161,7 @@ def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, sys
 
     config = demo.server_config(hook_ctx.data_dir, bare, port)
     console.print(f"\n[bold]serving[/bold] the dashboard on {dashboard} (webhook secret: "
-                  f"{hook_ctx.data_dir / demo.SECRET_FILE}); Ctrl-C stops it")
+                  f"{hook_ctx.data_dir / demo.SECRET_FILE}); Ctrl-C stops it", soft_wrap=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve_forever(config, jobs.handlers(hook_ctx.data_dir))
 
