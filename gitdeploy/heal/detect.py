@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import docker.errors
@@ -82,7 +82,8 @@ def detect(
     file_digest: Callable[[str], str | None] = file_sha256,
 ) -> list[Drift]:
     """Every drift of the system from `desired` in what `obs` saw: services in spec order."""
-    live = Live(system, env, tuple(LiveContainer.from_api(r) for r in obs.containers if ours(r, system, env)))
+    live = Live(system, env, tuple(_current(LiveContainer.from_api(r), obs.inspects.get(r["Id"]))
+                                   for r in obs.containers if ours(r, system, env)))
     by_service = live.by_service
     out: list[Drift] = []
     for d in desired:
@@ -152,6 +153,16 @@ def _service_drift(
                              f"{c.name} runs revision {c.hash[:12]} (commit {c.commit[:7] or 'worktree'}), "
                              "not the deployed one"))
     return out
+
+
+def _current(c: LiveContainer, info: Mapping[str, Any] | None) -> LiveContainer:
+    """The state from the inspect when there is one: it waits for the engine to finish a stop,
+    while the list can still say "running" right after a `die` event."""
+    st = (info or {}).get("State")
+    if not st:
+        return c
+    health = (st.get("Health") or {}).get("Status") or c.health if "Health" in st else c.health
+    return replace(c, state=st.get("Status") or c.state, health=health)
 
 
 def _stopped(d: Desired, c: LiveContainer, info: Mapping[str, Any] | None) -> Drift:

@@ -36,6 +36,7 @@ class Policy:
     max_attempts: int = 5  # repairs of one service within `window` before giving up on it
     window: float = 600.0
     debounce: float = 0.05  # gather a burst of events into one check
+    settle: float = 1.0  # check again this long after the last event
     resolve_ttl: float = 30.0  # re-resolve the deployed spec (images, secrets) at least this often
 
 
@@ -135,14 +136,20 @@ class Watcher:
         self._wake.set()
 
     def _reconcile(self) -> None:
-        due = 0.0
+        due, settle = 0.0, float("inf")
         while not self._stop.is_set():
-            timeout = 0.0 if not due else max(0.0, min(due - time.monotonic(), self._until_backoff_ends()))
-            if self._wake.wait(timeout):
-                time.sleep(self.policy.debounce)
+            now = time.monotonic()
+            timeout = 0.0 if not due else max(0.0, min(due - now, settle - now, self._until_backoff_ends()))
+            woken = self._wake.wait(timeout)
+            self._wake.clear()  # events arriving from here on wake the next round
             if self._stop.is_set():
                 break
-            self._wake.clear()  # events arriving from here on wake the next round
+            if woken:
+                time.sleep(self.policy.debounce)
+                # the engine reports some events before it has settled: look once more shortly after
+                settle = time.monotonic() + self.policy.settle
+            elif settle <= time.monotonic():
+                settle = float("inf")
             try:
                 self.run_once()
             except Exception as exc:  # noqa: BLE001 - the loop must survive a bug in one round; it is logged
@@ -204,6 +211,7 @@ class Watcher:
                 self.store.save(self.state)
                 self._emit("check-failed", "", exc.message, loud=True)
                 return None
+            log.debug("check: %d drift, deploying=%r halted=%r", len(report.drifts), report.deploying, report.halted)
             if report.deploying:
                 self._emit("skipped", "", f"a deploy is in progress ({report.deploying}); checking afterwards")
                 return report
