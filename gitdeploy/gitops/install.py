@@ -64,7 +64,6 @@ class Installed:
     hooks_dir: Path
     written: tuple[str, ...]  # new or changed
     unchanged: tuple[str, ...]
-    bare: bool
 
 
 def install(path: Path, *, client: bool = False, force: bool = False) -> Installed:
@@ -107,7 +106,7 @@ def install(path: Path, *, client: bool = False, force: bool = False) -> Install
         tmp.replace(target)
         written.append(name)
     return Installed(Path(repo.git_dir if repo.bare else repo.working_tree_dir), hooks_dir,
-                     tuple(written), tuple(unchanged), repo.bare)
+                     tuple(written), tuple(unchanged))
 
 
 def _read(path: Path) -> str:
