@@ -114,7 +114,7 @@ class Bot:
         """`plan` job: plan the PR head for one environment; one comment per PR, edited in place."""
         p = job.payload
         env = self.environment(p["environment"])
-        ok, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env)
+        _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env)
         return f"planned #{p['pr']} at {p['head_sha'][:7]} for {env.name}: {summary}"
 
     def run_plan(self, repo: str, pr: int, sha: str, env: Environment) -> tuple[bool, str]:

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from gitdeploy.deploy import freeze as brakes
 from gitdeploy.forge.comments import plan_marker
 from gitdeploy.forge.planstore import PlanStore, open_plans
 
@@ -103,3 +104,22 @@ def test_kill_9_with_queued_plans_then_restart_plans_each_pr_exactly_once(bot, o
         assert len(plans) == 1, (n, plans)  # a re-run edits the comment, never duplicates it
         assert f"Head: `{head}`" in plans[0]["body"] and "2 to create" in plans[0]["body"]
         assert plan_statuses(fake_github, head)[-1][0] == "success"
+
+
+def test_freeze_and_unfreeze_from_a_comment(bot, fake_github):
+    fake_github.state.set_permission(REPO, "octocat", "maintain")
+    fake_github.state.add_pull(REPO, 6, head_ref="z", base_ref="main")
+
+    def say(text: str, user: str = "octocat") -> str:
+        seeded = fake_github.state.add_comment(REPO, 6, text, user=user)
+        [job] = bot.run("issue_comment", comment_event(6, text, user, seeded["id"]))
+        assert job.state == "done", job.result
+        return [c["body"] for c in fake_github.state.comments(REPO, 6) if f"reply:{seeded['id']}" in c["body"]][0]
+
+    assert "froze `production`: incident 42" in say("/freeze incident 42")
+    brake = brakes.frozen(bot.data, "production")
+    assert brake and brake.who == "octocat" and brake.reason == "incident 42"
+    assert "`none` permission" in say("/unfreeze", user="stranger")  # not a collaborator
+    assert brakes.frozen(bot.data, "production")
+    assert "unfroze `production`" in say("/unfreeze")
+    assert brakes.frozen(bot.data, "production") is None
