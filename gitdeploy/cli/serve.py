@@ -28,15 +28,15 @@ def serve_cmd(ctx: Context, config_path: Path, watch: bool, log_level: str) -> N
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(config_path)
     handlers = BotHandlers(Bot(config))
-    watchers = start_watchers(config, handlers.bot) if watch else []
+    handlers.watchers = start_watchers(config, handlers.bot) if watch else {}
     try:
         serve(config, handlers)
     finally:
-        for w in watchers:
+        for w in handlers.watchers.values():
             w.stop()
 
 
-def start_watchers(config: ServerConfig, bot: Bot) -> list:
+def start_watchers(config: ServerConfig, bot: Bot) -> dict:
     """One drift watcher per environment (gitdeploy.heal.loop.Watcher), reporting drift as a GitHub issue.
 
     The watcher compares the engine with the commit last deployed from the spec repository's
@@ -49,7 +49,7 @@ def start_watchers(config: ServerConfig, bot: Bot) -> list:
     repo = config.repositories[0]
     if len(config.repositories) > 1:
         log.warning("drift watchers follow %s only (%d repositories configured)", repo, len(config.repositories))
-    watchers = []
+    watchers = {}
     for env in config.environments:
         try:
             ctx = bot.context(repo, env)
@@ -58,6 +58,6 @@ def start_watchers(config: ServerConfig, bot: Bot) -> list:
             continue
         w = Watcher(ctx, mode=env.heal, notify=github_issue_notifier(bot.forge(repo)))
         w.start()
-        watchers.append(w)
+        watchers[env.name] = w
         log.info("drift watcher for %s started (%s mode)", env.name, env.heal)
     return watchers

@@ -250,11 +250,19 @@ class BotHandlers(Mapping[str, Handler]):
     """The registry for `serve()`: kind -> handler, plus `bind(queue, metrics)`."""
 
     def __init__(self, bot: Bot) -> None:
+        from gitdeploy.gitops import jobs as gitops_jobs  # pushes to hooked bare repos (post-receive)
+
         self.bot = bot
         self._handlers = {kind: _guarded(kind, getattr(bot, kind)) for kind in ("plan", "command", "deploy", "release")}
+        self._handlers.update(gitops_jobs.handlers(bot.config.data_dir))
+        self.watchers: dict[str, Any] = {}  # environment -> gitdeploy.heal.loop.Watcher, set by `serve`
 
     def bind(self, queue: JobQueue, metrics: Metrics | None = None) -> None:
         self.bot.bind(queue, metrics)
+        if metrics is not None:
+            from gitdeploy.heal.metrics import DriftCollector
+
+            metrics.registry.register(DriftCollector(lambda: self.watchers))
 
     def __getitem__(self, kind: str) -> Handler:
         return self._handlers[kind]

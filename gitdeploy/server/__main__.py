@@ -1,8 +1,9 @@
 """`python -m gitdeploy.server --config FILE [--handlers module:NAME]`.
 
 --handlers names the job-handler registry: a mapping {kind: Callable[[Job], str]}, or a
-callable(config) returning one (e.g. `tests.server.handlers:REGISTRY` in the tests). Until the
-real handlers exist it is required; `gitdeploy serve` will pass the real registry to `serve()`.
+callable(config) returning one. The default is the real bot (`gitdeploy.forge.bot:handlers_for`,
+what `gitdeploy serve` runs, without the drift watchers); tests pass small registries such as
+`tests.server.handlers:REGISTRY`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from gitdeploy.server.serve import load_handlers, serve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gitdeploy.server", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the server's YAML configuration file")
-    parser.add_argument("--handlers", required=True, help="job-handler registry as module:NAME")
+    parser.add_argument("--handlers", default="gitdeploy.forge.bot:handlers_for",
+                        help="job-handler registry as module:NAME (default: the GitHub bot)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
