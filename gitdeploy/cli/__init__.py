@@ -1,12 +1,6 @@
-"""The command line: `gitdeploy --help`. Each module adds its commands to the one group."""
+"""The command line: `gitdeploy --help`. Commands live in small modules, imported on first use
+(see COMMAND_MODULES in app.py)."""
 
-from gitdeploy.cli import (
-    core,  # noqa: F401 - registers commands
-    gitops,  # noqa: F401 - registers commands
-    heal,  # noqa: F401 - registers commands
-    safety,  # noqa: F401 - registers commands
-    serve,  # noqa: F401 - registers commands
-)
 from gitdeploy.cli.app import cli
 
 

@@ -8,6 +8,7 @@ anything else - never a traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 import time
@@ -27,7 +28,34 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Which module defines each command: imported only when that command runs, so `gitdeploy plan`
+# does not pay for Flask, PyGithub and the server (start-up time is part of every hook and CI step).
+COMMAND_MODULES = {
+    **dict.fromkeys(("init", "validate", "import", "plan", "deploy", "status", "down"), "core"),
+    **dict.fromkeys(("check", "fix", "watch"), "heal"),
+    **dict.fromkeys(("freeze", "unfreeze", "halt", "history", "rollback"), "safety"),
+    **dict.fromkeys(("demo", "hook", "hooks", "completion"), "gitops"),
+    "serve": "serve",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"gitdeploy.cli.{COMMAND_MODULES[name]}")
+        return super().get_command(ctx, name)
+
+    def load_all(self) -> None:
+        for module in sorted(set(COMMAND_MODULES.values())):
+            importlib.import_module(f"gitdeploy.cli.{module}")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gitdeploy")
 @click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
               envvar="GITDEPLOY_REPO", help="The spec repository.")

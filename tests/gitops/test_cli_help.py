@@ -16,6 +16,7 @@ def commands(group: click.Group, prefix: tuple[str, ...] = ()):
 
 
 def test_every_command_has_an_example_in_its_help():
+    cli.load_all()
     runner = CliRunner()
     missing = []
     for path, _cmd in commands(cli):
@@ -24,3 +25,14 @@ def test_every_command_has_an_example_in_its_help():
         if "Example" not in out.output:
             missing.append(" ".join(path))
     assert missing == []
+
+
+def test_lazy_command_table_matches_the_modules():
+    """Every command a module defines is in COMMAND_MODULES under that module, and vice versa."""
+    from gitdeploy.cli.app import COMMAND_MODULES
+
+    cli.load_all()
+    defined = {name: cmd.callback.__module__.rsplit(".", 1)[-1] for name, cmd in cli.commands.items()
+               if not isinstance(cmd, click.Group)}
+    defined |= {name: "gitops" for name, cmd in cli.commands.items() if isinstance(cmd, click.Group)}
+    assert defined == COMMAND_MODULES
