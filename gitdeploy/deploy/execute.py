@@ -2,8 +2,9 @@
 
 - Steps run as soon as the steps they wait for have succeeded, on a bounded pool (no polling:
   the scheduler wakes on completions). A failed step skips its dependents.
-- Replacements are health-gated, start-first (new up and healthy, then the old one drained and
-  stopped) or stop-first, `parallelism` replicas at a time.
+- Replacements are health-gated, start-first (new up and healthy, then published on the
+  service's aliases, then the old one drained and stopped) or stop-first, `parallelism`
+  replicas at a time.
 - Old containers are stopped, never removed, until the target is verified. If anything fails,
   every action is undone in reverse (new containers removed, old ones started again) and the
   previous revision is verified - unless a failed service says `on_failure: pause`.
@@ -26,6 +27,10 @@ from gitdeploy.live.model import Live
 from gitdeploy.plan.model import Plan, Step
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
+
+# Between taking a replaced container out of DNS and stopping it: longer than a TCP SYN retry
+# (1 s), so a client that resolved the old address just before still reaches a live server.
+DRAIN_SECONDS = 1.5
 
 
 class StepFailed(Exception):
@@ -176,16 +181,18 @@ class Executor:
         old = list(c.retire)
         batch = max(1, step.parallelism) if c.action == "replace" else max(1, len(todo))
         stop_first = c.action == "replace" and step.order == "stop-first"
+        # Start-first: new containers take traffic only once healthy, then the old ones leave.
+        hold_back = c.action == "replace" and not stop_first
         brought = 0
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
             if stop_first:
                 self._retire_all(step, old[: len(chunk)], journal)
                 old = old[len(chunk) :]
-            list(self._ops.map(lambda item: self._bring_up(step, d, item, journal), chunk))
+            list(self._ops.map(lambda item: self._bring_up(step, d, item, journal, hold_back), chunk))
             brought += len(chunk)
             if not stop_first and c.action == "replace":
-                self._retire_all(step, old[: len(chunk)], journal)
+                self._retire_all(step, old[: len(chunk)], journal, drain=True)
                 old = old[len(chunk) :]
         self._retire_all(step, old, journal)  # surplus (scale down) or more old than new
         parts = [f"{brought} up"] if brought else []
@@ -193,13 +200,18 @@ class Executor:
             parts.append(f"{len(c.retire)} retired")
         return ", ".join(parts) or "nothing to do"
 
-    def _bring_up(self, step: Step, d: Desired, item: tuple[str | None, int], journal: Journal) -> str:
+    def _bring_up(
+        self, step: Step, d: Desired, item: tuple[str | None, int], journal: Journal, hold_back: bool = False,
+    ) -> str:
+        """Start one replica and pass its gate. `hold_back`: a new container joins the service's
+        aliases only after its gate (no request reaches a replica that is still starting)."""
         cid, replica = item
         svc = d.service
         aliases = self.aliases.get(svc.path, (svc.path.replace("/", "-"),))
         fresh = cid is None
+        hold_back = hold_back and fresh
         if cid is None:
-            cid = self.engine.create(d, self.spec, self.env, replica, self.commit, aliases)
+            cid = self.engine.create(d, self.spec, self.env, replica, self.commit, aliases, publish=not hold_back)
             journal.add("created", cid, svc.path)
             self.emit(svc.path, "created", f"replica {replica} created ({cid[:12]})")
         else:
@@ -214,14 +226,19 @@ class Executor:
             self.emit(svc.path, "gate-failed", f"replica {replica}: {gate.detail}")
             tail = f"; last output: {logs.splitlines()[-1][:200]}" if logs else ""
             raise StepFailed(f"replica {replica} failed its health gate: {gate.detail}{tail}")
+        if hold_back:
+            self.engine.publish(cid, self.spec.system, self.env, aliases)
         self.emit(svc.path, "gate-ok", f"replica {replica} {gate.detail}")
         return cid
 
-    def _retire_all(self, step: Step, cids: list[str], journal: Journal) -> None:
+    def _retire_all(self, step: Step, cids: list[str], journal: Journal, drain: bool = False) -> None:
+        """Stop containers (kept for rollback). `drain`: first out of DNS, then a moment to finish."""
         grace = self.desired[step.path].service.stop_grace_period if step.path in self.desired else 10.0
 
         def retire(cid: str) -> None:
-            self.engine.drain(cid, self.spec.system, self.env)
+            if drain:
+                self.engine.drain(cid, self.spec.system, self.env)
+                time.sleep(DRAIN_SECONDS)  # what resolved it a moment ago still gets an answer
             self.engine.stop(cid, grace)
             journal.add("retired", cid, step.path)
             self.emit(step.path, "retired", f"{cid[:12]} stopped (kept for rollback)")

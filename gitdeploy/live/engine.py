@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import Mount
+from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live import labels
@@ -115,12 +115,24 @@ class Engine:
             if name in self._networks:
                 return name
             if not self.api.networks(names=[name]):
-                self.api.create_network(
-                    name, driver="bridge", check_duplicate=True,
-                    labels={labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"},
-                )
+                self._create_network(name, {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"})
             self._networks.add(name)
         return name
+
+    def _create_network(self, name: str, lab: dict[str, str]) -> None:
+        """A bridge network whose subnet is pinned (the engine picks a free one first).
+
+        Only a network with a configured subnet lets a container rejoin at the same address,
+        which is how `drain` takes a replica out of DNS without breaking its open connections.
+        """
+        probe = self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab)
+        try:
+            pools = self.api.inspect_network(probe["Id"])["IPAM"]["Config"] or []
+        finally:
+            self.api.remove_network(probe["Id"])
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=p["Subnet"], gateway=p.get("Gateway")) for p in pools
+                                        if p.get("Subnet")]) if pools else None
+        self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
 
     def ensure_volume(self, system: str, env: str, source: str) -> str:
         name = f"{system}.{env}.{source}"
@@ -148,9 +160,14 @@ class Engine:
     # -- containers -----------------------------------------------------------------------
 
     def create(
-        self, d: Desired, spec: Spec, env: str, replica: int, commit: str, aliases: tuple[str, ...]
+        self, d: Desired, spec: Spec, env: str, replica: int, commit: str, aliases: tuple[str, ...],
+        publish: bool = True,
     ) -> str:
-        """Create (not start) replica `replica` of `d`; returns the container ID."""
+        """Create (not start) replica `replica` of `d`; returns the container ID.
+
+        `publish=False` joins the system network without the service's aliases: the container
+        takes no traffic until `publish()` once it has passed its health gate.
+        """
         s = d.service
         net = self.ensure_network(spec.system, env)
         mounts = [
@@ -214,7 +231,7 @@ class Engine:
             ports=[(p.container, p.protocol) for p in s.ports] or None,
             host_config=host_config,
             networking_config=self.api.create_networking_config(
-                {net: self.api.create_endpoint_config(aliases=list(aliases))}
+                {net: self.api.create_endpoint_config(aliases=list(aliases) if publish else None)}
             ),
         )
         with engine_errors(f"creating {name}"):
@@ -242,7 +259,7 @@ class Engine:
         return True
 
     def start(self, cid: str, system: str, env: str, aliases: tuple[str, ...], fresh: bool = False) -> None:
-        """Start a container, reconnecting it to the system network first if it was drained.
+        """Start a container, reconnecting it to the system network first if it was disconnected.
 
         `fresh`: just created by us, so certainly connected - saves an engine round trip.
         """
@@ -252,17 +269,43 @@ class Engine:
                 self.api.start(cid)
                 return
             info = self.api.inspect_container(cid)
-            if net not in (info["NetworkSettings"]["Networks"] or {}):
+            endpoint = (info["NetworkSettings"]["Networks"] or {}).get(net)
+            if endpoint is None or not set(aliases) <= set(endpoint.get("Aliases") or ()):
+                # disconnected, or drained (rejoined without its aliases): back into the service
+                if endpoint is not None:
+                    self.api.disconnect_container_from_network(cid, net)
                 self.ensure_network(system, env)
                 self.api.connect_container_to_network(cid, net, aliases=list(aliases))
             self.api.start(cid)
 
     def drain(self, cid: str, system: str, env: str) -> None:
-        """Take a container out of the service's DNS alias before it stops (no new requests)."""
-        try:
-            self.api.disconnect_container_from_network(cid, network_name(system, env))
-        except docker.errors.APIError:
-            pass  # not connected (already drained) or gone: nothing to drain
+        """Take a running container out of its service's DNS aliases, keeping its open connections.
+
+        It leaves the network and rejoins at once at the same address without aliases: nothing
+        new resolves to it, while requests in flight (or clients that resolved it a moment ago)
+        still reach it until it is stopped. On a network without a pinned subnet the rejoin is
+        not possible, and the plain disconnect stands.
+        """
+        net = network_name(system, env)
+        with engine_errors(f"draining {cid[:12]}"):
+            try:
+                endpoint = (self.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}).get(net)
+            except docker.errors.NotFound:
+                return
+            if endpoint is None:
+                return
+            self.api.disconnect_container_from_network(cid, net)
+            try:
+                self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
+            except docker.errors.APIError:
+                pass  # no pinned subnet (an older network): drained by the disconnect alone
+
+    def publish(self, cid: str, system: str, env: str, aliases: tuple[str, ...]) -> None:
+        """Put a running, healthy container into its service's DNS aliases (re-joins the network)."""
+        net = network_name(system, env)
+        with engine_errors(f"publishing {cid[:12]} on {net}"):
+            self.api.disconnect_container_from_network(cid, net)
+            self.api.connect_container_to_network(cid, net, aliases=list(aliases))
 
     def stop(self, cid: str, timeout: float = 10) -> None:
         with engine_errors(f"stopping {cid[:12]}"):
