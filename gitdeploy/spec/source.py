@@ -6,18 +6,22 @@ they read. Paths are POSIX paths relative to the repository root.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import git
 
 from gitdeploy.errors import GitdeployError
 
 SPEC_FILE = "gitdeploy.yaml"
+T = TypeVar("T")
 
 
 class SpecSource(Protocol):
@@ -45,12 +49,25 @@ def _norm(path: str) -> str:
     return "" if str(p) == "." else str(p)
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Serialize a GitSource method: GitPython shares one `git cat-file` process per repository,
+    and concurrent readers (e.g. parallel image builds) would interleave on its pipe and hang."""
+
+    @functools.wraps(method)
+    def wrapper(self: GitSource, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class GitSource:
-    """Files as they are in one commit."""
+    """Files as they are in one commit. Safe to share between threads."""
 
     repo: git.Repo
     commit: str
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._commit = self.repo.commit(self.commit)
@@ -66,12 +83,14 @@ class GitSource:
         except KeyError:
             return None
 
+    @_locked
     def read(self, path: str) -> bytes:
         obj = self._obj(path)
         if obj is None or obj.type != "blob":
             raise FileNotFoundError(path)
         return obj.data_stream.read()
 
+    @_locked
     def kind(self, path: str) -> str | None:
         obj = self._obj(path)
         if obj is None:
@@ -82,6 +101,7 @@ class GitSource:
             return "symlink" if obj.mode == 0o120000 else "file"
         return "file"  # submodule commit: treated as an opaque entry
 
+    @_locked
     def walk(self, path: str) -> list[tuple[str, str]]:
         obj = self._obj(path)
         if obj is None or obj.type != "tree":
@@ -92,12 +112,14 @@ class GitSource:
             out.append((item.path, kind))
         return sorted(out)
 
+    @_locked
     def tree_digest(self, path: str) -> str:
         obj = self._obj(path)
         if obj is None:
             raise FileNotFoundError(path)
         return _digest_entries(self, path)
 
+    @_locked
     def export(self, path: str, dest: Path) -> None:
         obj = self._obj(path)
         if obj is None or obj.type != "tree":
