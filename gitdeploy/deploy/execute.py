@@ -28,10 +28,6 @@ from gitdeploy.plan.model import Plan, Step
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 
-# Between taking a replaced container out of DNS and stopping it: longer than a TCP SYN retry
-# (1 s), so a client that resolved the old address just before still reaches a live server.
-DRAIN_SECONDS = 1.5
-
 
 class StepFailed(Exception):
     pass
@@ -233,12 +229,14 @@ class Executor:
 
     def _retire_all(self, step: Step, cids: list[str], journal: Journal, drain: bool = False) -> None:
         """Stop containers (kept for rollback). `drain`: first out of DNS, then a moment to finish."""
-        grace = self.desired[step.path].service.stop_grace_period if step.path in self.desired else 10.0
+        svc = self.desired[step.path].service if step.path in self.desired else None
+        grace = svc.stop_grace_period if svc else 10.0
+        drain_for = svc.rollout.drain if svc else 0.0
 
         def retire(cid: str) -> None:
             if drain:
                 self.engine.drain(cid, self.spec.system, self.env)
-                time.sleep(DRAIN_SECONDS)  # what resolved it a moment ago still gets an answer
+                time.sleep(drain_for)  # what resolved it a moment ago still gets an answer
             self.engine.stop(cid, grace)
             journal.add("retired", cid, step.path)
             self.emit(step.path, "retired", f"{cid[:12]} stopped (kept for rollback)")

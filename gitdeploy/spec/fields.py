@@ -187,7 +187,7 @@ def parse_restart(r: Report, n: Node, what: str) -> str | None:
     return None
 
 
-ROLLOUT_KEYS = ("order", "parallelism", "monitor", "deadline", "on_failure")
+ROLLOUT_KEYS = ("order", "parallelism", "monitor", "deadline", "drain", "on_failure")
 
 
 def parse_rollout(r: Report, n: Node, what: str) -> dict[str, Any] | None:

@@ -97,6 +97,9 @@ class Rollout:
     monitor: float = 5.0  # seconds a container without health check must stay up
     deadline: float = 60.0  # seconds before a new container that is not healthy fails the gate
     on_failure: OnFailure = "rollback"
+    # seconds a replaced container keeps serving after leaving DNS (start-first): longer than a
+    # TCP SYN retry, so a client that resolved it just before still gets an answer
+    drain: float = 1.5
 
 
 @dataclass(frozen=True)

@@ -330,3 +330,17 @@ def test_git_source_reads_the_commit_not_the_disk(tmp_path):
     src = source(tmp_path, "system: s\nservices:\n  web: {image: x}\n")
     (tmp_path / "repo" / "gitdeploy.yaml").write_text("system: changed\n")
     assert load_spec(src).system == "s"
+
+
+def test_rollout_drain_is_a_duration(tmp_path):
+    spec = load(
+        tmp_path,
+        """\
+        system: s
+        services:
+          a: {image: x, rollout: {drain: 250ms}}
+          b: {image: x}
+        """,
+    )
+    assert spec.service("a").rollout.drain == 0.25
+    assert spec.service("b").rollout.drain == 1.5
