@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
 import git
 from ruamel.yaml import YAML
 
@@ -83,7 +84,12 @@ def cleanup(client: docker.DockerClient, system: str) -> None:
     for c in client.containers.list(all=True, filters=flt):
         c.remove(force=True)
     for net in client.networks.list(filters=flt):
-        net.remove()
+        for _ in range(50):  # endpoints of force-removed containers are released asynchronously
+            try:
+                net.remove()
+                break
+            except docker.errors.APIError:
+                time.sleep(0.1)
     for image in client.images.list(filters=flt):  # built images: a fresh deploy builds again
         client.images.remove(image.id, force=True)
 

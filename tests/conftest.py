@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import docker
@@ -37,10 +38,14 @@ def _cleanup(client: docker.DockerClient, system: str) -> None:
         except docker.errors.NotFound:
             pass
     for n in client.networks.list(filters=flt):
-        try:
-            n.remove()
-        except docker.errors.APIError:
-            pass
+        for _ in range(30):  # endpoints of force-removed containers are released asynchronously
+            try:
+                n.remove()
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError:
+                time.sleep(0.1)
     for v in client.volumes.list(filters=flt):
         try:
             v.remove(force=True)

@@ -238,6 +238,8 @@ class Executor:
                 self.engine.drain(cid, self.spec.system, self.env)
                 time.sleep(drain_for)  # what resolved it a moment ago still gets an answer
             self.engine.stop(cid, grace)
+            if drain:  # kept for rollback: ready to start straight into its aliases again
+                self.engine.rejoin(cid, self.spec.system, self.env, self._aliases_of(step.path))
             journal.add("retired", cid, step.path)
             self.emit(step.path, "retired", f"{cid[:12]} stopped (kept for rollback)")
 
