@@ -151,8 +151,8 @@ def write(ack: dict, plan: dict) -> None:
         text = text.rstrip("\n") + ("\n\n## Bot\n\n`bench/webhook.py`; PyGithub pacing off (pace: false) against "
                                     "the local fake GitHub; loopback; real Docker Engine.\n")
     entry = (
-        f"\n{time.strftime('%Y-%m-%d')}, 2 cores (load average {os.getloadavg()[0]:.1f} at the end: other "
-        f"suites shared the machine):\n"
+        f"\n{time.strftime('%Y-%m-%d')}, 2 cores (1-minute load average {os.getloadavg()[0]:.1f} at the end, "
+        f"the benchmark's own server and clients included):\n"
         f"- (a) webhook acknowledgement, {ack['deliveries']} signed deliveries (pushes to a non-environment "
         f"branch: HMAC + durable SQLite record, no job), {ack['threads']} client threads: "
         f"p50 **{ack['p50_ms']:.1f} ms**, p99 **{ack['p99_ms']:.1f} ms** (target < 50 ms), max {ack['max_ms']:.1f} ms, "
