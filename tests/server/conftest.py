@@ -11,7 +11,8 @@ import pytest
 
 from gitdeploy.server.config import Environment, Secret, ServerConfig
 
-PAYLOADS = Path("/work/shared/github-webhooks")
+# GitHub's example payloads live in shared/ beside the repository (as on the developers' machines and CI).
+PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "github-webhooks"
 SECRET = "It's a Secret to Everybody"
 
 
