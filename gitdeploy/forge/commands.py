@@ -140,15 +140,20 @@ def _rollback(bot, forge: GitHubForge, job: Job) -> Outcome:
     return "+1", "\n".join(lines)
 
 
-def _freeze(bot, forge: GitHubForge, job: Job) -> Outcome:
-    p = job.payload
-    author = p.get("author", "")
-    pull = forge.pull(int(p["pr"]))
-    envs = _environments(bot, pull)
+def _brake_target(bot, forge: GitHubForge, job: Job, command: str):
+    """(author, pull, environments, refusal): who asks to (un)freeze what, or why they may not."""
+    author = job.payload.get("author", "")
+    pull = forge.pull(int(job.payload["pr"]))
     reasons = _operator(bot, forge, author)
-    if reasons:
-        return "-1", comments.refused("freeze", reasons)
-    reason = " ".join(p.get("args") or []) or f"frozen from #{pull.number}"
+    refusal: Outcome | None = ("-1", comments.refused(command, reasons)) if reasons else None
+    return author, pull, _environments(bot, pull), refusal
+
+
+def _freeze(bot, forge: GitHubForge, job: Job) -> Outcome:
+    author, pull, envs, refusal = _brake_target(bot, forge, job, "freeze")
+    if refusal:
+        return refusal
+    reason = " ".join(job.payload.get("args") or []) or f"frozen from #{pull.number}"
     for env in envs:
         brakes.freeze(bot.config.data_dir, env.name, reason, who=author)
     names = ", ".join(f"`{e.name}`" for e in envs)
@@ -156,13 +161,9 @@ def _freeze(bot, forge: GitHubForge, job: Job) -> Outcome:
 
 
 def _unfreeze(bot, forge: GitHubForge, job: Job) -> Outcome:
-    p = job.payload
-    author = p.get("author", "")
-    pull = forge.pull(int(p["pr"]))
-    envs = _environments(bot, pull)
-    reasons = _operator(bot, forge, author)
-    if reasons:
-        return "-1", comments.refused("unfreeze", reasons)
+    _, _, envs, refusal = _brake_target(bot, forge, job, "unfreeze")
+    if refusal:
+        return refusal
     lifted = [e.name for e in envs if brakes.unfreeze(bot.config.data_dir, e.name)]
     if not lifted:
         return "+1", "nothing was frozen."
