@@ -24,8 +24,8 @@ from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # never break a message or a file:line:col
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # Which module defines each command: imported only when that command runs, so `gitdeploy plan`

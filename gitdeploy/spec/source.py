@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import git
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import EXIT_INVALID, GitdeployError
 
 SPEC_FILE = "gitdeploy.yaml"
 T = TypeVar("T")
@@ -213,7 +213,8 @@ def open_source(repo_path: str | Path, rev: str = "HEAD", worktree: bool = False
     root = Path(repo_path).resolve()
     if worktree:
         if not root.is_dir():
-            raise GitdeployError(f"{root} is not a directory", "pass --repo PATH to the spec repository")
+            raise GitdeployError(f"{root} is not a directory", "pass --repo PATH to the spec repository",
+                                 exit_code=EXIT_INVALID)
         return WorktreeSource(root)
     try:
         repo = git.Repo(root, search_parent_directories=False)
@@ -221,6 +222,7 @@ def open_source(repo_path: str | Path, rev: str = "HEAD", worktree: bool = False
         raise GitdeployError(
             f"{root} is not a git repository",
             "run gitdeploy in a spec repository, pass --repo PATH, or create one with `gitdeploy init`",
+            exit_code=EXIT_INVALID,
         ) from None
     try:
         return GitSource(repo, rev)
@@ -228,4 +230,5 @@ def open_source(repo_path: str | Path, rev: str = "HEAD", worktree: bool = False
         raise GitdeployError(
             f"no commit '{rev}' in {root}",
             "commit the spec first (gitdeploy reads commits, not uncommitted files) or use --worktree",
+            exit_code=EXIT_INVALID,
         ) from None
