@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +21,12 @@ import requests
 
 from gitdeploy.server.queue import JobQueue
 from tests.fakegithub.fixture import fake_github  # noqa: F401 - re-exported fixture
-from tests.server.conftest import SECRET, payload, sign
+from tests.server.conftest import SECRET, payload
+from tests.serverproc import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "Codertocat/Hello-World"
 FINISHED = ("done", "failed", "superseded")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def svc(**kw) -> dict:
@@ -80,14 +73,14 @@ class Origin:
         return git(self.bare, "rev-parse", f"refs/heads/{branch}")
 
 
-class Bot:
+class Bot(ServerProcess):
     """`gitdeploy serve` over a data dir, pointed at the fake GitHub and the origin repository."""
 
+    log_name = "bot"
+
     def __init__(self, tmp: Path, fake, origin: Origin, workers: int = 2) -> None:
-        self.tmp = tmp
+        super().__init__(tmp, ROOT, {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)})
         self.fake = fake
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp / "data"
         self.config = tmp / "server.yaml"
         self.config.write_text(
@@ -96,51 +89,13 @@ class Bot:
             "environments: {production: {branch: main}}\n"
             f"github: {{token: {fake.token}, base_url: {fake.base_url}, pace: false}}\n"
         )
-        self.env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
-        self.proc: subprocess.Popen | None = None
-        self.runs = 0
 
-    def start(self) -> Bot:
-        self.runs += 1
-        self.log = open(self.tmp / f"bot-{self.runs}.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from gitdeploy.cli import main; main()", "serve", "--config", str(self.config),
-             "--no-watch"], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, f"server exited:\n{self.output()}"
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"server did not come up:\n{self.output()}"
-            time.sleep(0.05)
-
-    def output(self) -> str:
-        return (self.tmp / f"bot-{self.runs}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self.log.close()
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", "from gitdeploy.cli import main; main()", "serve", "--config",
+                str(self.config), "--no-watch"]
 
     def deliver(self, event: str, body: dict, signature: str | None = "auto") -> requests.Response:
-        raw = json.dumps(body).encode()
-        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
-                   "Content-Type": "application/json",
-                   "X-Hub-Signature-256": sign(raw) if signature == "auto" else signature or ""}
-        return requests.post(f"{self.url}/webhooks/github", data=raw, headers=headers, timeout=10)
+        return self.post(event, body, str(uuid.uuid4()), signature)
 
     def run(self, event: str, body: dict, timeout: float = 60) -> list:
         """Deliver and wait until the jobs it queued are finished; returns them."""

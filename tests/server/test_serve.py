@@ -23,26 +23,21 @@ import pytest
 import requests
 
 from gitdeploy.server.queue import JobQueue
+from tests.serverproc import ServerProcess, free_port
 
 from .conftest import SECRET, payload, sign
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(ServerProcess):
     """One server process over a data dir; restartable."""
 
     def __init__(self, tmp: Path, sleep: float, workers: int = 2, max_body: int = 5 * 1024 * 1024) -> None:
-        self.tmp = tmp
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.events = tmp / "handled.log"
+        env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "GITDEPLOY_TEST_LOG": str(self.events),
+               "GITDEPLOY_TEST_SLEEP": str(sleep), "PYTHONPATH": str(REPO)}
+        super().__init__(tmp, REPO, env)
         self.config = tmp / "server.yaml"
         self.config.write_text(
             f"listen: 127.0.0.1:{self.port}\n"
@@ -50,56 +45,13 @@ class Server:
             "repositories: [Codertocat/Hello-World]\n"
             "environments: {production: {branch: master}}\n"
         )
-        self.env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "GITDEPLOY_TEST_LOG": str(self.events),
-                    "GITDEPLOY_TEST_SLEEP": str(sleep), "PYTHONPATH": str(REPO)}
-        self.proc: subprocess.Popen | None = None
-        self.runs = 0
 
-    def start(self) -> None:
-        self.runs += 1
-        self.log = open(self.tmp / f"server-{self.runs}.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gitdeploy.server", "--config", str(self.config),
-             "--handlers", "tests.server.handlers:REGISTRY"],
-            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            assert self.proc.poll() is None, f"server exited:\n{self.output()}"
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"server did not come up:\n{self.output()}"
-            time.sleep(0.05)
-
-    def output(self) -> str:
-        return (self.tmp / f"server-{self.runs}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self.log.close()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gitdeploy.server", "--config", str(self.config),
+                "--handlers", "tests.server.handlers:REGISTRY"]
 
     def deliver(self, event: str, body: dict | bytes, delivery: str, signature: str | None = "auto"):
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}
-        if signature == "auto":
-            headers["X-Hub-Signature-256"] = sign(raw)
-        elif signature is not None:
-            headers["X-Hub-Signature-256"] = signature
-        return requests.post(f"{self.url}/webhooks/github", data=raw, headers=headers, timeout=10)
+        return self.post(event, body, delivery, signature)
 
     def stats(self) -> dict[str, int]:
         return requests.get(f"{self.url}/healthz", timeout=5).json()["queue"]
