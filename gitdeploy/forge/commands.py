@@ -64,7 +64,11 @@ def _environments(bot, pull: PullInfo) -> list[Environment]:
 
 
 def _operator(bot, forge: GitHubForge, author: str) -> list[str]:
-    return operator_refusals(bot.config.deploy, author, forge.permission(author))
+    policy = bot.config.deploy
+    listed = author.lower() in {u.lower() for u in policy.users}
+    # Team look-ups only when they can change the answer (not listed by name, teams configured).
+    teams = [] if listed else [t for t in policy.teams if forge.team_member(t, author)]
+    return operator_refusals(policy, author, forge.permission(author), teams)
 
 
 def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:

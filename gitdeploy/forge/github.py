@@ -187,6 +187,19 @@ class GitHubForge:
             return role
         return str(data.get("permission") or "none")  # custom roles: fall back to the legacy level
 
+    def team_member(self, team: str, user: str) -> bool:
+        """Whether `user` is an active member of `team` ("org/team-slug"); an invitation is not."""
+        org, _, slug = team.partition("/")
+        q = urllib.parse.quote
+        with self._calling(f"reading {user}'s membership of team {team}"):
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/orgs/{q(org, safe='')}/teams/{q(slug, safe='')}/memberships/{q(user, safe='')}"
+                )
+            except UnknownObjectException:
+                return False  # GitHub answers 404 for a non-member
+        return data.get("state") == "active"
+
     # -- pull requests ---------------------------------------------------------------------
 
     def pull(self, number: int) -> PullInfo:

@@ -5,25 +5,28 @@ Each function returns the reasons to refuse (empty: allowed), worded for the PR 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from gitdeploy.deploy.freeze import Brake
 from gitdeploy.forge.planstore import StoredPlan
 from gitdeploy.server.config import DeployPolicy, permission_at_least
 
 
-def operator_refusals(policy: DeployPolicy, user: str, permission: str) -> list[str]:
-    """Reasons `user` (with repository `permission`) may not deploy, roll back or freeze."""
+def operator_refusals(
+    policy: DeployPolicy, user: str, permission: str, teams_of_user: Collection[str] = (),
+) -> list[str]:
+    """Reasons `user` (with repository `permission`, active member of `teams_of_user` among the
+    policy's teams) may not deploy, roll back or freeze."""
     reasons = []
     if not permission_at_least(permission, policy.min_permission):
         reasons.append(f"@{user} has `{permission}` permission on this repository; "
                        f"`{policy.min_permission}` or more is required")
-    allowed = {u.lower() for u in policy.users}
-    if (policy.users or policy.teams) and user.lower() not in allowed:
-        if policy.teams:
-            # Team membership needs a GitHub call this version does not make; say so rather than guess.
-            reasons.append(f"@{user} is not in `deploy.permissions.users`, and team membership "
-                           f"({', '.join(policy.teams)}) is not checked by this version of gitdeploy")
-        else:
-            reasons.append(f"@{user} is not in the deploy allow-list (`deploy.permissions.users`)")
+    listed = user.lower() in {u.lower() for u in policy.users}
+    in_team = any(t in policy.teams for t in teams_of_user)
+    if (policy.users or policy.teams) and not listed and not in_team:
+        where = ["`deploy.permissions.users`"] if policy.users else []
+        where += [f"team {t}" for t in policy.teams]
+        reasons.append(f"@{user} is not in the deploy allow-list ({', '.join(where)})")
     return reasons
 
 

@@ -27,8 +27,12 @@ def test_operators_need_the_permission_and_the_allow_list():
     listed = DeployPolicy(users=("Octocat",))
     assert operator_refusals(listed, "octocat", "write") == []
     assert "allow-list" in operator_refusals(listed, "hubot", "admin")[0]
-    teams = DeployPolicy(teams=("acme/ops",))
-    assert "team membership" in operator_refusals(teams, "hubot", "admin")[0]  # said, not guessed
+    teams = DeployPolicy(users=("octocat",), teams=("acme/ops",))
+    [why] = operator_refusals(teams, "hubot", "admin")
+    assert why == "@hubot is not in the deploy allow-list (`deploy.permissions.users`, team acme/ops)"
+    assert operator_refusals(teams, "hubot", "admin", ["acme/ops"]) == []
+    assert operator_refusals(teams, "hubot", "admin", ["acme/other"]) != []  # only the policy's teams count
+    assert "permission" in operator_refusals(teams, "hubot", "read", ["acme/ops"])[0]  # a team is not a role
 
 
 def test_deploy_needs_approval_mergeability_a_current_plan_and_no_freeze():

@@ -125,6 +125,15 @@ def collaborator_permission(req: Req, repo: Repo, login: str) -> Answer:
     return ok(req.view.permission(repo, login))
 
 
+def team_membership(req: Req, org: str, slug: str, login: str) -> Answer:
+    """GET /orgs/{org}/teams/{slug}/memberships/{login}: 200 with role and state, or 404."""
+    members = req.state.teams.get((org, slug))
+    if members is None or login not in members:
+        return not_found()  # GitHub: 404 for a non-member (and for a team the token cannot see)
+    url = f"{req.view.api}/organizations/1/team/1/memberships/{login}"
+    return ok({"url": url, "role": "member", "state": members[login]})
+
+
 # -- deployments -----------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
     (m, re.compile(f"^{p}$"), h)
     for m, p, h in [
         ("GET", "/user", issues.get_user),
+        ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)", commits.team_membership),
         ("GET", R, issues.get_repo),
         ("GET", R + r"/pulls/(?P<number>\d+)", issues.get_pull),
         ("GET", R + r"/pulls/(?P<number>\d+)/reviews", issues.list_reviews),

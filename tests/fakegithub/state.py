@@ -83,6 +83,8 @@ class State:
         self.calls: list[Call] = []
         # (method, path regex) -> list of (status, json body) answered instead, once each
         self.faults: list[tuple[str, str, int, dict[str, Any]]] = []
+        # (org, team slug) -> {login: membership state ("active" or "pending")}
+        self.teams: dict[tuple[str, str], dict[str, str]] = {}
         self._next_id = 1000
         self.user(bot_login, "Bot" if bot_login.endswith("[bot]") else "User")
 
@@ -118,6 +120,13 @@ class State:
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name]
+
+    def add_team_member(self, team: str, login: str, state: str = "active") -> None:
+        """Make `login` a member of `team` ("org/slug"); state "pending" = invited, not yet in."""
+        org, slug = team.split("/", 1)
+        with self.lock:
+            self.user(login)
+            self.teams.setdefault((org, slug), {})[login] = state
 
     def set_permission(self, full_name: str, login: str, role: str) -> None:
         """Give `login` a collaborator role: admin, maintain, write, triage, read or none."""

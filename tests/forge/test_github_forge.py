@@ -183,6 +183,17 @@ def test_permission_of_owner_and_stranger(forge: GitHubForge, seeded: FakeGitHub
     assert forge.permission("mallory") == "none"
 
 
+def test_team_membership(forge: GitHubForge, seeded: FakeGitHub) -> None:
+    seeded.state.add_team_member("acme/ops", "alice")
+    seeded.state.add_team_member("acme/ops", "bob", state="pending")
+    assert forge.team_member("acme/ops", "alice") is True
+    assert forge.team_member("acme/ops", "bob") is False  # invited, not yet a member
+    assert forge.team_member("acme/ops", "carol") is False  # GitHub's 404
+    assert forge.team_member("acme/dev", "alice") is False
+    paths = [c.path for c in seeded.calls if c.method == "GET" and "/teams/" in c.path]
+    assert paths[0] == "/orgs/acme/teams/ops/memberships/alice"
+
+
 @pytest.mark.parametrize(
     ("reviews", "approved"),
     [
