@@ -61,6 +61,7 @@ class Executor:
         self._events: list[Event] = []
         self._sink = on_event
         self._elock = threading.Lock()
+        self._stepped: set[str] = set()  # services the running plan changes
         self._ops = ThreadPoolExecutor(max_workers=max(4, workers * 2), thread_name_prefix="gd-op")
 
     def emit(self, path: str, kind: str, message: str) -> None:
@@ -75,6 +76,7 @@ class Executor:
     def run(self, plan: Plan, before: Live) -> Result:
         started = time.time()
         journal = Journal()
+        self._stepped = {s.path for s in plan.steps}
         try:
             outcomes = self._run_steps(plan, journal)
             failed = [o for o in outcomes if not o.ok and not o.skipped]
@@ -162,12 +164,29 @@ class Executor:
                 self._retire_all(step, list(c.retire), journal)
                 detail = f"{len(c.retire)} stopped"
             else:
+                self._await_healthy_dependencies(step)
                 detail = self._converge(step, journal)
         except (StepFailed, GitdeployError) as exc:
             self.emit(step.path, "step-failed", str(exc))
             return StepOutcome(step.path, False, str(exc))
         self.emit(step.path, "step-done", detail)
         return StepOutcome(step.path, True, detail)
+
+    def _await_healthy_dependencies(self, step: Step) -> None:
+        """`condition: service_healthy` on a dependency this plan does not touch: wait until its
+        replicas are healthy (a dependency that is part of the plan passed its health gate)."""
+        pending = [p for p in step.wait_healthy if p not in self._stepped and p in self.desired]
+        if not pending:
+            return
+        live = self.engine.analyze(self.spec.system, self.env)
+        for path in pending:
+            dep = self.desired[path]
+            for c in live.of(path):
+                if c.running and c.hash == dep.hash and c.health != "healthy":
+                    self.emit(step.path, "waiting", f"waiting for {path} ({c.name}) to be healthy")
+                    gate = self.engine.gate(c.id, True, 0, dep.service.rollout.deadline, time.time())
+                    if not gate.ok:
+                        raise StepFailed(f"dependency {path} is not healthy: {gate.detail}")
 
     def _converge(self, step: Step, journal: Journal) -> str:
         c = step.change

@@ -93,6 +93,18 @@ def _report_cycle(
     r.at(pos, f"dependency cycle: {text}", "remove one of these depends_on entries")
 
 
+def report_unmeetable_health_conditions(
+    r: Report, deps: dict[str, tuple[tuple[Dependency, Pos], ...]], built: list[Service]
+) -> None:
+    """`condition: service_healthy` on a service without a health check could never be met."""
+    checked = {s.path for s in built if s.healthcheck is not None and s.healthcheck.test[:1] != ("NONE",)}
+    for path, entries in deps.items():
+        for dep, pos in entries:
+            if dep.condition == "service_healthy" and dep.service not in checked:
+                r.at(pos, f"service '{path}' waits for '{dep.service}' to be healthy, but it has no health check",
+                     f"give '{dep.service}' a healthcheck, or use condition: service_started")
+
+
 def report_port_conflicts(
     r: Report, services: list[Service], port_pos: dict[str, list[tuple[Port, Pos]]]
 ) -> None:

@@ -96,6 +96,7 @@ def _load_unsorted(source: SpecSource, secrets: SecretStore | None) -> tuple[Spe
     built = [assemble(r, d, source, named_configs, files) for d in tree.drafts]
     deps = checks.resolve_dependencies(r, tree.drafts)
     checks.report_cycles(r, deps)
+    checks.report_unmeetable_health_conditions(r, deps, built)
     checks.report_port_conflicts(r, built, {d.path: d.values.get("ports", []) for d in tree.drafts})
     if secrets is not None:
         checks.report_missing_secrets(r, tree.drafts, secrets)

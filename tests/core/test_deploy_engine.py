@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -188,3 +189,31 @@ def test_missing_image_is_a_clear_error(spec_repo, system_name):
     with pytest.raises(GitdeployError) as err:
         pipeline.prepare(spec_repo.ctx())
     assert "nope/missing:1" in err.value.message and "could not be pulled" in err.value.message
+
+
+def test_service_healthy_waits_for_an_unchanged_dependency(spec_repo, system_name, docker_client):
+    db = svc(command=["sh", "-c", "touch /tmp/ok; exec sleep 3600"],
+             healthcheck={"test": "test -e /tmp/ok", "interval": "0.3s", "retries": 1},
+             rollout={"deadline": "2s"})
+    spec = {"system": system_name, "services": {"db": db}}
+    spec_repo.commit({"gitdeploy.yaml": spec})
+    ctx = spec_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    (db_container,) = running(docker_client, system_name)
+    db_container.exec_run(["rm", "/tmp/ok"])  # db stays up but turns unhealthy
+    for _ in range(50):
+        db_container.reload()
+        if db_container.attrs["State"]["Health"]["Status"] == "unhealthy":
+            break
+        time.sleep(0.1)
+    assert db_container.attrs["State"]["Health"]["Status"] == "unhealthy"
+
+    spec["services"]["web"] = svc(depends_on={"db": {"condition": "service_healthy"}})
+    spec_repo.commit({"gitdeploy.yaml": spec})
+    result = pipeline.deploy(ctx)  # db is unchanged: web must wait for it, and it never recovers
+    assert not result.ok and result.rolled_back
+    assert "dependency db is not healthy" in result.failure
+
+    db_container.exec_run(["touch", "/tmp/ok"])  # healthy again: web goes ahead
+    result = pipeline.deploy(ctx)
+    assert result.ok, result.failure

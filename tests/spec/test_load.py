@@ -244,7 +244,7 @@ def test_depends_on_resolution(tmp_path):
         groups:
           shop:
             services:
-              db: {image: x}
+              db: {image: x, healthcheck: {test: "true"}}
               web:
                 image: x
                 depends_on:

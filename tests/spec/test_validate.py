@@ -492,3 +492,22 @@ def test_configs_rules(tmp_path):
         "gitdeploy.yaml:7:32: config mode must be octal permissions like 0444, not 999",
         "gitdeploy.yaml:9:9: two configs are mounted at '/x' ('a.conf' and 'b.conf')",
     ]
+
+
+def test_service_healthy_needs_a_health_check(tmp_path):
+    found = problems(
+        tmp_path,
+        """\
+        system: s
+        services:
+          db: {image: x}
+          api: {image: x, healthcheck: {test: "true"}}
+          web:
+            image: x
+            depends_on: {db: {condition: service_healthy}, api: {condition: service_healthy}}
+        """,
+    )
+    assert found == [
+        "gitdeploy.yaml:7:18: service 'web' waits for 'db' to be healthy, but it has no health check "
+        "(hint: give 'db' a healthcheck, or use condition: service_started)"
+    ]
