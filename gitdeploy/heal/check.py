@@ -159,7 +159,3 @@ def fix(
     after = check(ctx, target)
     return FixOutcome(before, after, result, services=tuple(sorted(services)), removed=tuple(removed))
 
-
-def repairable_services(report: CheckReport) -> set[str]:
-    return {d.service for d in report.drifts if d.repairable and d.service}
-

@@ -39,10 +39,6 @@ class LiveContainer:
         except ValueError:
             return None
 
-    @property
-    def short_id(self) -> str:
-        return self.id[:12]
-
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> LiveContainer:
         """From one entry of the engine's container list (GET /containers/json)."""

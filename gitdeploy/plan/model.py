@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["create", "replace", "scale", "start", "remove", "unchanged"]
-ACTIONS: tuple[Action, ...] = ("create", "replace", "scale", "start", "remove", "unchanged")
 
 
 @dataclass(frozen=True)

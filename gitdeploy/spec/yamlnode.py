@@ -57,14 +57,6 @@ def _lc(getter: Any, arg: Any, fallback: Pos) -> Pos:
     return (line + 1, col + 1)
 
 
-def node_pos(value: Any, fallback: Pos) -> Pos:
-    """Where a mapping or sequence begins, or `fallback` for a plain scalar."""
-    lc = getattr(value, "lc", None)
-    if lc is None or lc.line is None:
-        return fallback
-    return (lc.line + 1, lc.col + 1)
-
-
 def entries(node: Node) -> Iterator[tuple[str, Pos, Node]]:
     """Yields (key as text, key position, value node) for every entry of a mapping node."""
     m = node.value
