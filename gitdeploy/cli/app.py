@@ -24,8 +24,9 @@ from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 
-console = Console(highlight=False, soft_wrap=True)  # never break a message or a file:line:col
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 # Which module defines each command: imported only when that command runs, so `gitdeploy plan`

@@ -100,16 +100,14 @@ def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
 
 
 def pusher(repo: git.Repo) -> str:
-    """Who pushed: a forge's variable when set, else git's user.name, else user@host."""
+    """Who pushed: a forge's variable when set, else the account the hook runs as (user@host).
+
+    Over ssh or on the same machine the hook runs as the pushing account; the repository's
+    `user.name` would name whoever configured the server, not the pusher.
+    """
     for name in PUSHER_VARIABLES:
         if os.environ.get(name):
             return os.environ[name]
-    try:
-        name = repo.git.config("--get", "user.name").strip()
-    except git.GitCommandError:
-        name = ""
-    if name:
-        return name
     from gitdeploy.deploy.lock import whoami
 
     return whoami()
