@@ -57,3 +57,19 @@ class SpecRepo:
 
     def ctx(self, **kw) -> Context:
         return Context(repo=self.root, env=kw.pop("env", self.env), data_dir=self.data_dir, client=self.client, **kw)
+
+
+SLEEP = ["sleep", "3600"]
+
+
+def svc(monitor: str = "0.3s", **kw) -> dict:
+    """A busybox `sleep` service that is fast to start, gate and stop (override any key)."""
+    return {"image": "gitdeploy/busybox:1", "command": SLEEP, "init": True, "stop_grace_period": "1s",
+            "rollout": {"monitor": monitor}, **kw}
+
+
+def running(client: docker.DockerClient, system: str) -> list:
+    """The running containers of `system` (found by label)."""
+    from gitdeploy.live import labels
+
+    return client.containers.list(filters={"label": f"{labels.SYSTEM}={system}"})

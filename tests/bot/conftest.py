@@ -23,6 +23,7 @@ from gitdeploy.server.queue import JobQueue
 from tests.fakegithub.fixture import fake_github  # noqa: F401 - re-exported fixture
 from tests.server.conftest import SECRET, payload
 from tests.serverproc import ServerProcess
+from tests.specrepo import svc as _svc
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "Codertocat/Hello-World"
@@ -30,9 +31,8 @@ FINISHED = ("done", "failed", "superseded")
 
 
 def svc(**kw) -> dict:
-    """A busybox `sleep` service: fast to start, gate and stop."""
-    return {"image": "gitdeploy/busybox:1", "command": ["sleep", "3600"], "init": True, "stop_grace_period": "1s",
-            "rollout": {"monitor": "0.2s"}, **kw}
+    """The shared busybox service, with a short gate."""
+    return _svc("0.2s", **kw)
 
 
 def git(cwd: Path, *args: str) -> str:

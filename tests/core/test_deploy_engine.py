@@ -11,22 +11,9 @@ from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live import labels
 from gitdeploy.plan.render import plan_json, plan_markdown
+from tests.specrepo import SLEEP, running, svc
 
 pytestmark = pytest.mark.docker
-
-SLEEP = ["sleep", "3600"]
-
-
-def svc(**kw):
-    base = {"image": "gitdeploy/busybox:1", "command": SLEEP, "init": True, "stop_grace_period": "1s",
-            "rollout": {"monitor": "0.3s"}}
-    base.update(kw)
-    return base
-
-
-def running(client, system):
-    return client.containers.list(filters={"label": f"{labels.SYSTEM}={system}"})
-
 
 def test_fresh_deploy_labels_network_and_noop(spec_repo, system_name, docker_client):
     sha = spec_repo.commit({

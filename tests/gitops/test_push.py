@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 
 from gitdeploy.history.notes import attempts, deployed_commit
 from gitdeploy.live import labels
+from tests.specrepo import running
 
 from .helpers import bare_with_clone, clean_env, git
 
@@ -29,10 +30,6 @@ def commit_and_push(work, message: str, **env: str):
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", message, cwd=work)
     return git("push", "-q", "origin", "main", cwd=work, check=False, env=clean_env(**env))
-
-
-def running(client, system):
-    return client.containers.list(filters={"label": f"{labels.SYSTEM}={system}"})
 
 
 def test_push_validates_deploys_streams_and_reverts(tmp_path, system_name, docker_client, base_image):

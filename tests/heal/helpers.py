@@ -5,16 +5,13 @@ from __future__ import annotations
 import time
 
 from gitdeploy.live import labels
+from tests.specrepo import SLEEP  # noqa: F401 - re-exported for the heal tests
+from tests.specrepo import svc as _svc
 
-SLEEP = ["sleep", "3600"]
 
-
-def svc(**kw):
-    """A busybox `sleep` service that starts and stops fast."""
-    base = {"image": "gitdeploy/busybox:1", "command": SLEEP, "init": True, "stop_grace_period": "1s",
-            "rollout": {"monitor": "0.2s"}}
-    base.update(kw)
-    return base
+def svc(**kw) -> dict:
+    """The shared busybox service, with the heal tests' shorter gate."""
+    return _svc("0.2s", **kw)
 
 
 def containers(client, system, service=None, all_=False):

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import docker
 
-from gitdeploy.live import labels
 from gitdeploy.live.engine import network_name
-
-SLEEP = ["sleep", "3600"]
-
-
-def svc(**kw) -> dict:
-    """A busybox `sleep` service that is fast to start, gate and stop."""
-    base = {"image": "gitdeploy/busybox:1", "command": SLEEP, "init": True, "stop_grace_period": "1s",
-            "rollout": {"monitor": "0.3s"}}
-    base.update(kw)
-    return base
+from tests.specrepo import SLEEP, running, svc  # noqa: F401 - shared with the safety tests
 
 
 def web(version: str, **kw) -> dict:
@@ -27,10 +17,6 @@ def web(version: str, **kw) -> dict:
                rollout={"deadline": "15s"})
     base.update(kw)
     return base
-
-
-def running(client: docker.DockerClient, system: str) -> list:
-    return client.containers.list(filters={"label": f"{labels.SYSTEM}={system}"})
 
 
 # Debian's static busybox wget crashes (SIGSEGV) with its own -T timeout: bound it with `timeout`.
