@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -17,10 +23,17 @@ from gitdeploy.cli.progress import DeployProgress
 from gitdeploy.deploy import freeze as brakes
 from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
-from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
+from gitdeploy.errors import (
+    EXIT_CHANGES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    GitdeployError,
+    SpecInvalid,
+)
 from gitdeploy.live import labels
 from gitdeploy.live.baseimage import ensure_base_image
-from gitdeploy.live.engine import engine_errors, network_name
+from gitdeploy.live.engine import Cancel, engine_errors, network_name
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
@@ -132,7 +145,8 @@ def plan_cmd(ctx: Context, rev: str, worktree: bool, fmt: str, exit_code: bool, 
 
 
 @command("deploy", epilog="Example: gitdeploy --env staging deploy --rev v1.4.2\n\n"
-         "Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec.")
+         "Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec,\n"
+         "130 interrupted (Ctrl-C: rolled back to the last verified revision).")
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -147,6 +161,8 @@ def deploy_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
 
 def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False,
                          trigger: str = "cli") -> Result:
+    """pipeline.deploy with a live display; Ctrl-C (or SIGTERM) rolls back, a second one within
+    5 s exits at once and leaves the journal for the next run to recover."""
     progress: DeployProgress | None = None
 
     def show_plan(plan: Plan) -> None:
@@ -158,16 +174,53 @@ def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = F
     def on_event(ev: Event) -> None:
         if progress:
             progress.on_event(ev)
+        elif not quiet and ev.kind in ("recovery", "lock-recovered", "rollback-error", "verify"):
+            err_console.print(f"[yellow]{ev.message}[/yellow]", markup=True, highlight=False)
 
-    try:
-        result = pipeline.deploy(ctx, rev, worktree=worktree, trigger=trigger, on_event=on_event,
-                                 on_plan=show_plan)
-    finally:
-        if progress:
-            progress.__exit__(None, None, None)
+    cancel = Cancel()
+    with interruptible(cancel):
+        try:
+            result = pipeline.deploy(ctx, rev, worktree=worktree, trigger=trigger, on_event=on_event,
+                                     on_plan=show_plan, cancel=cancel)
+        finally:
+            if progress:
+                progress.__exit__(None, None, None)
     if not quiet:
         console.print(result_text(result))
+    if result.interrupted:
+        err_console.print("interrupted: " + ("the last verified revision runs again (verified)"
+                                             if result.rollback_verified else
+                                             "the rollback is NOT verified; `gitdeploy check` shows the state"))
+        sys.exit(EXIT_INTERRUPTED)
     return result
+
+
+@contextmanager
+def interruptible(cancel: Cancel, grace: float = 5.0) -> Iterator[None]:
+    """SIGINT/SIGTERM fire `cancel` (stop, roll back, record); a second one within `grace` seconds
+    exits at once with 130, leaving the journal for recovery."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    first: list[float] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        now = time.monotonic()
+        if first and now - first[0] <= grace:
+            err_console.print("interrupted again: exiting now. The deploy journal is kept; the next "
+                              "`gitdeploy deploy`, `fix` or server start recovers the environment first.")
+            os._exit(EXIT_INTERRUPTED)
+        first[:] = [now]
+        err_console.print(f"{signal.Signals(signum).name}: starting nothing new, rolling back to the last "
+                          f"verified revision (again within {grace:g}s to exit at once)")
+        cancel.fire()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @command("status", epilog="Example: gitdeploy status --json")

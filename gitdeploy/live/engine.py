@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -21,7 +21,7 @@ from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live import labels
-from gitdeploy.live.model import Live, LiveContainer
+from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 
@@ -53,10 +53,39 @@ def engine_errors(what: str) -> Iterator[None]:
         raise GitdeployError(f"{what}: the engine did not answer ({exc})") from None
 
 
-@dataclass(frozen=True)
-class GateResult:
-    ok: bool
-    detail: str  # "healthy", "running for 3s", "exited with code 1", "not healthy after 60s"
+class Cancel:
+    """A Ctrl-C for running work: waits on engine streams end at once when it fires."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._streams: set[Any] = set()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    def fire(self) -> None:
+        self.event.set()
+        with self._lock:
+            streams = list(self._streams)
+        for s in streams:
+            try:
+                s.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
+                pass
+
+    def watch(self, stream: Any) -> bool:
+        """Close `stream` when this fires; False (and closed) if it has fired already."""
+        with self._lock:
+            if self.event.is_set():
+                stream.close()
+                return False
+            self._streams.add(stream)
+            return True
+
+    def unwatch(self, stream: Any) -> None:
+        with self._lock:
+            self._streams.discard(stream)
 
 
 REPLICA_ENV = "GITDEPLOY_REPLICA"  # set in every container; not part of the definition
@@ -94,14 +123,50 @@ class Engine:
 
     # -- analysis ------------------------------------------------------------------------
 
-    def analyze(self, system: str, env: str) -> Live:
-        """Every container of the system in this environment, from one engine call."""
+    def analyze(self, system: str, env: str, inspect: bool = True) -> Live:
+        """Every container of the system in this environment: one list call, then (`inspect`) one
+        inspection per running container on a bounded pool, for its networks, aliases and health."""
         with engine_errors("listing containers"):
             raw = self.api.containers(
                 all=True, filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
             )
-        live = (LiveContainer.from_api(r) for r in raw)
-        return Live(system, env, tuple(c for c in live if self.only is None or c.service in self.only))
+        live = [c for c in map(LiveContainer.from_api, raw) if self.only is None or c.service in self.only]
+        if inspect:
+            live = self._inspected(live)
+        return Live(system, env, tuple(live))
+
+    def analyze_ids(self, ids: list[str]) -> list[LiveContainer]:
+        """Those of `ids` that still exist (any system: ids are exact)."""
+        if not ids:
+            return []
+        with engine_errors("listing containers"):
+            raw = self.api.containers(all=True, filters={"id": list(ids)})
+        return [LiveContainer.from_api(r) for r in raw]
+
+    def _inspected(self, containers: list[LiveContainer]) -> list[LiveContainer]:
+        running = [c for c in containers if c.running]
+        if not running:
+            return containers
+
+        def one(c: LiveContainer) -> LiveContainer | None:
+            try:
+                return c.with_inspect(self.api.inspect_container(c.id))
+            except docker.errors.NotFound:
+                return None  # removed since the list
+
+        with engine_errors("inspecting containers"):
+            if len(running) == 1:
+                done = [one(running[0])]
+            else:
+                with ThreadPoolExecutor(min(16, len(running)), "gd-inspect") as pool:
+                    done = list(pool.map(one, running))
+        by_id = {c.id: c for c in containers}
+        for old, new in zip(running, done, strict=True):
+            if new is None:
+                del by_id[old.id]
+            else:
+                by_id[old.id] = new
+        return list(by_id.values())
 
     def foreign_envs(self, system: str, env: str) -> set[str]:
         with engine_errors("listing containers"):
@@ -295,7 +360,12 @@ class Engine:
                 return
             if endpoint is None:
                 return
-            self.api.disconnect_container_from_network(cid, net)
+            try:
+                self.api.disconnect_container_from_network(cid, net)
+            except docker.errors.APIError as exc:
+                if "is not connected" in str(exc.explanation or exc):
+                    return  # not running (restarting, exited): nothing resolves to it any more
+                raise
             try:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
             except docker.errors.APIError:
@@ -335,48 +405,42 @@ class Engine:
             except docker.errors.NotFound:
                 pass
 
-    def gate(self, cid: str, has_healthcheck: bool, monitor: float, deadline: float, since: float) -> GateResult:
-        """Wait for the health gate: healthy (with a health check) or up for `monitor` seconds.
+    def container_events(self, cid: str, since: float, until: float, cancel: Cancel | None = None
+                         ) -> Iterator[EngineEvent]:
+        """The container's die/restart/oom/health events from `since` until `until` (a stream, not
+        polling). Ends early when `cancel` fires; a broken stream just ends (the caller inspects)."""
+        try:
+            stream = self.api.events(
+                since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
+                filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
+            )
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return
+        if cancel is not None and not cancel.watch(stream):
+            return
+        try:
+            for ev in stream:
+                action = ev.get("Action") or ev.get("status") or ""
+                code = str((ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", ""))
+                yield EngineEvent(ev.get("timeNano", 0) / 1e9, action, code)
+        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError, OSError):
+            return  # the stream broke (or was closed by a cancel)
+        finally:
+            if cancel is not None:
+                cancel.unwatch(stream)
 
-        Driven by the engine's event stream, not polling. Fails on exit or restart, or when no
-        healthy report came within `deadline`.
-        """
-        window = deadline if has_healthcheck else monitor
-        if window <= 0 and not has_healthcheck:
-            # Nothing to watch: the start succeeded; verification then sees whether it still runs.
-            return GateResult(True, "started")
-        # The window runs from when the start returned (now), not from `since` (just before the
-        # start call, for the event filter): a slow start must not eat into `monitor`. A death at
-        # the very end is still seen by the inspection below.
-        until = max(since, time.time()) + window
-        if window > 0:
-            try:
-                for ev in self.api.events(
-                    since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
-                    filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
-                ):
-                    if ev.get("timeNano", 0) < (since - 0.05) * 1e9:
-                        continue  # from before this start (e.g. the stop that preceded it)
-                    action = ev.get("Action") or ev.get("status") or ""
-                    if action == "die":
-                        code = (ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")
-                        return GateResult(False, f"exited with code {code}")
-                    if action in ("restart", "oom"):
-                        return GateResult(False, f"{action} while starting")
-                    if has_healthcheck and action.startswith("health_status") and action.endswith(": healthy"):
-                        return GateResult(True, "healthy")
-            except requests.exceptions.RequestException:
-                pass  # the stream broke: fall back to the final inspection below
+    def final_state(self, cid: str) -> FinalState:
+        """The container's state now, for a health gate whose window is over."""
         with engine_errors(f"inspecting {cid[:12]}"):
-            state = self.api.inspect_container(cid)["State"]
-        if not state.get("Running") or state.get("Restarting"):
-            return GateResult(False, f"{state.get('Status')} (exit code {state.get('ExitCode')})")
-        if has_healthcheck:
-            status = (state.get("Health") or {}).get("Status", "none")
-            if status == "healthy":
-                return GateResult(True, "healthy")
-            return GateResult(False, f"not healthy after {deadline:g}s (health: {status})")
-        return GateResult(True, f"running for {monitor:g}s" if monitor else "running")
+            try:
+                state = self.api.inspect_container(cid)["State"]
+            except docker.errors.NotFound:
+                return FinalState(False, status="removed")
+        return FinalState(
+            running=bool(state.get("Running")), restarting=bool(state.get("Restarting")),
+            status=state.get("Status") or "", exit_code=state.get("ExitCode", ""),
+            health=(state.get("Health") or {}).get("Status") or "none",
+        )
 
     def logs_tail(self, cid: str, lines: int = 5) -> str:
         try:

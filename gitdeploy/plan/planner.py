@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gitdeploy.live.model import Live
-from gitdeploy.plan.model import Plan, ServiceChange, Step
+from gitdeploy.plan.model import GateSpec, Plan, ServiceChange, Step
+from gitdeploy.plan.rollout import awaits_for, prunable, rollout
 from gitdeploy.spec.identity import Desired
+from gitdeploy.spec.model import Service
 
 
 def make_plan(
     system: str, env: str, commit: str | None, desired: Sequence[Desired], changes: Sequence[ServiceChange],
-    live: Live,
+    live: Live, keep: int = 2,
 ) -> Plan:
-    """The plan for `changes`: steps for changed services only, in a dependency order."""
+    """The plan for `changes`: steps for changed services only, in a dependency order, each with
+    its rollout (see gitdeploy.plan.rollout), and what to prune once the target is verified."""
     services = {d.path: d.service for d in desired}
+    targets = {d.path: d.hash for d in desired}
     stepped = {c.path for c in changes if c.changed}
     steps: list[Step] = []
     memo: dict[str, frozenset[str]] = {}
@@ -53,12 +57,15 @@ def make_plan(
             continue
         if c.action == "remove":
             after = tuple(sorted(dependents_of_removed[c.path] - {c.path}))
-            steps.append(Step(path=c.path, change=c, after=after, order="stop-first"))
+            steps.append(Step(path=c.path, change=c, after=after, order="stop-first",
+                              rollout=rollout(c, "stop-first", 1)))
             continue
         svc = services[c.path]
         healthy = tuple(
             sorted(d.service for d in svc.depends_on if d.condition == "service_healthy")
         )
+        deadlines = {p: services[p].rollout.deadline for p in healthy if p in services}
+        awaits = awaits_for([p for p in healthy if p not in stepped], targets, live, deadlines)
         steps.append(
             Step(
                 path=c.path,
@@ -67,9 +74,20 @@ def make_plan(
                 order=svc.effective_order,
                 parallelism=max(1, svc.rollout.parallelism),
                 wait_healthy=healthy,
+                rollout=rollout(c, svc.effective_order, svc.rollout.parallelism, gate_of(svc), awaits,
+                                drain=svc.rollout.drain, grace=svc.stop_grace_period),
             )
         )
-    return Plan(system=system, env=env, commit=commit, changes=tuple(changes), steps=tuple(topological(steps)))
+    retired = [cid for c in changes for cid in c.retire]
+    prune = [cid for c in changes for cid in c.discard] + prunable(live.containers, retired, targets, keep)
+    return Plan(system=system, env=env, commit=commit, changes=tuple(changes), steps=tuple(topological(steps)),
+                prune=tuple(dict.fromkeys(prune)), keep=keep)
+
+
+def gate_of(svc: Service) -> GateSpec:
+    """What a new replica of `svc` must show to pass its gate."""
+    hc = svc.healthcheck is not None and svc.healthcheck.test[:1] != ("NONE",)
+    return GateSpec(hc, svc.rollout.monitor, svc.rollout.deadline)
 
 
 def topological(steps: Sequence[Step]) -> list[Step]:
