@@ -232,34 +232,47 @@ def rollback(ctx: Context, prepared: Prepared, verified: str | None, emit: Calla
 
 
 def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable[[str, str, str], None],
-             journal: Journal | None, stage: str = "rollback") -> Verification:
-    """Bring the system to commit `rev` (no rollback of its own) and verify it."""
-    prepared = prepare(ctx, rev, only=only)
-    runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,
-                    stage=stage)
-    outcomes = runner.run(prepared.plan)
-    verification = verify_target(ctx, prepared)
-    emit("", "verify", verification.headline(prepared.spec.commit) + " (rollback)")
-    failed = failures(outcomes)
-    if failed and verification.ok:  # cannot happen, but never hide a failed step
-        return replace(verification, ok=False, problems=(failed,))
-    if verification.ok:
-        _prune(ctx.engine(only), prepared.plan, runner)
+             journal: Journal | None, stage: str = "rollback", rounds: int = 3) -> Verification:
+    """Bring the system to commit `rev` (no rollback of its own) and verify it.
+
+    Plans again, up to `rounds` times, while verification fails: engine requests a killed
+    process had sent may still land after the first look (a container it was starting)."""
+    for round_ in range(1, rounds + 1):
+        prepared = prepare(ctx, rev, only=only)
+        runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,
+                        stage=stage)
+        outcomes = runner.run(prepared.plan)
+        verification = verify_target(ctx, prepared)
+        emit("", "verify", verification.headline(prepared.spec.commit) + f" ({stage})")
+        failed = failures(outcomes)
+        if failed and verification.ok:  # cannot happen, but never hide a failed step
+            verification = replace(verification, ok=False, problems=(failed,))
+        if verification.ok:
+            _prune(ctx.engine(only), prepared.plan, runner)
+            return verification
+        if round_ < rounds:
+            emit("", "rollback-error", "not verified yet, planning again: " + "; ".join(verification.problems[:3]))
     return verification
 
 
 def restore(ctx: Context, system: str, before: tuple[Kept, ...], aliases: dict[str, tuple[str, ...]],
-            emit: Callable[[str, str, str], None], journal: Journal | None) -> Verification:
-    """Back to exactly the containers in `before` (see plan.rollout.restore_plan) and verify."""
+            emit: Callable[[str, str, str], None], journal: Journal | None, rounds: int = 3) -> Verification:
+    """Back to exactly the containers in `before` (see plan.rollout.restore_plan) and verify
+    (again, up to `rounds` times, as `converge`)."""
     engine = ctx.engine()
     net = network_name(system, ctx.env)
-    live = engine.analyze(system, ctx.env)
-    published = {c.id: bool(c.published(net, aliases.get(c.service, (c.service.replace("/", "-"),))))
-                 for c in live.containers if c.running}
-    plan = restore_plan(system, ctx.env, live, before, published)
-    target = Target(system, ctx.env, "", aliases, {})
-    Runner(engine, target, on_event=_sink(emit), journal=journal, stage="rollback").run(plan)
-    return verify_restored(before, engine.analyze(system, ctx.env), net, aliases)
+    for round_ in range(1, rounds + 1):
+        live = engine.analyze(system, ctx.env)
+        published = {c.id: bool(c.published(net, aliases.get(c.service, (c.service.replace("/", "-"),))))
+                     for c in live.containers if c.running}
+        plan = restore_plan(system, ctx.env, live, before, published)
+        target = Target(system, ctx.env, "", aliases, {})
+        Runner(engine, target, on_event=_sink(emit), journal=journal, stage="rollback").run(plan)
+        verification = verify_restored(before, engine.analyze(system, ctx.env), net, aliases)
+        if verification.ok or round_ == rounds:
+            return verification
+        emit("", "rollback-error", "not restored yet, planning again: " + "; ".join(verification.problems[:3]))
+    raise AssertionError("unreachable")
 
 
 def kept(live: Live) -> tuple[Kept, ...]:
