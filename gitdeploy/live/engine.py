@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +23,7 @@ from gitdeploy.errors import GitdeployError
 from gitdeploy.live import labels
 from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
 from gitdeploy.spec.identity import Desired
-from gitdeploy.spec.model import Spec
+from gitdeploy.spec.model import Service, Spec
 
 
 def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
@@ -101,11 +101,17 @@ def network_name(system: str, env: str) -> str:
 
 def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
     """DNS aliases per service: its dashed path, plus its short name where unique in the system."""
+    return service_aliases(spec.services)
+
+
+def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
+    """See aliases_for (from the services alone)."""
+    services = list(services)
     names: dict[str, int] = {}
-    for s in spec.services:
+    for s in services:
         names[s.name] = names.get(s.name, 0) + 1
     out: dict[str, tuple[str, ...]] = {}
-    for s in spec.services:
+    for s in services:
         dashed = s.path.replace("/", "-")
         unique = names[s.name] == 1 and s.name != dashed
         out[s.path] = (s.name, dashed) if unique else (dashed,)
