@@ -162,7 +162,7 @@ def execute(
     """
     plan = prepared.plan
     engine = ctx.engine(prepared.only)
-    cancel = cancel or Cancel()
+    cancel = cancel if cancel is not None else Cancel()
     started = time.time()
     runner = Runner(engine, target_of(ctx, prepared), on_event=on_event, journal=journal, cancel=cancel,
                     fault=fault)

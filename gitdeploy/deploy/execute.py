@@ -70,7 +70,7 @@ class Runner:
         self.engine = engine
         self.t = target
         self.journal = journal
-        self.cancel = cancel or Cancel()
+        self.cancel = cancel if cancel is not None else Cancel()
         self.fault = fault
         self.workers = workers
         self.stage = stage
