@@ -26,7 +26,7 @@ from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.deploy.verify import Verification, verify
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo, record
-from gitdeploy.live.engine import Engine, connect
+from gitdeploy.live.engine import Engine, check_env_name, connect
 from gitdeploy.live.images import ImageResolver
 from gitdeploy.live.model import Live
 from gitdeploy.plan.diff import diff
@@ -60,6 +60,9 @@ class Context:
     docker_host: str | None = None
     secrets_dir: Path | None = None
     client: docker.DockerClient | None = None  # injected by tests and the server; else connected lazily
+
+    def __post_init__(self) -> None:
+        check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad
 
     def docker(self) -> docker.DockerClient:
         if self.client is None:

@@ -20,7 +20,7 @@ from gitdeploy.deploy.result import Event, Result
 from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
 from gitdeploy.live import labels
 from gitdeploy.live.baseimage import ensure_base_image
-from gitdeploy.live.engine import engine_errors, network_name
+from gitdeploy.live.engine import engine_errors, owned
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
@@ -227,14 +227,18 @@ def down_cmd(ctx: Context, volumes: bool, system: str | None) -> None:
     live = engine.analyze(system, ctx.env)
     for c in live.containers:
         engine.remove(c.id)
+    # By label, checked again here: a network or volume of another system is never touched,
+    # whatever its name (the engine's name filter matches substrings: shop vs webshop).
     flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={ctx.env}"]}
     with engine_errors("removing the network"):
-        for n in engine.api.networks(names=[network_name(system, ctx.env)]):
-            engine.api.remove_network(n["Id"])
+        for n in engine.api.networks(filters=flt):
+            if owned(n.get("Labels"), system, ctx.env):
+                engine.api.remove_network(n["Id"])
         removed_volumes = 0
         if volumes:
             for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
-                engine.api.remove_volume(v["Name"], force=True)
-                removed_volumes += 1
+                if owned(v.get("Labels"), system, ctx.env):
+                    engine.api.remove_volume(v["Name"], force=True)
+                    removed_volumes += 1
     extra = f", {removed_volumes} volume(s)" if volumes else " (volumes kept; --volumes removes them)"
     console.print(f"removed {len(live.containers)} container(s) of {system} ({ctx.env}){extra}")
