@@ -32,7 +32,8 @@ def base_image(docker_client) -> str:
 
 def _cleanup(client: docker.DockerClient, system: str) -> None:
     flt = {"label": f"{labels.SYSTEM}={system}"}
-    for c in client.containers.list(all=True, filters=flt):
+    locks = client.containers.list(all=True, filters={"label": f"{labels.PREFIX}lock.system={system}"})
+    for c in client.containers.list(all=True, filters=flt) + locks:
         try:
             c.remove(force=True, v=True)
         except docker.errors.NotFound:
