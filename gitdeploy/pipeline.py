@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Set
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +27,10 @@ from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.deploy.verify import Verification, verify
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo, record
+from gitdeploy.live import secretfiles
 from gitdeploy.live.engine import Engine, check_env_name, connect
+from gitdeploy.live.enginelock import EngineLock, Holder
+from gitdeploy.live.enginelock import hold as hold_engine
 from gitdeploy.live.images import ImageResolver
 from gitdeploy.live.model import Live
 from gitdeploy.plan.diff import diff
@@ -153,14 +157,20 @@ def deploy(
     """
     who = who or whoami()
     check_not_frozen(ctx.data_dir, ctx.env)
-    with acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held:
+    with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held,
+          _engine_lock(ctx, rev, worktree, trigger, who) as engine_held):
         check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the lock
         early: list[Event] = []
         if held.recovered and held.recovered.pid != os.getpid():
             early.append(Event(time.time(), "", "lock-recovered",
                                f"recovered a stale lock from pid {held.recovered.pid} ({held.recovered.owner})"))
+        if engine_held and engine_held.recovered:
+            stale, why = engine_held.recovered
+            early.append(Event(time.time(), "", "lock-recovered", f"recovered the engine lock of "
+                               f"{stale.describe() if stale else 'an unknown holder'}: {why}"))
+        for ev in early:
             if on_event:
-                on_event(early[-1])
+                on_event(ev)
         started = time.time()
         try:
             prepared = prepare(ctx, rev, worktree, tainted, only)
@@ -177,9 +187,34 @@ def deploy(
             result = replace(result, events=tuple(early) + result.events)
         if result.ok:
             clear_halted(ctx.data_dir, ctx.env, prepared.spec.system)
+            _prune_secrets(ctx, on_event)  # values only pruned revisions used
         if prepared.spec.commit:  # a working-tree deploy is never recorded as deployed
             _record(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
         return result
+
+
+def _engine_lock(ctx: Context, rev: str, worktree: bool, trigger: str,
+                 who: str) -> AbstractContextManager[EngineLock | None]:
+    """The engine lock of the system at `rev` (see live.enginelock); none when the spec or the
+    engine cannot be read: prepare then fails, and records that."""
+    try:
+        _, spec = load(ctx, rev, worktree)
+        client = ctx.docker()
+    except GitdeployError:
+        return nullcontext()
+    return hold_engine(client, spec.system, ctx.env, Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
+
+
+def _prune_secrets(ctx: Context, on_event: EventSink | None) -> None:
+    """Remove secret values no container mounts any more; a failure is reported, never fatal."""
+    try:
+        gone = secretfiles.prune(ctx.docker(), ctx.data_dir)
+    except (GitdeployError, OSError) as exc:
+        if on_event:
+            on_event(Event(time.time(), "", "pruned", f"old secret files were not pruned: {exc}"))
+        return
+    if gone and on_event:
+        on_event(Event(time.time(), "", "pruned", f"{len(gone)} unused secret file(s) removed"))
 
 
 def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | None = None) -> HaltResult:

@@ -38,6 +38,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("freeze", "unfreeze", "halt", "history", "rollback"), "safety"),
     **dict.fromkeys(("demo", "hook", "hooks", "completion"), "gitops"),
     "serve": "serve",
+    "secrets": "secrets",
 }
 
 

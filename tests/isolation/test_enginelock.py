@@ -150,3 +150,25 @@ def test_a_pid_here_is_alive_only_while_its_process_is():
 
 def test_the_engine_clock_is_read(docker_client):
     assert abs(enginelock.engine_time(docker_client.api) - time.time()) < 300
+
+
+def test_deploys_from_two_data_dirs_exclude_each_other(spec_repo, system_name, docker_client, tmp_path):
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"app": svc()}}})
+    other = holder_process(system_name, tmp_path / "other-data-dir")  # a deploy from another data dir
+    try:
+        with pytest.raises(GitdeployError) as err:
+            pipeline.deploy(spec_repo.ctx())
+        assert f"by alice@ci (pid {other.pid}" in err.value.message
+        assert f"data dir {tmp_path / 'other-data-dir'}" in err.value.message
+        assert ctx_containers(docker_client, system_name) == []
+    finally:
+        kill(other)
+    result = pipeline.deploy(spec_repo.ctx())
+    assert result.ok, result.failure
+    recovered = [e.message for e in result.events if e.kind == "lock-recovered"]
+    assert len(recovered) == 1 and "alice@ci" in recovered[0] and "is gone" in recovered[0]
+    assert current(docker_client, system_name, "production") is None  # released after the deploy
+
+
+def ctx_containers(client, system: str) -> list:
+    return client.containers.list(all=True, filters={"label": f"io.gitdeploy.system={system}"})
