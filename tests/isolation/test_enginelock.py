@@ -10,8 +10,10 @@ import time
 
 import docker
 import pytest
+from click.testing import CliRunner
 
 from gitdeploy import pipeline
+from gitdeploy.cli import cli
 from gitdeploy.errors import GitdeployError
 from gitdeploy.heal import check
 from gitdeploy.live import enginelock
@@ -161,6 +163,12 @@ def test_deploys_from_two_data_dirs_exclude_each_other(spec_repo, system_name, d
         assert f"by alice@ci (pid {other.pid}" in err.value.message
         assert f"data dir {tmp_path / 'other-data-dir'}" in err.value.message
         assert ctx_containers(docker_client, system_name) == []
+        args = ["--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir)]
+        status = CliRunner().invoke(cli, [*args, "status"])
+        assert "alice@ci" in status.output and "(engine lock)" in status.output, status.output
+        down = CliRunner().invoke(cli, [*args, "down"])  # not while another data dir deploys
+        assert down.exit_code == 1 and "alice@ci" in down.output
+        assert "alice@ci" in pipeline.halt(spec_repo.ctx()).deploy_in_progress  # the kill switch still works
     finally:
         kill(other)
     result = pipeline.deploy(spec_repo.ctx())
