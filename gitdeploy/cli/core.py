@@ -192,7 +192,7 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
                             "hash": c.hash[:12]} for c in cs],
         })
     lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
-    engine_lock = enginelock.current(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
+    engine_lock = enginelock.held(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
     halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
     from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
 

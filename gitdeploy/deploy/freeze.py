@@ -142,7 +142,7 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
     deploying = held.describe() if held else ""
     if not deploying:  # a deploy from another data dir holds the engine lock
         try:
-            lock = enginelock.current(engine.client, system, ctx.env)
+            lock = enginelock.held(engine.client, system, ctx.env)
         except GitdeployError:
             lock = None
         deploying = lock.describe() if lock else ""

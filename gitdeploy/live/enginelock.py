@@ -220,6 +220,22 @@ def current(client: docker.DockerClient, system: str, env: str) -> LockState | N
     return LockState(info["Id"], Holder.parse(lab.get(LOCK_HOLDER, "")), max(first, lease or 0.0))
 
 
+def held(client: docker.DockerClient, system: str, env: str) -> LockState | None:
+    """The engine lock of `system` in `env` while a live holder has it (None: free, or stale).
+
+    Raises GitdeployError as `current` does, and when the engine does not answer.
+    """
+    try:
+        state = current(client, system, env)
+        if state is None:
+            return None
+        now = engine_time(client.api)
+    except _ENGINE_ERRORS as exc:
+        raise GitdeployError(f"reading the engine lock {lock_name(system, env)}: {exc}") from None
+    alive = state.holder.alive_here() if state.holder else None
+    return None if stale_reason(state.holder, state.expires, now, alive) else state
+
+
 # -- holding ----------------------------------------------------------------------------------
 
 class EngineLock:

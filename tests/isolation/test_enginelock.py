@@ -64,6 +64,8 @@ def test_two_data_dirs_one_is_refused_naming_the_holder_and_a_killed_holder_is_r
         assert current(docker_client, system_name, "production").holder.pid == first.pid
     finally:
         kill(first)
+    assert current(docker_client, system_name, "production").holder.pid == first.pid  # left behind,
+    assert enginelock.held(docker_client, system_name, "production") is None  # but stale
     # on this host, a dead pid frees the lock at once (no waiting for the lease)
     with hold(docker_client, system_name, "production", me(tmp_path / "data-b")) as lock:
         stale, why = lock.recovered
@@ -166,6 +168,7 @@ def test_deploys_from_two_data_dirs_exclude_each_other(spec_repo, system_name, d
         args = ["--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir)]
         status = CliRunner().invoke(cli, [*args, "status"])
         assert "alice@ci" in status.output and "(engine lock)" in status.output, status.output
+        assert "alice@ci" in check(spec_repo.ctx()).deploying  # drift is not judged mid-deploy
         down = CliRunner().invoke(cli, [*args, "down"])  # not while another data dir deploys
         assert down.exit_code == 1 and "alice@ci" in down.output
         assert "alice@ci" in pipeline.halt(spec_repo.ctx()).deploy_in_progress  # the kill switch still works
