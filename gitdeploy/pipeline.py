@@ -101,14 +101,14 @@ def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecS
 
 def prepare(
     ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Set[str] = frozenset(),
-    only: Set[str] | None = None,
+    only: Set[str] | None = None, loaded: tuple[SpecSource, Spec] | None = None,
 ) -> Prepared:
     """spec -> resolve -> live -> diff -> plan. `tainted` containers are replaced (see diff).
 
     `only` limits the plan to those service paths (a heal repairing some services leaves the
-    others, e.g. one it gave up on, as they are).
+    others, e.g. one it gave up on, as they are). `loaded`: the spec at `rev`, when read already.
     """
-    source, spec = load(ctx, rev, worktree)
+    source, spec = loaded or load(ctx, rev, worktree)
     engine = ctx.engine()
     scope = None if only is None else frozenset(only)
     foreign = engine.foreign_envs(spec.system, ctx.env)
@@ -157,8 +157,9 @@ def deploy(
     """
     who = who or whoami()
     check_not_frozen(ctx.data_dir, ctx.env)
+    loaded = _load_or_none(ctx, rev, worktree)
     with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held,
-          _engine_lock(ctx, rev, worktree, trigger, who) as engine_held):
+          _engine_lock(ctx, loaded, rev, trigger, who) as engine_held):
         check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the lock
         early: list[Event] = []
         if held.recovered and held.recovered.pid != os.getpid():
@@ -173,7 +174,7 @@ def deploy(
                 on_event(ev)
         started = time.time()
         try:
-            prepared = prepare(ctx, rev, worktree, tainted, only)
+            prepared = prepare(ctx, rev, worktree, tainted, only, loaded)
         except GitdeployError as exc:
             commit = None if worktree else _commit_of(ctx, rev)
             if commit:
@@ -193,16 +194,25 @@ def deploy(
         return result
 
 
-def _engine_lock(ctx: Context, rev: str, worktree: bool, trigger: str,
-                 who: str) -> AbstractContextManager[EngineLock | None]:
-    """The engine lock of the system at `rev` (see live.enginelock); none when the spec or the
-    engine cannot be read: prepare then fails, and records that."""
+def _load_or_none(ctx: Context, rev: str, worktree: bool) -> tuple[SpecSource, Spec] | None:
     try:
-        _, spec = load(ctx, rev, worktree)
+        return load(ctx, rev, worktree)
+    except GitdeployError:
+        return None  # prepare loads again, fails the same way and records it
+
+
+def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str, trigger: str,
+                 who: str) -> AbstractContextManager[EngineLock | None]:
+    """The engine lock of the system (see live.enginelock); none when the spec or the engine
+    cannot be read: prepare then fails, and records that."""
+    try:
         client = ctx.docker()
     except GitdeployError:
         return nullcontext()
-    return hold_engine(client, spec.system, ctx.env, Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
+    if loaded is None:
+        return nullcontext()
+    return hold_engine(client, loaded[1].system, ctx.env,
+                       Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
 
 
 def _prune_secrets(ctx: Context, on_event: EventSink | None) -> None:

@@ -26,6 +26,7 @@ The lock container has no io.gitdeploy.system label: nothing that lists a system
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -290,19 +291,53 @@ class EngineLock:
     def release(self) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():
-            self._thread.join()
+            self._thread.join(timeout=10)  # a renewal stuck on a hung engine must not hang us
         try:
-            self.api.remove_container(self.id, force=True)
+            # Renaming frees the lock at once; removing the container (its layer: the slow part)
+            # happens in the background.
+            self.api.rename(self.id, f"{RELEASED}{self.id[:12]}")
         except docker.errors.NotFound:
-            pass
+            return
         except _ENGINE_ERRORS:
             pass  # the engine is gone: the lease (or the dead pid) frees the lock later
+        _in_background(_sweep, self.api, self.name.split(".", 1)[1])
 
     def __enter__(self) -> EngineLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+RELEASED = "gitdeploy-lock-released."  # a lock container on its way out
+_STALE = "gitdeploy-stale-lock."
+_background: list[threading.Thread] = []
+
+
+def _in_background(fn: Any, *args: Any) -> None:
+    t = threading.Thread(target=fn, args=args, name="gd-lock-sweep", daemon=True)
+    t.start()
+    _background[:] = [x for x in _background if x.is_alive()] + [t]
+
+
+@atexit.register
+def _finish_background() -> None:
+    """Let removals finish before the process ends (bounded: a hung engine must not hang us)."""
+    end = time.monotonic() + 5
+    for t in _background:
+        t.join(timeout=max(0.0, end - time.monotonic()))
+
+
+def _sweep(api: docker.APIClient, key: str) -> None:
+    """Remove released and taken-over lock containers of `<system>.<env>` (never the lock)."""
+    system, _, env = key.rpartition(".")
+    try:
+        for raw in api.containers(all=True, filters={"label": [f"{LOCK_SYSTEM}={system}", f"{LOCK_ENV}={env}"]}):
+            name = (raw.get("Names") or ["/"])[0].lstrip("/")
+            if name.startswith((RELEASED, _STALE)):
+                api.remove_container(raw["Id"], force=True)
+    except _ENGINE_ERRORS:
+        pass  # the next release sweeps again
 
 
 def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | None = None, *,
@@ -358,7 +393,7 @@ def _create(api: docker.APIClient, name: str, lab: dict[str, str]) -> str:
 def _take_over(api: docker.APIClient, state: LockState) -> bool:
     """Free the lock's name from a stale lock: rename it (atomic: one taker wins), remove it."""
     try:
-        api.rename(state.id, f"gitdeploy-stale-lock.{state.id[:12]}.{os.urandom(3).hex()}")
+        api.rename(state.id, f"{_STALE}{state.id[:12]}.{os.urandom(3).hex()}")
         api.remove_container(state.id, force=True)
         return True
     except docker.errors.NotFound:
