@@ -32,12 +32,16 @@ def base_image(docker_client) -> str:
 
 def _cleanup(client: docker.DockerClient, system: str) -> None:
     flt = {"label": f"{labels.SYSTEM}={system}"}
-    locks = client.containers.list(all=True, filters={"label": f"{labels.PREFIX}lock.system={system}"})
-    for c in client.containers.list(all=True, filters=flt) + locks:
+    for c in client.containers.list(all=True, filters=flt):
         try:
             c.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
+    for c in client.api.containers(all=True, filters={"label": f"{labels.PREFIX}lock.system={system}"}):
+        try:
+            client.api.remove_container(c["Id"], force=True)
+        except docker.errors.APIError:
+            pass  # gone, or being removed by gitdeploy's own sweep of released engine locks
     for n in client.networks.list(filters=flt):
         for _ in range(30):  # endpoints of force-removed containers are released asynchronously
             try:

@@ -260,6 +260,8 @@ class EngineLock:
 
     def renew(self) -> bool:
         """Extend the lease once; False (and `lost` says why) when the lock is no longer ours."""
+        # Past 3/4 of the lease since the last renewal, never renew: a taker may be at work.
+        self._expired("it was not renewed in time")
         if self.lost:
             return False
         try:
@@ -267,9 +269,10 @@ class EngineLock:
             if info["Name"].lstrip("/") != self.name:
                 self.lost = "another deploy took the lock over (its lease had run out)"
                 return False
-            expires = time.time() + self._offset + self.lease
+            start = time.monotonic()  # the new expiry counts from here, so the holder's own
+            expires = time.time() + self._offset + self.lease  # deadline comes first
             self.api.put_archive(self.id, "/", _tar({"lease": json.dumps({"expires": expires}).encode()}))
-            self._renewed = time.monotonic()
+            self._renewed = start
         except docker.errors.NotFound:
             self.lost = "the lock was removed from the engine"
         except _ENGINE_ERRORS as exc:
@@ -332,12 +335,15 @@ def _sweep(api: docker.APIClient, key: str) -> None:
     """Remove released and taken-over lock containers of `<system>.<env>` (never the lock)."""
     system, _, env = key.rpartition(".")
     try:
-        for raw in api.containers(all=True, filters={"label": [f"{LOCK_SYSTEM}={system}", f"{LOCK_ENV}={env}"]}):
-            name = (raw.get("Names") or ["/"])[0].lstrip("/")
-            if name.startswith((RELEASED, _STALE)):
-                api.remove_container(raw["Id"], force=True)
+        found = api.containers(all=True, filters={"label": [f"{LOCK_SYSTEM}={system}", f"{LOCK_ENV}={env}"]})
     except _ENGINE_ERRORS:
-        pass  # the next release sweeps again
+        return  # the next release sweeps again
+    for raw in found:
+        if (raw.get("Names") or ["/"])[0].lstrip("/").startswith((RELEASED, _STALE)):
+            try:
+                api.remove_container(raw["Id"], force=True)
+            except _ENGINE_ERRORS:
+                pass  # gone, or being removed by another sweep
 
 
 def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | None = None, *,

@@ -186,3 +186,17 @@ def test_deploys_from_two_data_dirs_exclude_each_other(spec_repo, system_name, d
 
 def ctx_containers(client, system: str) -> list:
     return client.containers.list(all=True, filters={"label": f"io.gitdeploy.system={system}"})
+
+
+def test_a_holder_that_missed_its_renewals_stops_renewing(docker_client, system_name, tmp_path):
+    """Past 3/4 of the lease without a renewal the holder counts the lock lost: by the time
+    anyone may see the lease expired, it no longer acts on it."""
+    with hold(docker_client, system_name, "production", me(tmp_path), lease=60) as lock:
+        first = current(docker_client, system_name, "production").expires
+        assert lock.renew()
+        assert current(docker_client, system_name, "production").expires > first  # the lease moved
+        lock._renewed -= 46  # as if stalled (SIGSTOP, a hung engine) for 46 of its 60 seconds
+        assert not lock.renew()
+        assert "not renewed in time" in lock.lost
+        with pytest.raises(GitdeployError):
+            lock.check()
