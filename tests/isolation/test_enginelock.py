@@ -200,3 +200,13 @@ def test_a_holder_that_missed_its_renewals_stops_renewing(docker_client, system_
         assert "not renewed in time" in lock.lost
         with pytest.raises(GitdeployError):
             lock.check()
+
+
+def test_the_lock_image_is_made_again_when_it_was_removed(docker_client, system_name, tmp_path):
+    try:
+        docker_client.images.remove(enginelock.IMAGE, force=True)  # untagged: e.g. `docker image prune -a`
+    except docker.errors.ImageNotFound:
+        pass
+    with hold(docker_client, system_name, "production", me(tmp_path)) as lock:
+        assert current(docker_client, system_name, "production").id == lock.id
+    assert docker_client.images.get(enginelock.IMAGE)
