@@ -105,3 +105,19 @@ def test_bad_environment_names_exit_2(tmp_path, env):
 def test_good_environment_names_pass(tmp_path):
     for env in ("production", "staging-eu_2", "Prod", "x" * 63):
         assert pipeline.Context(repo=tmp_path, env=env, data_dir=tmp_path).env == env
+
+
+def test_racing_creators_end_with_one_network(docker_client, system_name, tmp_path):
+    """Two data dirs creating the system network at once (what the engine lock now prevents, and
+    what an older gitdeploy left behind): both get the same, single network."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = network_name(system_name, "production")
+    for _ in range(4):
+        engines = [Engine(docker_client, tmp_path / str(i)) for i in range(2)]
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(lambda e: e.ensure_network(system_name, "production"), engines))
+        assert got == [name, name]
+        assert len([n for n in docker_client.networks.list(names=[name]) if n.name == name]) == 1
+        for n in docker_client.networks.list(filters={"label": f"{labels.SYSTEM}={system_name}"}):
+            n.remove()
