@@ -110,7 +110,7 @@ def test_signatures_limits_ping_replay_and_sigterm(make_server):
     assert server.deliver("pull_request", b"x" * 150_000, "x-4").status_code == 413
     assert sum(server.stats().values()) == 0  # nothing queued by any of them
 
-    ping = server.deliver("ping", payload("ping"), "p-1")
+    ping = server.deliver("ping", payload("ping/created"), "p-1")
     assert ping.status_code == 200 and ping.json()["zen"] == "Anything added dilutes everything else."
 
     first = server.deliver("pull_request", body, "same-delivery")
