@@ -37,3 +37,19 @@ def make_config(data_dir: Path, **overrides) -> ServerConfig:
 @pytest.fixture
 def config(tmp_path) -> ServerConfig:
     return make_config(tmp_path / "data")
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """make_server(sleep=..., **kw): a `python -m gitdeploy.server` subprocess (tests/server/process.py)."""
+    from .process import Server  # here, not at the top: process imports this module
+
+    servers: list[Server] = []
+
+    def make(**kw) -> Server:
+        servers.append(Server(tmp_path, **kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.stop()
