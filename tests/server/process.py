@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 class Server(ServerProcess):
     """One server process over a data dir; restartable."""
 
-    def __init__(self, tmp: Path, sleep: float, workers: int = 2, max_body: int = 5 * 1024 * 1024) -> None:
+    def __init__(self, tmp: Path, sleep: float, workers: int = 2, max_body: int = 5 * 1024 * 1024,
+                 extra: str = "") -> None:
         self.events = tmp / "handled.log"
         env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "GITDEPLOY_TEST_LOG": str(self.events),
                "GITDEPLOY_TEST_SLEEP": str(sleep), "PYTHONPATH": str(REPO)}
@@ -30,7 +31,7 @@ class Server(ServerProcess):
             f"listen: 127.0.0.1:{self.port}\n"
             f"data_dir: data\nworkers: {workers}\nmax_body_bytes: {max_body}\n"
             "repositories: [Codertocat/Hello-World]\n"
-            "environments: {production: {branch: master}}\n"
+            "environments: {production: {branch: master}}\n" + extra
         )
 
     def command(self) -> list[str]:
