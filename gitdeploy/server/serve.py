@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 QUEUE_FILE = "queue.sqlite3"
 LOCK_FILE = "server.lock"
 HTTP_THREADS = 8  # threads run complete requests only; the handlers are quick (no work in a request)
-FDS_PER_CONNECTION = 1
 SPARE_FDS = 256  # sqlite, git, the Docker socket, logs
 
 
@@ -94,7 +93,7 @@ class _GuardedChannel(HTTPChannel):
 def create_http_server(app, config: ServerConfig):
     """waitress serving `app` on config.host:config.port with the `http:` limits. Raises OSError."""
     limits = config.http
-    _raise_fd_limit(limits.connection_limit * FDS_PER_CONNECTION + SPARE_FDS)
+    _raise_fd_limit(limits.connection_limit + SPARE_FDS)  # one descriptor per connection
     server = waitress.create_server(
         app, host=config.host, port=config.port, threads=HTTP_THREADS,
         connection_limit=limits.connection_limit,
