@@ -26,9 +26,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import waitress
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from waitress.server import TcpWSGIServer
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.server.config import HttpLimits, ServerConfig
@@ -43,6 +42,7 @@ QUEUE_FILE = "queue.sqlite3"
 LOCK_FILE = "server.lock"
 HTTP_THREADS = 8  # threads run complete requests only; the handlers are quick (no work in a request)
 SPARE_FDS = 256  # sqlite, git, the Docker socket, logs
+ACCEPT_BURST = 64
 
 
 class _GuardedChannel(HTTPChannel):
@@ -53,7 +53,7 @@ class _GuardedChannel(HTTPChannel):
     the deadlines are checked; `will_close` makes waitress close the socket in the same pass.
     """
 
-    limits = HttpLimits()
+    server: _Server
     _tracked: object = None  # the request whose deadline runs (waitress's parser object)
     _started = 0.0  # when its first byte came
     _began = False  # whether any request started on this connection
@@ -70,32 +70,54 @@ class _GuardedChannel(HTTPChannel):
 
     def readable(self) -> bool:
         if not self.will_close and not self.requests:
-            late = self._late()
+            late = self._late(self.server.limits)
             if late:
                 log.info("closing a connection from %s: %s", self.addr[0] if self.addr else "?", late)
                 self.will_close = True
         return super().readable()
 
-    def _late(self) -> str:
+    def _late(self, limits: HttpLimits) -> str:
         now = time.monotonic()
         if self.request is None:
-            if not self._began and now - self._opened > self.limits.header_timeout:
-                return f"no request within {self.limits.header_timeout:g}s of connecting"
+            if not self._began and now - self._opened > limits.header_timeout:
+                return f"no request within {limits.header_timeout:g}s of connecting"
             return ""
         age = now - self._started
-        if not self.request.headers_finished and age > self.limits.header_timeout:
-            return f"headers not complete after {self.limits.header_timeout:g}s"
-        if age > self.limits.body_timeout:
-            return f"request not complete after {self.limits.body_timeout:g}s"
+        if not self.request.headers_finished and age > limits.header_timeout:
+            return f"headers not complete after {limits.header_timeout:g}s"
+        if age > limits.body_timeout:
+            return f"request not complete after {limits.body_timeout:g}s"
         return ""
 
 
-def create_http_server(app, config: ServerConfig):
+class _Server(TcpWSGIServer):
+    """waitress's TCP server with guarded channels, accepting every waiting connection at once.
+
+    waitress accepts one connection per pass of its loop, and a pass visits every open channel:
+    with hundreds connecting at once, a newcomer (a health check) would wait seconds in the
+    backlog. Up to ACCEPT_BURST are taken per pass instead, never past the connection limit.
+    """
+
+    channel_class = _GuardedChannel
+
+    def __init__(self, app, limits: HttpLimits, **adjustments) -> None:
+        self.limits = limits
+        super().__init__(app, **adjustments)
+
+    def handle_accept(self) -> None:
+        for _ in range(ACCEPT_BURST):
+            before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == before or len(self._map) >= self.adj.connection_limit:
+                return
+
+
+def create_http_server(app, config: ServerConfig) -> _Server:
     """waitress serving `app` on config.host:config.port with the `http:` limits. Raises OSError."""
     limits = config.http
     _raise_fd_limit(limits.connection_limit + SPARE_FDS)  # one descriptor per connection
-    server = waitress.create_server(
-        app, host=config.host, port=config.port, threads=HTTP_THREADS,
+    return _Server(
+        app, limits, host=config.host, port=config.port, threads=HTTP_THREADS,
         connection_limit=limits.connection_limit,
         backlog=min(4096, max(1024, limits.connection_limit)),
         channel_timeout=limits.idle_timeout,
@@ -104,12 +126,6 @@ def create_http_server(app, config: ServerConfig):
         max_request_body_size=config.max_body_bytes * 2 + 65_536,  # the app answers 413 below this
         ident="gitdeploy",
     )
-    channel = type("GuardedChannel", (_GuardedChannel,), {"limits": limits})
-    listeners = [server] if isinstance(server, BaseWSGIServer) else list(server.map.values())
-    for listener in listeners:
-        if isinstance(listener, BaseWSGIServer):
-            listener.channel_class = channel
-    return server
 
 
 def _raise_fd_limit(wanted: int) -> None:
