@@ -41,7 +41,10 @@ def _str(nullable: bool = False, max_length: int = MAX_NAME, **more: Any) -> dic
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _FLAG = {"type": ["boolean", "null"]}
 _SHA = _str(format="git-sha")
-_USER = _obj(login=_str(), type=_str())
+# GitHub logins are letters, digits and hyphens (apps add "[bot]"; Enterprise may add "_"): no "/",
+# "?" or "#", because a login becomes part of API paths (collaborator permission, team membership).
+_LOGIN = _str(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?i:\[bot\])?$")
+_USER = _obj(login=_LOGIN, type=_str())
 _REPOSITORY = _obj(("full_name",), full_name=_str(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"))
 
 SCHEMAS: dict[str, dict] = {
@@ -110,6 +113,8 @@ def check(event: str, payload: object) -> None:
         what = "is missing"
     elif error.validator == "format":
         what = f"is not a valid {str(error.validator_value).removeprefix('git-')}"
+    elif error.validator == "pattern":
+        what = "is not in the expected form"
     elif error.validator == "type":
         what = f"must be {_kinds(error.validator_value)}"
     else:
