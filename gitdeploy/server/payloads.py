@@ -45,7 +45,7 @@ _SHA = _str(format="git-sha")
 # "?" or "#", because a login becomes part of API paths (collaborator permission, team membership).
 _LOGIN = _str(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?i:\[bot\])?$")
 _USER = _obj(login=_LOGIN, type=_str())
-_REPOSITORY = _obj(("full_name",), full_name=_str(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"))
+_REPOSITORY = _obj(("full_name",), full_name=_str(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$"))
 
 SCHEMAS: dict[str, dict] = {
     "ping": _obj(zen=_str(max_length=MAX_TEXT)),

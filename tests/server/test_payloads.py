@@ -30,6 +30,8 @@ WRONG = [
     ("push/with-new-branch", "repository", "acme/shop", "repository"),
     ("push/with-new-branch", "repository.full_name", 5, "repository.full_name"),
     ("push/with-new-branch", "repository.full_name", "a/b/c", "repository.full_name"),
+    ("push/with-new-branch", "repository.full_name", "../..", "repository.full_name"),
+    ("push/with-new-branch", "repository.full_name", "acme/..", "repository.full_name"),
     ("push/with-new-branch", "ref", 5, "ref"),
     ("push/with-new-branch", "ref", "refs/heads/" + EVIL, "ref"),
     ("push/with-new-branch", "ref", "refs/heads/a..b", "ref"),
