@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Set
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +35,10 @@ from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.deploy.verify import Verification, unfit_containers, verify, verify_restored
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo, record
-from gitdeploy.live.engine import Cancel, Engine, aliases_for, connect, network_name
+from gitdeploy.live import secretfiles
+from gitdeploy.live.engine import Cancel, Engine, aliases_for, check_env_name, connect, network_name
+from gitdeploy.live.enginelock import EngineLock, Holder
+from gitdeploy.live.enginelock import hold as hold_engine
 from gitdeploy.live.images import ImageResolver
 from gitdeploy.live.model import Live
 from gitdeploy.plan.diff import diff
@@ -70,6 +74,9 @@ class Context:
     secrets_dir: Path | None = None
     client: docker.DockerClient | None = None  # injected by tests and the server; else connected lazily
 
+    def __post_init__(self) -> None:
+        check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad
+
     def docker(self) -> docker.DockerClient:
         if self.client is None:
             self.client = connect(self.docker_host)
@@ -103,16 +110,16 @@ def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecS
 
 def prepare(
     ctx: Context, rev: str = "HEAD", worktree: bool = False, tainted: Mapping[str, str] | Set[str] = frozenset(),
-    only: Set[str] | None = None,
+    only: Set[str] | None = None, loaded: tuple[SpecSource, Spec] | None = None,
 ) -> Prepared:
     """spec -> resolve -> live -> diff -> plan. `tainted` containers are replaced (see diff), and
     so is every running container at its target that is unhealthy or not reachable by name: no
     container is kept that verification would not pass.
 
     `only` limits the plan to those service paths (a heal repairing some services leaves the
-    others, e.g. one it gave up on, as they are).
+    others, e.g. one it gave up on, as they are). `loaded`: the spec at `rev`, when read already.
     """
-    source, spec = load(ctx, rev, worktree)
+    source, spec = loaded or load(ctx, rev, worktree)
     engine = ctx.engine()
     scope = None if only is None else frozenset(only)
     foreign = engine.foreign_envs(spec.system, ctx.env)
@@ -154,6 +161,7 @@ def check_verified(ctx: Context, prepared: Prepared) -> Verification:
 def execute(
     ctx: Context, prepared: Prepared, on_event: EventSink | None = None, *, cancel: Cancel | None = None,
     fault: Fault | None = None, journal: Journal | None = None, verified_before: str | None = None,
+    guard: Callable[[], None] | None = None,
 ) -> Result:
     """Execute the plan as a transaction: run its steps, verify the target; on any failure (or a
     cancel) return to the last verified revision - `verified_before` - and verify that.
@@ -165,7 +173,7 @@ def execute(
     cancel = cancel if cancel is not None else Cancel()
     started = time.time()
     runner = Runner(engine, target_of(ctx, prepared), on_event=on_event, journal=journal, cancel=cancel,
-                    fault=fault)
+                    fault=fault, guard=guard)
     verification: Verification | None = None
     try:
         if journal:
@@ -341,7 +349,9 @@ def deploy(
     """
     who = who or whoami()
     check_not_frozen(ctx.data_dir, ctx.env)
-    with acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held:
+    loaded = _load_or_none(ctx, rev, worktree)
+    with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held,
+          _engine_lock(ctx, loaded, rev, trigger, who) as engine_held):
         check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the lock
         early: list[Event] = []
 
@@ -353,10 +363,14 @@ def deploy(
         if held.recovered and held.recovered.pid != os.getpid():
             say("", "lock-recovered",
                 f"recovered a stale lock from pid {held.recovered.pid} ({held.recovered.owner})")
+        if engine_held and engine_held.recovered:
+            stale, why = engine_held.recovered
+            say("", "lock-recovered", f"recovered the engine lock of "
+                f"{stale.describe() if stale else 'an unknown holder'}: {why}")
         _recover_locked(ctx, say, who)
         started = time.time()
         try:
-            prepared = prepare(ctx, rev, worktree, tainted, only)
+            prepared = prepare(ctx, rev, worktree, tainted, only, loaded)
         except GitdeployError as exc:
             commit = None if worktree else _commit_of(ctx, rev)
             if commit:
@@ -369,13 +383,23 @@ def deploy(
         journal = None
         if prepared.plan.has_changes:
             journal = Journal(env_dir(ctx.data_dir, ctx.env))
-            journal.begin(_intent(ctx, prepared, verified, trigger, who))
+            try:
+                journal.begin(_intent(ctx, prepared, verified, trigger, who))
+            except GitdeployError as exc:  # a full disk: refused before the engine is touched
+                if prepared.spec.commit:
+                    _record(ctx, Attempt(prepared.spec.commit, ctx.env, prepared.spec.system, trigger, who, started,
+                                         time.time(), "failed", summary=prepared.plan.summary(),
+                                         failure=exc.message), on_event)
+                raise
         result = execute(ctx, prepared, on_event, cancel=cancel, fault=fault, journal=journal,
-                         verified_before=verified)
+                         verified_before=verified, guard=engine_held.check if engine_held else None)
+        if journal:
+            journal.tolerant = True  # from here a full disk is said, never raised
         if early:
             result = replace(result, events=tuple(early) + result.events)
         if result.ok:
             clear_halted(ctx.data_dir, ctx.env, prepared.spec.system)
+            _prune_secrets(ctx, on_event)  # values only pruned revisions used
         recorded = True
         if prepared.spec.commit:  # a working-tree deploy is never recorded as deployed
             if journal:
@@ -494,6 +518,39 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
     say("", "recovery", f"recovered: {outcome} and verified ({v.at_target}/{v.expected}); "
                         "the interrupted attempt is recorded as `interrupted`")
     return Recovery(left.target, where, outcome, True)
+
+
+def _load_or_none(ctx: Context, rev: str, worktree: bool) -> tuple[SpecSource, Spec] | None:
+    try:
+        return load(ctx, rev, worktree)
+    except GitdeployError:
+        return None  # prepare loads again, fails the same way and records it
+
+
+def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str, trigger: str,
+                 who: str) -> AbstractContextManager[EngineLock | None]:
+    """The engine lock of the system (see live.enginelock); none when the spec or the engine
+    cannot be read: prepare then fails, and records that."""
+    try:
+        client = ctx.docker()
+    except GitdeployError:
+        return nullcontext()
+    if loaded is None:
+        return nullcontext()
+    return hold_engine(client, loaded[1].system, ctx.env,
+                       Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
+
+
+def _prune_secrets(ctx: Context, on_event: EventSink | None) -> None:
+    """Remove secret values no container mounts any more; a failure is reported, never fatal."""
+    try:
+        gone = secretfiles.prune(ctx.docker(), ctx.data_dir)
+    except (GitdeployError, OSError) as exc:
+        if on_event:
+            on_event(Event(time.time(), "", "pruned", f"old secret files were not pruned: {exc}"))
+        return
+    if gone and on_event:
+        on_event(Event(time.time(), "", "pruned", f"{len(gone)} unused secret file(s) removed"))
 
 
 def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | None = None) -> HaltResult:

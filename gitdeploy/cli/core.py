@@ -31,9 +31,10 @@ from gitdeploy.errors import (
     GitdeployError,
     SpecInvalid,
 )
-from gitdeploy.live import labels
+from gitdeploy.live import enginelock, labels
 from gitdeploy.live.baseimage import ensure_base_image
-from gitdeploy.live.engine import Cancel, engine_errors, network_name
+from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
+from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
@@ -244,6 +245,7 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
                             "hash": c.hash[:12]} for c in cs],
         })
     lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
+    engine_lock = enginelock.held(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
     halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
     from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
 
@@ -251,11 +253,14 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,
                     "lock": lock.__dict__ if lock else None, "frozen": frozen.__dict__ if frozen else None,
-                    "halted": halted.__dict__ if halted else None, "drift": drift})
+                    "halted": halted.__dict__ if halted else None, "drift": drift,
+                    "engine_lock": engine_lock.holder.__dict__ if engine_lock and engine_lock.holder else None})
         return
     for label, brake in (("deploying", lock), ("frozen", frozen), ("halted", halted)):
         if brake:
             console.print(f"[yellow]{label}[/yellow]: {brake.describe()}")
+    if engine_lock and not (lock and engine_lock.holder and engine_lock.holder.pid == lock.pid):
+        console.print(f"[yellow]deploying[/yellow]: {engine_lock.describe()} (engine lock)", markup=True)
     table = Table(title=f"{spec.system} ({ctx.env})")
     for col in ("service", "replicas", "commit", "health", "kept"):
         table.add_column(col)
@@ -277,17 +282,27 @@ def down_cmd(ctx: Context, volumes: bool, system: str | None) -> None:
         _, spec = pipeline.load(ctx)
         system = spec.system
     engine = ctx.engine()
-    live = engine.analyze(system, ctx.env)
-    for c in live.containers:
-        engine.remove(c.id)
-    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={ctx.env}"]}
-    with engine_errors("removing the network"):
-        for n in engine.api.networks(names=[network_name(system, ctx.env)]):
-            engine.api.remove_network(n["Id"])
-        removed_volumes = 0
-        if volumes:
-            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
-                engine.api.remove_volume(v["Name"], force=True)
-                removed_volumes += 1
+    with enginelock.hold(engine.client, system, ctx.env, Holder.here("down", data_dir=str(ctx.data_dir))):
+        live = engine.analyze(system, ctx.env)  # (no deploy from any data dir runs meanwhile)
+        for c in live.containers:
+            engine.remove(c.id)
+        removed_volumes = _remove_networks_and_volumes(engine, system, ctx.env, volumes)
     extra = f", {removed_volumes} volume(s)" if volumes else " (volumes kept; --volumes removes them)"
     console.print(f"removed {len(live.containers)} container(s) of {system} ({ctx.env}){extra}")
+
+
+def _remove_networks_and_volumes(engine: Engine, system: str, env: str, volumes: bool) -> int:
+    # By label, checked again here: a network or volume of another system is never touched,
+    # whatever its name (the engine's name filter matches substrings: shop vs webshop).
+    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+    removed = 0
+    with engine_errors("removing the network"):
+        for n in engine.api.networks(filters=flt):
+            if owned(n.get("Labels"), system, env):
+                engine.api.remove_network(n["Id"])
+        if volumes:
+            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
+                if owned(v.get("Labels"), system, env):
+                    engine.api.remove_volume(v["Name"], force=True)
+                    removed += 1
+    return removed

@@ -65,7 +65,7 @@ class Runner:
     def __init__(
         self, engine: Engine, target: Target, *, on_event: EventSink | None = None,
         journal: Journal | None = None, cancel: Cancel | None = None, fault: Fault | None = None,
-        workers: int = 32, stage: str = "execute",
+        workers: int = 32, stage: str = "execute", guard: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.t = target
@@ -74,6 +74,7 @@ class Runner:
         self.fault = fault
         self.workers = workers
         self.stage = stage
+        self.guard = guard  # raises when the run may not go on (the engine lock was lost)
         self._sink = on_event
         self._events: list[Event] = []
         self._elock = threading.Lock()
@@ -140,6 +141,8 @@ class Runner:
             for phase in step.rollout:
                 if self.cancel:
                     raise StepFailed("interrupted")
+                if self.guard:
+                    self.guard()
                 futures = [ops.submit(self._op, step, op) for op in phase]
                 errors = [f.exception() for f in futures]
                 failed = [e for e in errors if e is not None]
