@@ -99,3 +99,29 @@ def test_a_second_ctrl_c_exits_at_once_and_the_next_deploy_recovers(spec_repo, s
     assert next(a for a in attempts(repo, "production") if a.commit == bad).result == "interrupted"
     assert deployed_commit(repo, "production") == good
     assert pipeline.check_verified(ctx, pipeline.prepare(ctx, good)).ok
+
+
+def test_a_server_start_recovers_what_a_killed_deploy_left(spec_repo, system_name):
+    """What `gitdeploy serve` does before it serves (gitdeploy.server.recovery), for a deploy
+    killed mid-rollout: back to the last verified revision, recorded as interrupted."""
+    from gitdeploy.server.config import Environment, ServerConfig
+    from gitdeploy.server.recovery import recover_environments
+
+    good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
+    ctx = spec_repo.ctx()
+    assert pipeline.deploy(ctx, good).ok
+    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2")})
+    env = clean_env(GITDEPLOY_FAILPOINT="journal:6")
+    killed = subprocess.run([GITDEPLOY, "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir),
+                             "deploy", "--rev", bad], capture_output=True, text=True, env=env, timeout=120)
+    assert killed.returncode == -9
+    config = ServerConfig(data_dir=spec_repo.data_dir, repositories=("acme/shop",),
+                          environments=(Environment("production", "main"),))
+    seen = []
+    assert recover_environments(config, lambda repo, e: seen.append((repo, e.name)) or spec_repo.ctx()) == 1
+    assert seen == [("acme/shop", "production")]
+    repo = pipeline.open_repo(spec_repo.root)
+    assert next(a for a in attempts(repo, "production") if a.commit == bad).result == "interrupted"
+    assert deployed_commit(repo, "production") == good
+    assert pipeline.check_verified(ctx, pipeline.prepare(ctx, good)).ok
+    assert recover_environments(config, lambda repo, e: spec_repo.ctx()) == 0  # nothing left
