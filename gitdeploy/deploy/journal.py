@@ -66,6 +66,9 @@ class Journal:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._written = 0  # lines appended
+        self._synced = 0  # lines known durable
         self._fd: int | None = None
         self._count = 0
         self._kill_at = _failpoint()
@@ -104,19 +107,31 @@ class Journal:
         self._counted()
 
     def note(self, **record: Any) -> None:
-        """Append one progress record durably. A failure to write is raised (GitdeployError)."""
+        """Append one progress record durably. A failure to write is raised (GitdeployError).
+
+        Group commit: the line is appended under a lock, the fsync is shared - parallel steps
+        that note at once wait for one fsync that covers all of them, not for one each."""
         line = (json.dumps(record | {"t": round(time.time(), 3)}) + "\n").encode()
-        with self._lock:
-            if self._fd is None:
-                return
-            try:
-                os.write(self._fd, line)
-                os.fsync(self._fd)
-            except OSError as exc:
-                if self.tolerant:
-                    self.lost = self.lost or f"{exc.strerror or exc}"
+        try:
+            with self._lock:
+                if self._fd is None:
                     return
-                raise _disk_error(exc, self.folder / PROGRESS) from None
+                os.write(self._fd, line)
+                self._written += 1
+                mine = self._written
+            with self._sync_lock:
+                if self._synced < mine:
+                    upto = self._written
+                    fd = self._fd
+                    if fd is not None:
+                        os.fsync(fd)
+                    self._synced = upto
+        except OSError as exc:
+            if self.tolerant:
+                self.lost = self.lost or f"{exc.strerror or exc}"
+                return
+            raise _disk_error(exc, self.folder / PROGRESS) from None
+        with self._lock:
             self._counted()
 
     def _counted(self) -> None:

@@ -6,12 +6,14 @@ GitdeployError with what the engine said.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +201,19 @@ class Engine:
         return [LiveContainer.from_api(r) for r in raw]
 
     def _inspected(self, containers: list[LiveContainer]) -> list[LiveContainer]:
+        """Running containers with their networks and aliases: from the endpoint cache where every
+        endpoint of a container is known (an endpoint's aliases never change), else inspected."""
         running = [c for c in containers if c.running]
         if not running:
             return containers
+        known = self._endpoint_cache()
+        by_id = {c.id: c for c in containers}
+        todo = []
+        for c in running:
+            if c.endpoints and all(e and e in known for _, e in c.endpoints) and c.state == "running":
+                by_id[c.id] = replace(c, networks=tuple((n, tuple(known[e])) for n, e in c.endpoints))
+            else:
+                todo.append(c)
 
         def one(c: LiveContainer) -> LiveContainer | None:
             try:
@@ -210,18 +222,48 @@ class Engine:
                 return None  # removed since the list
 
         with engine_errors("inspecting containers"):
-            if len(running) == 1:
-                done = [one(running[0])]
+            if len(todo) <= 1:
+                done = [one(c) for c in todo]
             else:
-                with ThreadPoolExecutor(min(16, len(running)), "gd-inspect") as pool:
-                    done = list(pool.map(one, running))
-        by_id = {c.id: c for c in containers}
-        for old, new in zip(running, done, strict=True):
+                with ThreadPoolExecutor(min(16, len(todo)), "gd-inspect") as pool:
+                    done = list(pool.map(one, todo))
+        learned: dict[str, list[str]] = {}
+        for old, new in zip(todo, done, strict=True):
             if new is None:
                 del by_id[old.id]
-            else:
-                by_id[old.id] = new
+                continue
+            by_id[old.id] = new
+            if new.state == "running":
+                ids = dict(old.endpoints)
+                learned |= {ids[n]: list(a) for n, a in new.networks or () if ids.get(n)}
+        if learned:
+            current = {e for c in running for _, e in c.endpoints}
+            self._save_endpoints({k: v for k, v in known.items() if k in current} | learned)
         return list(by_id.values())
+
+    def _endpoints_file(self) -> Path:
+        return self.data_dir / "endpoints.json"
+
+    def _endpoint_cache(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self._endpoints_file().read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items()
+                if isinstance(k, str) and isinstance(v, list) and all(isinstance(a, str) for a in v)}
+
+    def _save_endpoints(self, data: dict[str, list[str]]) -> None:
+        """Best effort (a cache): an atomic replace, never an error for the caller."""
+        path = self._endpoints_file()
+        tmp = path.with_name(f".endpoints.{os.getpid()}.{threading.get_ident()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     def foreign_envs(self, system: str, env: str) -> set[str]:
         with engine_errors("listing containers"):

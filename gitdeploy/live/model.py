@@ -47,6 +47,9 @@ class LiveContainer:
     depends: tuple[str, ...] = ()
     # (network, its aliases there) from an inspection; None when not inspected (stopped ones)
     networks: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # (network, endpoint ID) from the list: an endpoint's aliases never change (new aliases take
+    # a new endpoint), so a known endpoint needs no inspection
+    endpoints: tuple[tuple[str, str], ...] = ()
 
     def published(self, network: str, aliases: tuple[str, ...]) -> bool | None:
         """On `network` with every one of `aliases` (None: not known, it was not inspected)."""
@@ -102,6 +105,8 @@ class LiveContainer:
             created=float(raw.get("Created") or 0),
             definition_raw=lab.get(labels.DEFINITION, ""),
             depends=deps,
+            endpoints=tuple(sorted((n, e.get("EndpointID") or "") for n, e in
+                                   ((raw.get("NetworkSettings") or {}).get("Networks") or {}).items())),
         )
 
 
