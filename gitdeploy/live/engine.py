@@ -24,6 +24,7 @@ from gitdeploy.live import labels
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
+from gitdeploy.spec.names import aliases_for  # noqa: F401 - re-exported: the alias rules live with the spec
 
 
 def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
@@ -68,19 +69,6 @@ def container_name(system: str, env: str, path: str, replica: int, hash_: str) -
 
 def network_name(system: str, env: str) -> str:
     return f"{system}.{env}"
-
-
-def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
-    """DNS aliases per service: its dashed path, plus its short name where unique in the system."""
-    names: dict[str, int] = {}
-    for s in spec.services:
-        names[s.name] = names.get(s.name, 0) + 1
-    out: dict[str, tuple[str, ...]] = {}
-    for s in spec.services:
-        dashed = s.path.replace("/", "-")
-        unique = names[s.name] == 1 and s.name != dashed
-        out[s.path] = (s.name, dashed) if unique else (dashed,)
-    return out
 
 
 class Engine:

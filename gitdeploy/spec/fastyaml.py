@@ -140,8 +140,12 @@ def load(text: str, limits: Limits = LIMITS) -> Loaded:
         loader = _CLoader(text)
         try:
             return _Builder(limits).run(_pyyaml_events(loader))
-        except _PYYAML_ERRORS:
-            pass  # libyaml is stricter in corners: let YAML 1.2 (ruamel) decide and report
+        except _PYYAML_ERRORS as exc:
+            mark = getattr(exc, "problem_mark", None)
+            if "nesting depth" in str(getattr(exc, "problem", "")) and mark is not None:
+                # libyaml's own limit (1,000), met while it looks ahead: deeper than ours anyway
+                return Loaded(problems=[((mark.line + 1, mark.column + 1), *_too_deep(limits))])
+            # else libyaml is stricter in corners: let YAML 1.2 (ruamel) decide and report
         finally:
             loader.dispose()
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -154,6 +158,11 @@ def load(text: str, limits: Limits = LIMITS) -> Loaded:
         raise YAMLSyntaxError(pos, exc.problem or exc.context or "invalid YAML") from None
     except YAMLError as exc:
         raise YAMLSyntaxError((0, 0), _short(str(exc))) from None
+
+
+def _too_deep(limits: Limits) -> tuple[str, str]:
+    return (f"the document nests deeper than {limits.depth} levels",
+            "flatten it; gitdeploy.yaml needs only a few levels")
 
 
 def _pyyaml_events(loader: Any) -> Any:
@@ -234,8 +243,7 @@ class _Builder:
             self._alias(event)
         elif kind in ("MappingStartEvent", "SequenceStartEvent"):
             if len(self.stack) >= self.limits.depth:
-                self._problem(mark, f"the document nests deeper than {self.limits.depth} levels",
-                              "flatten it; gitdeploy.yaml needs only a few levels")
+                self._problem(mark, *_too_deep(self.limits))
                 raise _Stop
             self._counted(mark, 1)
             value: Any = PosMap() if kind == "MappingStartEvent" else PosSeq()

@@ -108,7 +108,7 @@ class GitSource:
             return []
         out = []
         for item in obj.traverse():
-            if item.type == "commit":
+            if item.type in ("submodule", "commit"):
                 kind = "submodule"
             else:
                 kind = "dir" if item.type == "tree" else ("symlink" if item.mode == 0o120000 else "file")
