@@ -8,6 +8,7 @@ import os
 import posixpath
 import re
 
+from gitdeploy.spec.fastyaml import CONTROL
 from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SpecSource, WorktreeSource
 from gitdeploy.spec.yamlnode import Pos, Report
@@ -108,6 +109,10 @@ def parse_env_text(r: Report, text: str, file: str) -> dict[str, str]:
     """KEY=VALUE lines of an env file, in order; problems are reported at file:line."""
     out: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
+        if (bad := CONTROL.search(raw)) is not None:
+            r.at((n, bad.start() + 1), f"the env file has the control character U+{ord(bad.group()):04X}",
+                 "containers cannot carry NUL or control characters (tab is fine)", file=file)
+            continue
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
