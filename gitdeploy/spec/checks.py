@@ -105,7 +105,8 @@ def _report_cycle(
     cycle = cycle[i:] + cycle[:i]
     nxt = cycle[1] if len(cycle) > 1 else cycle[0]
     pos = next(p for d, p in deps[first] if d.service == nxt)
-    text = " -> ".join([*cycle, first])
+    shown_cycle = cycle if len(cycle) <= 12 else [*cycle[:6], f"({len(cycle) - 10:,} more)", *cycle[-4:]]
+    text = " -> ".join([*shown_cycle, first])
     r.at(pos, f"dependency cycle: {text}", "remove one of these depends_on entries")
 
 

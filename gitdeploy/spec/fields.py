@@ -185,7 +185,7 @@ def parse_restart(r: Report, n: Node, what: str) -> str | None:
     v = n.value
     if v is False:  # `restart: false` written for "no"
         v = "no"
-    m = RESTART_RE.fullmatch(v) if isinstance(v, str) and len(v) < 40 else None
+    m = RESTART_RE.fullmatch(v) if isinstance(v, str) and len(v) < 60 else None
     if m is not None and m.group("count") is not None and int(m.group("count")) > INT64_MAX:
         r.at(n.pos, f"the restart count of {what} must be at most {INT64_MAX:,}")
         return None

@@ -198,8 +198,8 @@ def chain(n: int, cycle: bool) -> str:
 
 def test_a_dependency_cycle_through_1000_services(tmp_path):
     found = one(tmp_path, chain(1000, cycle=True))
-    assert found.startswith("gitdeploy.yaml:3:31: dependency cycle: s0 -> s1 -> s2")
-    assert found.count("->") == 1000
+    assert found.startswith("gitdeploy.yaml:3:31: dependency cycle: s0 -> s1 -> s2 -> s3 -> s4 -> s5 -> "
+                            "(990 more) -> s996 -> s997 -> s998 -> s999 -> s0 (hint:")
 
 
 def test_a_valid_1000_service_chain_validates_and_plans(tmp_path):
