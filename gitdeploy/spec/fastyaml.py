@@ -118,14 +118,15 @@ def resolve_plain(text: str) -> Any:
         return None
     if text in _BOOL:
         return _BOOL[text]
-    number = _INT.fullmatch(text) or _RADIX.fullmatch(text) or _FLOAT.fullmatch(text)
+    integer, radix = _INT.fullmatch(text), _RADIX.fullmatch(text)
+    number = integer or radix or _FLOAT.fullmatch(text)
     if number and len(text) > LIMITS.digits:
         raise ValueError(f"a number of {len(text):,} characters (at most {LIMITS.digits})")
-    if _INT.fullmatch(text):
+    if integer:
         return int(text)
-    if _RADIX.fullmatch(text):
+    if radix:
         return int(text, 0)
-    if _FLOAT.fullmatch(text):
+    if number:
         return float(text)
     if text.lstrip("+-") in (".inf", ".Inf", ".INF"):
         return -math.inf if text.startswith("-") else math.inf
@@ -212,6 +213,7 @@ class _Builder:
         self.count = 0
         self.out = Loaded()
         self.documents = 0
+        self.plain: dict[str, Any] = {}
 
     # -- the event loop ---------------------------------------------------------------------
 
@@ -231,14 +233,14 @@ class _Builder:
     def _event(self, event: Any) -> None:
         kind = type(event).__name__
         mark = event.start_mark
-        if kind == "DocumentStartEvent":
+        if kind == "ScalarEvent":  # most events: first
+            self._add(self._scalar(event), mark, event.anchor, 1)
+        elif kind == "DocumentStartEvent":
             self.documents += 1
             if self.documents > 1:
                 self._problem(mark, "more than one YAML document ('---') in gitdeploy.yaml",
                               "keep a single document")
                 raise _Stop
-        elif kind == "ScalarEvent":
-            self._add(self._scalar(event), mark, event.anchor, 1)
         elif kind == "AliasEvent":
             self._alias(event)
         elif kind in ("MappingStartEvent", "SequenceStartEvent"):
@@ -284,8 +286,13 @@ class _Builder:
             )
         if event.style not in (None, "") or _tag(event) in STR_TAGS:
             return text
+        if text in self.plain:  # keys and common values repeat: resolve each text once
+            return self.plain[text]
         try:
-            return resolve_plain(text)
+            value = resolve_plain(text)
+            if len(text) < 64:
+                self.plain[text] = value
+            return value
         except ValueError as exc:
             self._problem(event.start_mark, str(exc), "write a shorter number, or quote it to make it text")
             return text
