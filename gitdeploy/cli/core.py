@@ -62,8 +62,9 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
 
 
 def _system_name(text: str) -> str:
-    out = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in text.lower()).strip("-._")
-    return out or "system"
+    # no dots: gitdeploy joins names with dots (see gitdeploy.spec.names)
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "_-" else "-" for ch in text.lower()).strip("-_")
+    return out[:63].rstrip("-_") or "system"
 
 
 @command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\nExit codes: 0 valid, 2 invalid.")
