@@ -192,7 +192,7 @@ class _Stop(Exception):
 @dataclass
 class _Frame:
     value: Any  # PosMap or PosSeq being filled
-    start: Pos  # 0-based (line, col) of its first character
+    start: tuple[int, int]  # 0-based (line, col) of its first character
     anchor: str | None
     counted: int  # the value count when it started
     key: Any = None  # mapping: the key waiting for its value
@@ -371,10 +371,7 @@ class _Builder:
         sources = value if isinstance(value, PosSeq) else [value]
         for i, src in enumerate(sources):
             if not isinstance(src, PosMap):
-                at = src_pos = start
-                if isinstance(value, PosSeq) and i in value.lc.data:
-                    src_pos = value.lc.data[i]
-                    at = src_pos
+                at = value.lc.data[i] if isinstance(value, PosSeq) else start
                 self._problem(_Mark(*at), f"a merge key ('<<') takes a mapping or a list of mappings, "
                                           f"not {_kind(src)}", "write `<<: *anchor` where &anchor is a mapping")
                 continue

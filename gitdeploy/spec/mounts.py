@@ -69,11 +69,6 @@ def parse_port_entry(text: str) -> PortEntry:
     return PortEntry(container, host, ip, proto)
 
 
-def parse_port_text(text: str) -> list[Port]:
-    """The ports of one short-syntax entry, port by port. Raises ValueError with the reason."""
-    return parse_port_entry(text).ports()
-
-
 def _port_range(text: str, whole: str) -> tuple[int, int]:
     lo, _, hi = text.partition("-")
     first, last = int(lo), int(hi or lo)
