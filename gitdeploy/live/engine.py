@@ -7,6 +7,7 @@ GitdeployError with what the engine said.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +20,11 @@ import docker.errors
 import requests.exceptions
 from docker.types import IPAMConfig, IPAMPool, Mount
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.live import labels
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
-from gitdeploy.spec.names import aliases_for  # noqa: F401 - re-exported: the alias rules live with the spec
 
 
 def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
@@ -71,6 +71,61 @@ def network_name(system: str, env: str) -> str:
     return f"{system}.{env}"
 
 
+def volume_name(system: str, env: str, source: str) -> str:
+    return f"{system}.{env}.{source}"
+
+
+# An environment name is one part of `<system>.<env>.<...>` object names and a folder of the
+# data dir: no dots (two systems' names could collide), no slashes, nothing a shell would mangle.
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def check_env_name(env: str) -> str:
+    """`env` when it is a valid environment name; else GitdeployError (exit 2) saying why."""
+    if not isinstance(env, str) or not ENV_NAME.fullmatch(env):
+        raise GitdeployError(
+            f"environment name {env!r} is not valid: use letters, digits, '-' or '_' (at most 63, "
+            "starting with a letter or digit)",
+            "dots and slashes are refused: engine objects are named <system>.<env>.<name>",
+            exit_code=EXIT_INVALID,
+        )
+    return env
+
+
+def managed_labels(system: str, env: str) -> dict[str, str]:
+    """The labels of a network or volume gitdeploy creates for `system` in `env`."""
+    return {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"}
+
+
+def owner_of(lab: dict[str, str] | None) -> str:
+    """Who an engine object belongs to, from its labels, for messages."""
+    lab = lab or {}
+    if labels.SYSTEM in lab:
+        return f"gitdeploy system {lab[labels.SYSTEM]!r} ({lab.get(labels.ENV, '?')})"
+    return "something other than gitdeploy (no io.gitdeploy labels)"
+
+
+def owned(lab: dict[str, str] | None, system: str, env: str) -> bool:
+    """True when a network's or volume's labels say gitdeploy made it for `system` in `env`."""
+    lab = lab or {}
+    return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env and lab.get(labels.MANAGED) == "true"
+
+
+def _refuse_foreign(kind: str, name: str, lab: dict[str, str] | None, system: str, env: str) -> None:
+    raise GitdeployError(
+        f"the {kind} {name} exists but belongs to {owner_of(lab)}, not to {system!r} ({env})",
+        f"gitdeploy never uses a {kind} it did not create for this system: remove or rename that "
+        f"{kind} (docker {kind} rm {name}) if it is not needed, or rename the system",
+    )
+
+
+def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """DNS aliases per service: its dashed path, plus its short name where unique in the system."""
+    from gitdeploy.spec.names import aliases  # the rules live with the spec, which validates them
+
+    return aliases(s.path for s in spec.services)
+
+
 class Engine:
     def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None) -> None:
         self.client = client
@@ -99,39 +154,97 @@ class Engine:
     # -- networks, volumes, files ---------------------------------------------------------
 
     def ensure_network(self, system: str, env: str) -> str:
+        """The system network's name, created if missing; exactly one network of ours has it.
+
+        Found by exact name and checked by label: a same-named network that is not ours is
+        refused. Duplicates (two creators raced, as two data dirs on one engine could) are
+        merged into the oldest, so the name stays unambiguous for later deploys.
+        """
         name = network_name(system, env)
         with self._net_lock, engine_errors(f"creating network {name}"):
             if name in self._networks:
                 return name
-            if not self.api.networks(names=[name]):
-                self._create_network(name, {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"})
+            ours = self.system_networks(system, env)
+            if not ours:
+                self._create_network(name, system, env)
+                ours = self.system_networks(system, env)
+            if len(ours) > 1:
+                self._merge_networks(name, ours)
             self._networks.add(name)
         return name
 
-    def _create_network(self, name: str, lab: dict[str, str]) -> None:
+    def system_networks(self, system: str, env: str) -> list[dict]:
+        """Our networks named exactly `<system>.<env>`, oldest first (then by ID).
+
+        Raises GitdeployError when a network of that exact name belongs to someone else.
+        The engine's name filter matches substrings, hence the exact comparison here.
+        """
+        name = network_name(system, env)
+        found = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
+        for n in found:
+            if not owned(n.get("Labels"), system, env):
+                _refuse_foreign("network", name, n.get("Labels"), system, env)
+        return sorted(found, key=lambda n: (n.get("Created") or "", n["Id"]))
+
+    def _create_network(self, name: str, system: str, env: str) -> None:
         """A bridge network whose subnet is pinned (the engine picks a free one first).
 
         Only a network with a configured subnet lets a container rejoin at the same address,
         which is how `drain` takes a replica out of DNS without breaking its open connections.
+        The probe has a name of its own, so no one ever sees two networks named `name`.
         """
-        probe = self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab)
+        lab = managed_labels(system, env)
+        probe = self.api.create_network(f"{name}.probe-{os.urandom(4).hex()}", driver="bridge", labels=lab)
         try:
             pools = self.api.inspect_network(probe["Id"])["IPAM"]["Config"] or []
         finally:
             self.api.remove_network(probe["Id"])
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=p["Subnet"], gateway=p.get("Gateway")) for p in pools
                                         if p.get("Subnet")]) if pools else None
-        self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
+        try:
+            self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
+        except docker.errors.APIError:
+            if self.system_networks(system, env):
+                return  # another creator was first (its subnet, or the name): use that one
+            raise
+
+    def _merge_networks(self, name: str, ours: list[dict]) -> None:
+        """Keep the oldest of same-named networks of ours; move any container off the others
+        (with its aliases) and remove them. Every racer picks the same survivor."""
+        keep, *extras = ours
+        for extra in extras:
+            try:
+                attached = self.api.inspect_network(extra["Id"]).get("Containers") or {}
+            except docker.errors.NotFound:
+                continue  # a racer merged it already
+            for cid in attached:
+                try:
+                    nets = self.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}
+                except docker.errors.NotFound:
+                    continue
+                aliases = [a for a in (nets.get(name) or {}).get("Aliases") or () if not cid.startswith(a)]
+                self.api.disconnect_container_from_network(cid, extra["Id"], force=True)
+                self.api.connect_container_to_network(cid, keep["Id"], aliases=aliases or None)
+            try:
+                self.api.remove_network(extra["Id"])
+            except docker.errors.NotFound:
+                pass
 
     def ensure_volume(self, system: str, env: str, source: str) -> str:
-        name = f"{system}.{env}.{source}"
+        """The name of the system's volume `source`, created if missing.
+
+        A volume of that exact name that gitdeploy did not create for this system and
+        environment is refused, never mounted (it could hold another system's data).
+        """
+        name = volume_name(system, env, source)
         with engine_errors(f"creating volume {name}"):
             try:
-                self.api.inspect_volume(name)
+                info = self.api.inspect_volume(name)
             except docker.errors.NotFound:
-                self.api.create_volume(
-                    name, labels={labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"}
-                )
+                # Creating an existing volume returns it: a racer's (or a foreign) one is checked too.
+                info = self.api.create_volume(name, labels=managed_labels(system, env))
+        if not owned(info.get("Labels"), system, env):
+            _refuse_foreign("volume", name, info.get("Labels"), system, env)
         return name
 
     def materialize(self, digest: str, content: bytes, secret: bool = False) -> Path:
@@ -139,11 +252,17 @@ class Engine:
         folder = self.data_dir / ("secrets" if secret else "files")
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / digest
-        if not path.exists():
-            tmp = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}"
-            tmp.write_bytes(content)
-            tmp.chmod(0o444)
-            os.replace(tmp, path)
+        try:
+            os.utime(path)  # in use now: `secrets prune` leaves recently used files alone
+            return path
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return path  # there, but not ours to touch
+        tmp = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_bytes(content)
+        tmp.chmod(0o444)
+        os.replace(tmp, path)
         return path
 
     # -- containers -----------------------------------------------------------------------
