@@ -121,15 +121,9 @@ def _refuse_foreign(kind: str, name: str, lab: dict[str, str] | None, system: st
 
 def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
     """DNS aliases per service: its dashed path, plus its short name where unique in the system."""
-    names: dict[str, int] = {}
-    for s in spec.services:
-        names[s.name] = names.get(s.name, 0) + 1
-    out: dict[str, tuple[str, ...]] = {}
-    for s in spec.services:
-        dashed = s.path.replace("/", "-")
-        unique = names[s.name] == 1 and s.name != dashed
-        out[s.path] = (s.name, dashed) if unique else (dashed,)
-    return out
+    from gitdeploy.spec.names import aliases  # the rules live with the spec, which validates them
+
+    return aliases(s.path for s in spec.services)
 
 
 class Engine:
