@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 import git
+from rich.markup import escape
 from rich.table import Table
 
 from gitdeploy import pipeline
@@ -75,8 +76,9 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
 
 
 def _system_name(text: str) -> str:
-    out = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in text.lower()).strip("-._")
-    return out or "system"
+    # no dots: gitdeploy joins names with dots (see gitdeploy.spec.names)
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "_-" else "-" for ch in text.lower()).strip("-_")
+    return out[:63].rstrip("-_") or "system"
 
 
 @command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\nExit codes: 0 valid, 2 invalid.")
@@ -92,8 +94,9 @@ def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
             print_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
         else:
             for p in exc.problems:
-                err_console.print(f"[red]{p.location()}[/red]: {p.message}"
-                                  + (f"\n    [yellow]hint:[/yellow] {p.hint}" if p.hint else ""))
+                # escaped: a message quotes the spec, which may look like rich markup ("[/x]")
+                err_console.print(f"[red]{escape(p.location())}[/red]: {escape(p.message)}"
+                                  + (f"\n    [yellow]hint:[/yellow] {escape(p.hint)}" if p.hint else ""))
             err_console.print(f"[bold red]{len(exc.problems)} problem(s)[/bold red]; nothing was deployed")
         sys.exit(EXIT_INVALID)
     if as_json:

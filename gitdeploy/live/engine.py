@@ -157,16 +157,9 @@ def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
 
 def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
     """See aliases_for (from the services alone)."""
-    services = list(services)
-    names: dict[str, int] = {}
-    for s in services:
-        names[s.name] = names.get(s.name, 0) + 1
-    out: dict[str, tuple[str, ...]] = {}
-    for s in services:
-        dashed = s.path.replace("/", "-")
-        unique = names[s.name] == 1 and s.name != dashed
-        out[s.path] = (s.name, dashed) if unique else (dashed,)
-    return out
+    from gitdeploy.spec.names import aliases  # the rules live with the spec, which validates them
+
+    return aliases(s.path for s in services)
 
 
 class Engine:

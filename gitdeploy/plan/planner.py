@@ -28,19 +28,33 @@ def make_plan(
     steps: list[Step] = []
     memo: dict[str, frozenset[str]] = {}
 
-    def stepped_deps(path: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
-        # The nearest stepped services among path's transitive dependencies.
+    def stepped_deps(path: str) -> frozenset[str]:
+        # The nearest stepped services among path's transitive dependencies: a depth-first
+        # walk with its own stack (chains of any length; cycles are rejected by validation and
+        # never loop here - a service on the stack counts as having none).
         if path in memo:
             return memo[path]
-        out: set[str] = set()
-        for dep in services[path].depends_on:
-            if dep.service in seen or dep.service not in services:
-                continue  # cycles are rejected by validation; never loop here
-            if dep.service in stepped:
-                out.add(dep.service)
-            else:
-                out |= stepped_deps(dep.service, seen | {path})
-        memo[path] = frozenset(out)
+        stack: list[tuple[str, int]] = [(path, 0)]
+        on_stack = {path}
+        while stack:
+            node, i = stack[-1]
+            deps = services[node].depends_on
+            if i < len(deps):
+                stack[-1] = (node, i + 1)
+                nxt = deps[i].service
+                if nxt in services and nxt not in stepped and nxt not in memo and nxt not in on_stack:
+                    stack.append((nxt, 0))
+                    on_stack.add(nxt)
+                continue
+            out: set[str] = set()
+            for dep in deps:
+                if dep.service in stepped:
+                    out.add(dep.service)
+                elif dep.service in memo:
+                    out |= memo[dep.service]
+            memo[node] = frozenset(out)
+            stack.pop()
+            on_stack.discard(node)
         return memo[path]
 
     # Removals: who depended on each removed service (from the labels of its containers).
@@ -91,22 +105,31 @@ def gate_of(svc: Service) -> GateSpec:
 
 
 def topological(steps: Sequence[Step]) -> list[Step]:
-    """Steps sorted so every step comes after those it waits for (stable otherwise)."""
+    """Steps sorted so every step comes after those it waits for (stable otherwise).
+
+    A depth-first walk with its own stack, so a chain of any length sorts (no recursion limit).
+    """
     by_path = {s.path: s for s in steps}
     done: set[str] = set()
     out: list[Step] = []
-
-    def visit(s: Step, stack: frozenset[str]) -> None:
-        if s.path in done or s.path in stack:
-            return
-        for p in s.after:
-            if p in by_path:
-                visit(by_path[p], stack | {s.path})
-        done.add(s.path)
-        out.append(s)
-
-    for s in steps:
-        visit(s, frozenset())
+    for first in steps:
+        if first.path in done:
+            continue
+        stack: list[tuple[Step, int]] = [(first, 0)]
+        on_stack = {first.path}
+        while stack:
+            s, i = stack[-1]
+            if i < len(s.after):
+                stack[-1] = (s, i + 1)
+                p = s.after[i]
+                if p in by_path and p not in done and p not in on_stack:
+                    stack.append((by_path[p], 0))
+                    on_stack.add(p)
+                continue
+            stack.pop()
+            on_stack.discard(s.path)
+            done.add(s.path)
+            out.append(s)
     return out
 
 
