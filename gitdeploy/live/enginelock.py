@@ -251,6 +251,8 @@ class EngineLock:
         self._renewed = renewed  # monotonic time of the last lease written (the first: at creation)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew_loop, name=f"gd-lease-{name}", daemon=True)
+        with _held_lock:
+            _HELD_HERE.add(cid)
         self._thread.start()
 
     def _renew_loop(self) -> None:
@@ -292,6 +294,8 @@ class EngineLock:
                                  "another deploy may run now; check `gitdeploy status` before going on")
 
     def release(self) -> None:
+        with _held_lock:
+            _HELD_HERE.discard(self.id)
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=10)  # a renewal stuck on a hung engine must not hang us
@@ -311,6 +315,11 @@ class EngineLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+
+# Lock containers this process holds now: one of this process's own that is not here was left
+# behind when the engine could not be reached to release it (a long-running server goes on).
+_HELD_HERE: set[str] = set()
+_held_lock = threading.Lock()
 
 RELEASED = "gitdeploy-lock-released."  # a lock container on its way out
 _STALE = "gitdeploy-stale-lock."
@@ -375,6 +384,8 @@ def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | No
                     continue  # released meanwhile
                 why = stale_reason(state.holder, state.expires, time.time() + offset,
                                    state.holder.alive_here() if state.holder else None)
+                if why is None and _left_by_me(state):
+                    why = "this process held it and could not release it (the engine was unreachable)"
                 if why is None:
                     raise _held(system, env, name, state) from None
                 if _take_over(api, state):
@@ -385,6 +396,14 @@ def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | No
         raise GitdeployError(f"taking the engine lock {name}: {getattr(exc, 'explanation', None) or exc}") from None
     raise GitdeployError(f"could not take the engine lock {name}: it changed hands five times in a row",
                          "several deploys of this system are starting at once; try again")
+
+
+def _left_by_me(state: LockState) -> bool:
+    h = state.holder
+    if h is None or h.pid != os.getpid() or h.alive_here() is not True:
+        return False
+    with _held_lock:
+        return state.id not in _HELD_HERE
 
 
 def _create(api: docker.APIClient, name: str, lab: dict[str, str]) -> str:
