@@ -97,7 +97,8 @@ def create_check_run(req: Req, repo: Repo) -> Answer:
     if not name or not head_sha:
         missing = "name" if not name else "head_sha"
         return 422, error(f'Invalid request.\n\n"{missing}" wasn\'t supplied.'), {}
-    rec: dict[str, Any] = {"id": req.state.new_id(), "head_sha": head_sha, "started_at": now_iso()}
+    rec: dict[str, Any] = {"id": req.state.new_id(), "head_sha": head_sha, "started_at": now_iso(),
+                           "creator": req.me}
     rec["suite_id"] = req.state.new_id()
     if bad := _check_fields(req, rec):
         return bad

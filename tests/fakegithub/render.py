@@ -351,8 +351,8 @@ class View:
             "check_suite": {"id": rec["suite_id"]},
             "app": {
                 "id": 1,
-                "slug": self.state.bot_login.removesuffix("[bot]"),
-                "name": self.state.bot_login,
+                "slug": rec["creator"].removesuffix("[bot]"),
+                "name": rec["creator"].removesuffix("[bot]"),
             },
             "pull_requests": [],
         }

@@ -36,14 +36,16 @@ def _json_response(status: int, data: Any, headers: dict[str, str]) -> Response:
     return resp
 
 
-def _authorized(state: State) -> tuple[int, dict[str, Any]] | None:
+def _caller(state: State) -> str | tuple[int, dict[str, Any]]:
+    """The login the request's token acts as, or GitHub's 401 answer."""
     header = request.headers.get("Authorization", "")
     if not header:
         return 401, error("Requires authentication")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() not in ("token", "bearer") or token.strip() != state.token:
+    login = state.login_of(token.strip()) if scheme.lower() in ("token", "bearer") else None
+    if login is None:
         return 401, error("Bad credentials")
-    return None
+    return login
 
 
 def create_app(state: State) -> Flask:
@@ -73,8 +75,9 @@ def create_app(state: State) -> Flask:
 def _answer(
     state: State, api_path: str, prefix: str, body: Any, query: dict[str, str]
 ) -> tuple[int, Any, dict]:
-    if denied := _authorized(state):
-        return denied[0], denied[1], {}
+    me = _caller(state)
+    if isinstance(me, tuple):
+        return me[0], me[1], {}
     for i, (method, pattern, status, data) in enumerate(state.faults):
         if method == request.method and re.search(pattern, api_path):
             del state.faults[i]
@@ -83,7 +86,7 @@ def _answer(
         return 400, error("Problems parsing JSON"), {}
     host = request.host_url.rstrip("/")
     view = View(state, api=host + prefix, html=host)
-    req = Req(state, view, query, body or {}, request.url)
+    req = Req(state, view, query, body or {}, request.url, me)
     for method, pattern, handler in ROUTES:
         m = pattern.match(api_path)
         if not m or method != request.method:
@@ -107,9 +110,9 @@ class FakeGitHub:
     """A running fake GitHub: `url` is the host root, `base_url` what PyGithub takes."""
 
     def __init__(
-        self, token: str = "test-token", bot_login: str = "gitdeploy[bot]", state: State | None = None
+        self, token: str = "test-token", login: str = "deploy-bot", state: State | None = None
     ):
-        self.state = state or State(token=token, bot_login=bot_login)
+        self.state = state or State(token=token, login=login)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -74,11 +74,14 @@ class Repo:
 class State:
     """Everything the fake GitHub knows. All access goes through `lock` (the server is threaded)."""
 
-    def __init__(self, token: str = "test-token", bot_login: str = "gitdeploy[bot]") -> None:
+    def __init__(self, token: str = "test-token", login: str = "deploy-bot") -> None:
         self.lock = threading.RLock()
-        self.token = token
-        self.bot_login = bot_login
+        self.token = token  # the default token, issued to `login` (a user account, as on GitHub)
+        self.login = login
         self.users: dict[str, dict[str, Any]] = {}
+        # token -> the login it acts as: personal tokens act as their user, installation tokens
+        # as the App's "<slug>[bot]" account; whatever a request creates is attributed to it.
+        self.tokens: dict[str, str] = {}
         self.repos: dict[str, Repo] = {}
         self.calls: list[Call] = []
         # (method, path regex) -> list of (status, json body) answered instead, once each
@@ -86,7 +89,7 @@ class State:
         # (org, team slug) -> {login: membership state ("active" or "pending")}
         self.teams: dict[tuple[str, str], dict[str, str]] = {}
         self._next_id = 1000
-        self.user(bot_login, "Bot" if bot_login.endswith("[bot]") else "User")
+        self.add_token(token, login)
 
     # -- ids and users -------------------------------------------------------------------
 
@@ -101,6 +104,20 @@ class State:
             if login not in self.users:
                 self.users[login] = {"login": login, "id": self.new_id(), "type": type_}
             return self.users[login]
+
+    def add_token(self, token: str, login: str) -> None:
+        """Issue personal access token `token` to user `login` (never a "[bot]" account: those
+        belong to GitHub Apps, whose tokens come from an installation)."""
+        if login.lower().endswith("[bot]"):
+            raise ValueError(f"{login!r} is an App's account; a personal token belongs to a user")
+        with self.lock:
+            self.user(login)
+            self.tokens[token] = login
+
+    def login_of(self, token: str) -> str | None:
+        """The account `token` acts as, or None when GitHub would not accept it."""
+        with self.lock:
+            return self.tokens.get(token)
 
     # -- seeding ---------------------------------------------------------------------------
 

@@ -36,7 +36,24 @@ def test_401(seeded: FakeGitHub, headers: dict, message: str) -> None:
 def test_bearer_is_accepted(seeded: FakeGitHub) -> None:
     r = requests.get(f"{seeded.base_url}/user", headers={"Authorization": "Bearer test-token"})
     assert r.status_code == 200
-    assert r.json()["login"] == "gitdeploy[bot]" and r.json()["type"] == "Bot"
+    assert r.json()["login"] == "deploy-bot" and r.json()["type"] == "User"
+
+
+def test_what_a_token_creates_is_its_accounts(seeded: FakeGitHub) -> None:
+    """Comments, issues and reactions carry the login of the token that made them, as on GitHub."""
+    seeded.state.add_token("hubot-token", "hubot")
+    for token in ("test-token", "hubot-token"):
+        h = {"Authorization": f"token {token}"}
+        r = requests.post(f"{seeded.base_url}/repos/{REPO}/issues/2/comments", json={"body": "hi"}, headers=h)
+        assert r.status_code == 201
+        r = requests.post(f"{seeded.base_url}/repos/{REPO}/issues", json={"title": "t"}, headers=h)
+        assert r.status_code == 201
+    assert [c["user"] for c in seeded.state.comments(REPO, 2)] == ["deploy-bot", "hubot"]
+    with seeded.state.lock:
+        authors = [i["user"] for i in seeded.state.repo(REPO).issues.values() if not i["is_pull"]]
+    assert authors == ["deploy-bot", "hubot"]
+    with pytest.raises(ValueError, match="App"):
+        seeded.state.add_token("t2", "gitdeploy[bot]")  # a personal token never acts as an App
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,8 @@ def test_pull_reads_the_seeded_payload(forge: GitHubForge) -> None:
 
 
 def test_bot_login_is_read_once(forge: GitHubForge, seeded: FakeGitHub) -> None:
-    assert forge.bot_login() == "gitdeploy[bot]"
-    assert forge.bot_login() == "gitdeploy[bot]"
+    assert forge.bot_login() == "deploy-bot"
+    assert forge.bot_login() == "deploy-bot"
     assert len(seeded.state.calls_to("GET", "/user")) == 1
 
 
@@ -61,7 +61,7 @@ def test_upsert_creates_once_then_edits_in_place(forge: GitHubForge, seeded: Fak
 
 def test_upsert_leaves_other_peoples_and_other_markers_alone(forge: GitHubForge, seeded: FakeGitHub) -> None:
     seeded.state.add_comment(REPO, 2, f"{PLAN}\nquoted by a human", user="Codertocat")
-    seeded.state.add_comment(REPO, 2, "<!-- gitdeploy:apply -->\napplied", user="gitdeploy[bot]")
+    seeded.state.add_comment(REPO, 2, "<!-- gitdeploy:apply -->\napplied", user="deploy-bot")
     forge.upsert_marked_comment(2, PLAN, ["mine"])
     bodies = [c["body"] for c in seeded.state.comments(REPO, 2)]
     assert bodies == [f"{PLAN}\nquoted by a human", "<!-- gitdeploy:apply -->\napplied", f"{PLAN}\nmine"]
@@ -90,8 +90,8 @@ def test_upsert_split_comment_grows_and_shrinks(forge: GitHubForge, seeded: Fake
 
 
 def test_upsert_deletes_duplicates(forge: GitHubForge, seeded: FakeGitHub) -> None:
-    a = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold", user="gitdeploy[bot]")
-    b = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold twin", user="gitdeploy[bot]")
+    a = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold", user="deploy-bot")
+    b = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold twin", user="deploy-bot")
     refs = forge.upsert_marked_comment(2, PLAN, ["new"])
     assert refs[0].id == a["id"]
     assert [c["id"] for c in seeded.state.comments(REPO, 2)] == [a["id"]]
