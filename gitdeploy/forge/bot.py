@@ -74,6 +74,8 @@ class Bot:
             if repo not in self._forges:
                 if self._forge_factory is not None:
                     self._forges[repo] = self._forge_factory(repo)
+                elif self._forges:  # one client and one identity (learned once) for every repository
+                    self._forges[repo] = next(iter(self._forges.values())).for_repo(repo)
                 else:
                     gh = self.config.github
                     self._forges[repo] = GitHubForge(gh.token.reveal(), repo, base_url=gh.base_url, pace=gh.pace,

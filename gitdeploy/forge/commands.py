@@ -36,6 +36,8 @@ def run_command(bot, job: Job) -> str:
     repo, pr, name, author = p["repo"], int(p["pr"]), p["command"], p.get("author", "")
     comment_id = p.get("comment_id")
     forge = bot.forge(repo)
+    if author and author.lower() == forge.bot_login().lower():
+        return f"ignored /{name} on #{pr}: the bot's own comment"
     if comment_id:
         forge.react(comment_id, "eyes")
     command = COMMANDS.get(name.lower())

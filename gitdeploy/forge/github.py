@@ -84,13 +84,20 @@ def _redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.username else url
 
 
+class _Identity:
+    """Who the bot is on GitHub, shared by the forges of one client (None: not asked yet)."""
+
+    def __init__(self, login: str | None) -> None:
+        self.login = login
+
+
 class GitHubForge:
     """Pull-request comments, statuses, deployments and issues on one GitHub repository.
 
     `pace=True` keeps PyGithub's pacing (0.25 s between requests, 1 s between writes), which
     GitHub's secondary rate limit guidance asks for; `pace=False` turns it off, for the local
     fake in tests and benchmarks. `retry=None` keeps PyGithub's retry policy; tests pass 0.
-    `bot_login` names the identity when GET /user is not allowed (GitHub App tokens).
+    `bot_login` overrides the identity; by default it is asked of GitHub (see `bot_login()`).
     """
 
     def __init__(
@@ -112,7 +119,7 @@ class GitHubForge:
         self.repo_name = repo
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._login = bot_login
+        self._identity = _Identity(bot_login)
         if client is None:
             options: dict[str, Any] = {}
             if retry is not None:
@@ -127,7 +134,9 @@ class GitHubForge:
 
     def for_repo(self, repo: str) -> GitHubForge:
         """A forge for another repository sharing this client, its pacing and identity."""
-        return GitHubForge(self._token, repo, base_url=self.base_url, bot_login=self._login, client=self._gh)
+        other = GitHubForge(self._token, repo, base_url=self.base_url, client=self._gh)
+        other._identity = self._identity  # learned once, for every repository
+        return other
 
     @property
     def requester(self) -> Any:
@@ -169,11 +178,13 @@ class GitHubForge:
     # -- identity and permissions ----------------------------------------------------------
 
     def bot_login(self) -> str:
-        """The login gitdeploy acts as (GET /user once, then cached; or the configured one)."""
-        if self._login is None:
-            with self._calling("reading the bot's identity"):
-                self._login = self._gh.get_user().login
-        return self._login
+        """The login gitdeploy acts as: the configured one, else GitHub's answer to GET /user
+        (the token's account), asked once and cached. Comments and issues are the bot's own
+        only when their author is this login."""
+        if self._identity.login is None:
+            with self._calling("reading the bot's identity (GET /user)"):
+                self._identity.login = self._gh.get_user().login
+        return self._identity.login
 
     def permission(self, user: str) -> str:
         """`user`'s role on the repository: admin, maintain, write, triage, read or none."""
@@ -287,14 +298,14 @@ class GitHubForge:
         texts = [part_header(marker, i, len(bodies)) + body for i, body in enumerate(bodies, 1)]
         for text in texts:
             _check_length(text)
-        me = self.bot_login()
+        me = self.bot_login().lower()
         with self._calling(f"updating the {marker!r} comment on #{pr_number}"):
             issue = self._repo.get_issue(pr_number)
             existing: dict[int, Any] = {}
             stale = []
             for c in issue.get_comments():
                 index = part_index(marker, c.body or "")
-                if index is None or c.user is None or c.user.login != me:
+                if index is None or c.user is None or c.user.login.lower() != me:
                     continue
                 if index in existing or index > len(texts):
                     stale.append(c)
@@ -369,11 +380,12 @@ class GitHubForge:
     # -- issues (drift reports) ------------------------------------------------------------
 
     def _find_issue(self, marker: str, labels: Sequence[str]) -> Any | None:
-        me = self.bot_login()
+        me = self.bot_login().lower()
         for issue in self._repo.get_issues(state="open", labels=list(labels)):
             if (
                 issue.pull_request is None
-                and issue.user.login == me
+                and issue.user is not None
+                and issue.user.login.lower() == me
                 and (issue.body or "").startswith(marker)
             ):
                 return issue

@@ -8,7 +8,9 @@ Example (every key but `repositories`, `environments` and the secret is optional
     max_body_bytes: 5242880         # larger deliveries are answered 413
     data_dir: /var/lib/gitdeploy    # relative paths are relative to this file's directory
     workers: 2
-    bot_login: gitdeploy[bot]       # comments by this login are ignored (so are all sender.type Bot)
+    bot_login: deploy-bot           # override: who the bot is on GitHub. Default: asked of GitHub
+                                    # (GET /user for a token, "<app-slug>[bot]" for an App); the
+                                    # bot edits only its own comments and issues, found by it
     repositories: [acme/shop]       # owner/name; events from other repositories are ignored
     # an entry may name its clone URL (default https://github.com/<owner/name>.git):
     #   repositories: [{name: acme/shop, url: /srv/git/shop.git}]
@@ -135,7 +137,7 @@ class ServerConfig:
     port: int = 8470
     max_body_bytes: int = DEFAULT_MAX_BODY
     workers: int = 2
-    bot_login: str = "gitdeploy[bot]"
+    bot_login: str | None = None  # None: learned from GitHub (the token's user, or the App's <slug>[bot])
     github: GithubConfig = GithubConfig()
     deploy: DeployPolicy = DeployPolicy()
     http: HttpLimits = HttpLimits()
@@ -320,7 +322,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
     if not 1 <= workers <= 64:
         r.problem(root, "workers" if "workers" in root else None, f"workers must be 1..64, got {workers}")
 
-    bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, "gitdeploy[bot]", "config")
+    bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, None, "config")
 
     repositories, urls = _repositories(r, root)
     if not repositories:

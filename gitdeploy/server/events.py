@@ -15,7 +15,9 @@ Every field read here is first checked against its schema (gitdeploy.server.payl
 shape raises PayloadInvalid, which the app answers with 400.
 
 Ignored: repositories outside the allow-list, comments on plain issues, edited/deleted comments,
-comments by the bot itself (`bot_login`) or by any sender of type Bot, branch deletions.
+comments by an App account (sender of type Bot, or a "[bot]" login), comments by the configured
+`bot_login`, branch deletions. (With a learned identity, the bot's own comments never start with
+"/"; the command handler also skips them.)
 
 Dedup keys: `plan:<repo>#<pr>:<env>` (a newer push to the PR supersedes a queued plan) and the
 queue's default `deploy:<env>` (a newer push supersedes a queued deploy).
@@ -85,7 +87,8 @@ def _issue_comment(payload: dict, repo: str, config: ServerConfig) -> list[JobSp
         return []
     if (payload.get("sender") or {}).get("type") == "Bot" or author.get("type") == "Bot":
         return []
-    if (author.get("login") or "").lower() == config.bot_login.lower():
+    login = (author.get("login") or "").lower()
+    if login.endswith("[bot]") or (config.bot_login and login == config.bot_login.lower()):
         return []
     body = (comment.get("body") or "").strip()
     if not body.startswith("/"):
