@@ -16,9 +16,15 @@ from gitdeploy.deploy import freeze as brakes
 from gitdeploy.errors import GitdeployError
 from gitdeploy.forge import comments
 from gitdeploy.forge.github import GitHubForge, PullInfo
-from gitdeploy.forge.policy import deploy_refusals, operator_refusals
+from gitdeploy.forge.policy import (
+    PullGate,
+    deploy_refusals,
+    latest_verdicts,
+    operator_refusals,
+    pull_refusals,
+)
 from gitdeploy.history.revert import TRAILER_OF
-from gitdeploy.server.config import Environment
+from gitdeploy.server.config import DeployPolicy, Environment
 from gitdeploy.server.queue import Job, JobSpec
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,18 @@ def _operator(bot, forge: GitHubForge, author: str) -> list[str]:
     return operator_refusals(policy, author, forge.permission(author), teams)
 
 
+def _gate(policy: DeployPolicy, forge: GitHubForge, pull: PullInfo) -> PullGate:
+    """Look up what `pull_refusals` needs: reviews and their authors' roles (when approval is
+    required), the checks that are not green (when the merge state is not accepted)."""
+    reviews = tuple(forge.reviews(pull.number)) if policy.require_approved else ()
+    verdicts = latest_verdicts(reviews)
+    permissions = {r.user: forge.permission(r.user) for r in verdicts.values()}
+    red = ()
+    if policy.require_mergeable and pull.mergeable_state not in (*policy.mergeable_states, "draft", "unknown"):
+        red = tuple(forge.red_checks(pull.head_sha))
+    return PullGate(pull.head_sha, pull.draft, pull.mergeable, pull.mergeable_state, reviews, permissions, red)
+
+
 def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:
     pull = forge.pull(int(job.payload["pr"]))
     if pull.state != "open":
@@ -95,11 +113,10 @@ def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
     envs = _environments(bot, pull)
     reasons = _operator(bot, forge, author)
     policy = bot.config.deploy
-    approved = forge.is_approved(pull.number, pull.head_sha) if policy.require_approved else None
-    mergeable = pull.mergeable if policy.require_mergeable else None
+    reasons += pull_refusals(policy, _gate(policy, forge, pull))
     for env in envs:
         reasons += deploy_refusals(
-            policy, env=env.name, head_sha=pull.head_sha, approved=approved, mergeable=mergeable,
+            policy, env=env.name, head_sha=pull.head_sha,
             plan=bot.store.get(repo, pull.number, env.name), frozen=brakes.frozen(bot.config.data_dir, env.name))
     if reasons:
         for env in envs:

@@ -42,6 +42,25 @@ class PullInfo:
     author: str
     title: str
     merge_commit_sha: str | None = None  # the merge (or squash/rebase) commit once merged
+    draft: bool = False
+    mergeable_state: str = "unknown"  # GitHub's: clean, unstable, has_hooks, blocked, behind, dirty, draft, unknown
+    head_repo: str = ""  # owner/name the head comes from ("" when it was deleted)
+    base_repo: str = ""
+
+    @property
+    def from_fork(self) -> bool:
+        """True when the head lives in another repository than the base (a fork, or a deleted one)."""
+        return self.head_repo.lower() != self.base_repo.lower()
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    """One submitted review: who, their verdict (APPROVED, CHANGES_REQUESTED, COMMENTED,
+    DISMISSED) and the commit it was given on."""
+
+    user: str
+    state: str
+    commit_id: str
 
 
 @dataclass(frozen=True)
@@ -228,24 +247,32 @@ class GitHubForge:
                 author=pr.user.login,
                 title=pr.title,
                 merge_commit_sha=pr.merge_commit_sha,
+                draft=bool(pr.draft),
+                mergeable_state=pr.mergeable_state or "unknown",
+                head_repo=pr.head.repo.full_name if pr.head.repo is not None else "",
+                base_repo=pr.base.repo.full_name if pr.base.repo is not None else self.repo_name,
             )
 
-    def is_approved(self, number: int, head_sha: str | None = None) -> bool:
-        """True when some reviewer's latest verdict is APPROVED and none is CHANGES_REQUESTED.
-
-        Comments do not change a verdict; a dismissal clears it. With `head_sha`, only reviews
-        of that commit count (so a push after the approval needs a new one).
-        """
+    def reviews(self, number: int) -> list[ReviewInfo]:
+        """The submitted reviews of pull request `number`, oldest first (pending ones left out)."""
         with self._calling(f"reading reviews of pull request #{number}"):
-            verdicts: dict[str, str] = {}
-            for review in self._repo.get_pull(number).get_reviews():
-                if review.state in ("COMMENTED", "PENDING") or review.user is None:
-                    continue
-                if head_sha is not None and review.commit_id != head_sha:
-                    continue
-                verdicts[review.user.login] = review.state
-        states = set(verdicts.values())
-        return "APPROVED" in states and "CHANGES_REQUESTED" not in states
+            return [ReviewInfo(r.user.login, r.state, r.commit_id or "")
+                    for r in self._repo.get_pull(number).get_reviews()
+                    if r.user is not None and r.state != "PENDING"]
+
+    def red_checks(self, sha: str) -> list[str]:
+        """Checks on commit `sha` that are not green, as "name (state)": the latest commit status
+        per context that is failure/error/pending, and every check run not (yet) successful."""
+        with self._calling(f"reading the checks of {sha[:12]}"):
+            commit = self._repo.get_commit(sha)
+            red = [f"{s.context} ({s.state})" for s in commit.get_combined_status().statuses
+                   if s.state != "success"]
+            for run in commit.get_check_runs():
+                if run.status != "completed":
+                    red.append(f"{run.name} ({run.status})")
+                elif run.conclusion not in ("success", "neutral", "skipped"):
+                    red.append(f"{run.name} ({run.conclusion})")
+        return red
 
     def prs_for_commit(self, sha: str) -> list[int]:
         """Numbers of the pull requests whose branches contain commit `sha`."""
@@ -448,4 +475,4 @@ def _hint_for(status: int) -> str:
     }.get(status, "see https://www.githubstatus.com/ and try again")
 
 
-__all__ = ["CommentRef", "GitHubForge", "IssueRef", "PullInfo", "part_header", "part_index", "truncate"]
+__all__ = ["CommentRef", "GitHubForge", "IssueRef", "PullInfo", "ReviewInfo", "part_header", "part_index", "truncate"]

@@ -25,7 +25,7 @@ Example (every key but `repositories`, `environments` and the secret is optional
       connection_limit: 1000        # open connections; more wait in the listen backlog
     deploy:
       permissions: {min_permission: write, users: [], teams: []}
-      requirements: {approved: true, mergeable: true}
+      requirements: {approved: true, mergeable: true, mergeable_states: [clean]}  # + unstable, has_hooks
 
 Environment variables override the file (handy for secrets in containers):
 
@@ -60,6 +60,9 @@ HealMode = Literal["report", "heal"]
 
 # Repository permission levels as GitHub reports them, weakest first.
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
+
+# GitHub's merge states a /deploy may accept (blocked, behind, dirty, draft never are).
+MERGEABLE_STATES = ("clean", "unstable", "has_hooks")
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
@@ -112,8 +115,9 @@ class DeployPolicy:
     min_permission: str = "write"
     users: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
-    require_approved: bool = True
-    require_mergeable: bool = True
+    require_approved: bool = True  # by someone with write access or more, for the current head
+    require_mergeable: bool = True  # mergeable, with a merge state in `mergeable_states`
+    mergeable_states: tuple[str, ...] = ("clean",)  # may add "unstable" and "has_hooks"
 
 
 @dataclass(frozen=True)
@@ -434,7 +438,13 @@ def _http(r: _Reader, root: Mapping) -> HttpLimits:
 def _deploy(r: _Reader, root: Mapping) -> DeployPolicy:
     dep = r.mapping(root, "deploy", root.get("deploy"), {"permissions", "requirements"}, "deploy")
     perms = r.mapping(dep, "permissions", dep.get("permissions"), {"min_permission", "users", "teams"}, "deploy.permissions")
-    reqs = r.mapping(dep, "requirements", dep.get("requirements"), {"approved", "mergeable"}, "deploy.requirements")
+    reqs = r.mapping(dep, "requirements", dep.get("requirements"), {"approved", "mergeable", "mergeable_states"},
+                     "deploy.requirements")
+    states = r.strings(reqs, "mergeable_states", "deploy.requirements") or ("clean",)
+    for i, state in enumerate(states):
+        if state not in MERGEABLE_STATES:
+            r.problem(reqs["mergeable_states"], i, f"deploy.requirements.mergeable_states: {state!r} is not one of "
+                      f"{', '.join(MERGEABLE_STATES)}")
     min_perm = r.typed(perms, "min_permission", str, "write", "deploy.permissions")
     if min_perm not in PERMISSIONS:
         r.problem(perms, "min_permission", f"deploy.permissions.min_permission must be one of "
@@ -449,4 +459,5 @@ def _deploy(r: _Reader, root: Mapping) -> DeployPolicy:
         teams=teams,
         require_approved=r.typed(reqs, "approved", bool, True, "deploy.requirements"),
         require_mergeable=r.typed(reqs, "mergeable", bool, True, "deploy.requirements"),
+        mergeable_states=states,
     )

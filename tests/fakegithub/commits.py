@@ -106,6 +106,18 @@ def create_check_run(req: Req, repo: Repo) -> Answer:
     return ok(req.view.check_run(repo, rec), 201)
 
 
+def list_check_runs(req: Req, repo: Repo, ref: str) -> Answer:
+    """GET /commits/{ref}/check-runs: {total_count, check_runs}, newest first."""
+    sha = resolve_ref(repo, ref)
+    if sha is None:
+        return 422, error(f"No commit found for SHA: {ref}"), {}
+    name = req.query.get("check_name")
+    runs = [req.view.check_run(repo, r) for r in sorted(repo.check_runs.values(), key=lambda r: -r["id"])
+            if r["head_sha"] == sha and name in (None, r["name"])]
+    status, page, headers = paginate(req, runs)
+    return status, {"total_count": len(runs), "check_runs": page}, headers
+
+
 def update_check_run(req: Req, repo: Repo, rid: str) -> Answer:
     rec = repo.check_runs.get(int(rid))
     if not rec:

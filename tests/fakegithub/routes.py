@@ -35,6 +35,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
         ("GET", R + r"/commits/(?P<ref>[^/]+)/status", commits.combined_status),
         ("GET", R + r"/commits/(?P<sha>[^/]+)/pulls", issues.commit_pulls),
         ("POST", R + r"/check-runs", commits.create_check_run),
+        ("GET", R + r"/commits/(?P<ref>[^/]+)/check-runs", commits.list_check_runs),
         ("PATCH", R + r"/check-runs/(?P<rid>\d+)", commits.update_check_run),
         ("GET", R + r"/collaborators/(?P<login>[^/]+)/permission", commits.collaborator_permission),
         ("POST", R + r"/deployments", commits.create_deployment),

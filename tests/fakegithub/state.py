@@ -64,6 +64,8 @@ class Repo:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)  # sha -> PR numbers
+    protection: dict[str, list[str]] = field(default_factory=dict)  # branch -> required check names
+    fork_of: str | None = None  # the parent's full name when this repository is a fork
     next_number: int = 1
 
     @property
@@ -153,6 +155,56 @@ class State:
             self.user(login)
             self.repo(full_name).permissions[login] = role
 
+    def protect(self, full_name: str, branch: str, required: list[str]) -> None:
+        """Branch protection on `branch`: the checks (status contexts or check-run names) that
+        must succeed before a pull request into it can merge."""
+        with self.lock:
+            self.repo(full_name).protection[branch] = list(required)
+
+    def add_fork(self, parent: str, full_name: str) -> Repo:
+        """A fork of `parent` named `full_name` (another owner's copy)."""
+        with self.lock:
+            fork = self.add_repo(full_name)
+            fork.fork_of = parent
+            return fork
+
+    def checks_of(self, repo: Repo, sha: str) -> dict[str, str]:
+        """The latest state of every check on `sha`: name -> success, failure or pending.
+
+        Commit statuses by context (error counts as failure) and check runs by name (a
+        conclusion other than success, neutral or skipped is a failure)."""
+        with self.lock:
+            out: dict[str, str] = {}
+            for s in repo.statuses.get(sha, []):  # oldest first: the latest wins
+                out[s["context"]] = {"error": "failure"}.get(s["state"], s["state"])
+            for run in sorted(repo.check_runs.values(), key=lambda r: r["id"]):
+                if run["head_sha"] == sha:
+                    if run["status"] != "completed":
+                        out[run["name"]] = "pending"
+                    else:
+                        good = run["conclusion"] in ("success", "neutral", "skipped")
+                        out[run["name"]] = "success" if good else "failure"
+            return out
+
+    def merge_state(self, repo: Repo, rec: dict[str, Any]) -> str:
+        """GitHub's `mergeable_state` of pull request `rec`: draft, dirty, blocked (a required
+        check is not green), unstable (another check is red), clean - or the seeded one."""
+        if rec.get("mergeable_state"):
+            return rec["mergeable_state"]
+        if rec["state"] != "open":
+            return "unknown"
+        if rec["draft"]:
+            return "draft"
+        if not rec["mergeable"]:
+            return "dirty"
+        checks = self.checks_of(repo, rec["head_sha"])
+        required = repo.protection.get(rec["base_ref"], [])
+        if any(checks.get(name) != "success" for name in required):
+            return "blocked"
+        if any(state == "failure" for state in checks.values()):
+            return "unstable"
+        return "clean"
+
     def add_branch(self, full_name: str, branch: str, sha: str) -> None:
         with self.lock:
             self.repo(full_name).branches[branch] = sha
@@ -172,8 +224,13 @@ class State:
         title: str = "A change",
         body: str | None = "",
         draft: bool = False,
+        head_repo: str | None = None,
+        mergeable_state: str | None = None,
     ) -> dict[str, Any]:
-        """Seed a pull request; its head sha is associated with it (commits/{sha}/pulls)."""
+        """Seed a pull request; its head sha is associated with it (commits/{sha}/pulls).
+
+        `head_repo` names a fork (seeded with add_fork) the head comes from; `mergeable_state`
+        fixes GitHub's merge state instead of working it out (see merge_state)."""
         with self.lock:
             repo = self.add_repo(full_name)
             number = number or repo.next_number
@@ -204,6 +261,8 @@ class State:
                 "merge_commit_sha": fake_sha(full_name, "merge", number) if merged else None,
                 "mergeable": mergeable,
                 "draft": draft,
+                "head_repo": head_repo or full_name,
+                "mergeable_state": mergeable_state,
             }
             repo.issues[number] = pr
             repo.branches.setdefault(head_ref, head_sha)
@@ -219,6 +278,9 @@ class State:
         repo = self.add_repo(
             repo_json["full_name"], repo_json.get("default_branch", "main"), repo_json.get("private", False)
         )
+        head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or repo.full_name
+        if head_repo != repo.full_name:
+            self.add_fork(repo.full_name, head_repo)
         return self.add_pull(
             repo.full_name,
             pr["number"],
@@ -232,6 +294,7 @@ class State:
             title=pr["title"],
             body=pr.get("body"),
             draft=bool(pr.get("draft")),
+            head_repo=head_repo,
         )
 
     def add_review(
