@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError, SpecInvalid
-from gitdeploy.forge import comments
+from gitdeploy.forge import comments, forksafe
 from gitdeploy.forge.commands import comment_deploy_key, run_command
 from gitdeploy.forge.github import GitHubForge
 from gitdeploy.forge.markdown import split_markdown
@@ -91,11 +91,15 @@ class Bot:
                 self._mirrors[repo.lower()] = m
             return self._mirrors[repo.lower()]
 
-    def context(self, repo: str, env: Environment) -> pipeline.Context:
+    def context(self, repo: str, env: Environment, untrusted: bool = False) -> pipeline.Context:
+        """The pipeline's context for `env`; `untrusted` (a fork's PR) keeps builds and pulls
+        off the engine (gitdeploy.forge.forksafe)."""
         with self._guard:
             if env.docker_host not in self._clients:
                 self._clients[env.docker_host] = connect(env.docker_host)
             client = self._clients[env.docker_host]
+        if untrusted:
+            client = forksafe.untrusted(client)
         return pipeline.Context(repo=self.mirror(repo).path, env=env.name, data_dir=self.config.data_dir,
                                 docker_host=env.docker_host, client=client)
 
@@ -116,17 +120,20 @@ class Bot:
         """`plan` job: plan the PR head for one environment; one comment per PR, edited in place."""
         p = job.payload
         env = self.environment(p["environment"])
-        _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env)
+        _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env, fork=bool(p.get("fork")))
         return f"planned #{p['pr']} at {p['head_sha'][:7]} for {env.name}: {summary}"
 
-    def run_plan(self, repo: str, pr: int, sha: str, env: Environment) -> tuple[bool, str]:
-        """Plan `sha` of PR `pr` against `env`: comment, commit status, stored plan. Returns (ok, summary)."""
+    def run_plan(self, repo: str, pr: int, sha: str, env: Environment, fork: bool = False) -> tuple[bool, str]:
+        """Plan `sha` of PR `pr` against `env`: comment, commit status, stored plan. Returns (ok, summary).
+
+        A `fork`'s PR is planned without building or pulling anything, unless `allow_fork_prs`."""
+        untrusted = fork and not self.config.allow_fork_prs
         forge = self.forge(repo)
         forge.set_status(sha, PLAN_STATUS, "pending", f"{env.name}: planning")
         plan_dict: dict[str, Any] = {}
         try:
             self.mirror(repo).fetch(sha, f"refs/pull/{pr}/head")
-            prepared = pipeline.prepare(self.context(repo, env), sha)
+            prepared = pipeline.prepare(self.context(repo, env, untrusted), sha)
         except SpecInvalid as exc:
             ok, state, summary = False, "failure", comments.invalid_summary(exc.problems)
             body = comments.invalid_comment(env.name, sha, exc.problems)
@@ -139,7 +146,8 @@ class Bot:
             body = comments.error_comment(env.name, sha, comments.INTERNAL)
         else:
             ok, state, summary = True, "success", prepared.plan.summary()
-            body = comments.plan_comment(env.name, sha, prepared.plan)
+            skipped = [(d.path, d.image_id) for d in prepared.desired if d.image_id in forksafe.PLACEHOLDERS]
+            body = comments.plan_comment(env.name, sha, prepared.plan, untrusted=untrusted, skipped=skipped)
             plan_dict = plan_to_dict(prepared.plan)
         marker = comments.plan_marker(env.name)
         refs = forge.upsert_marked_comment(pr, marker, markdown_parts(marker, body))

@@ -97,7 +97,7 @@ def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:
         return "-1", comments.refused("plan", ["the pull request is closed"])
     lines, all_ok = [], True
     for env in _environments(bot, pull):
-        ok, summary = bot.run_plan(job.payload["repo"], pull.number, pull.head_sha, env)
+        ok, summary = bot.run_plan(job.payload["repo"], pull.number, pull.head_sha, env, fork=pull.from_fork)
         all_ok &= ok
         lines.append(f"- `{env.name}` at `{pull.head_sha[:12]}`: {summary}")
     return ("+1" if all_ok else "-1"), "planned again (the plan comment is updated):\n" + "\n".join(lines)
@@ -112,6 +112,10 @@ def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
         return "-1", comments.refused("deploy", [why])
     envs = _environments(bot, pull)
     reasons = _operator(bot, forge, author)
+    if pull.from_fork and not bot.config.allow_fork_prs:
+        reasons.append(f"the pull request comes from a fork (`{pull.head_repo or 'a deleted repository'}`): "
+                       "deploying it would run its code on the environment's engine, and this server does "
+                       "not allow that (`allow_fork_prs: false`)")
     policy = bot.config.deploy
     reasons += pull_refusals(policy, _gate(policy, forge, pull))
     for env in envs:

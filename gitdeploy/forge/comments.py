@@ -41,8 +41,19 @@ def _head(env: str, sha: str) -> str:
     return f"### gitdeploy plan for `{env}`\nHead: `{sha}`\n"
 
 
-def plan_comment(env: str, sha: str, plan: Plan) -> str:
-    """The plan comment: heading, head SHA, the rendered plan, how to deploy it."""
+FORK_NOTE = ("⚠️ **This pull request comes from a fork**: it is planned without building or pulling "
+             "anything on the engine, so services with `build:` show `not built: fork pull request`, and it "
+             "cannot be deployed from here (the server's `allow_fork_prs` is off).")
+
+
+def plan_comment(env: str, sha: str, plan: Plan, untrusted: bool = False,
+                 skipped: Sequence[tuple[str, str]] = ()) -> str:
+    """The plan comment: heading, head SHA, the rendered plan, how to deploy it (or, for a fork's
+    pull request planned `untrusted`, why nothing was built and it cannot be deployed, with each
+    `skipped` (service, "not built: ..." / "not pulled: ...") listed)."""
+    if untrusted:
+        rows = "".join(f"\n- `{path}`: {why}" for path, why in skipped)
+        return f"{_head(env, sha)}\n{FORK_NOTE}{rows}\n\n{plan_markdown(plan)}"
     return f"{_head(env, sha)}\n{plan_markdown(plan)}\n\n{FOOTER}"
 
 

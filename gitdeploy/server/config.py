@@ -12,6 +12,7 @@ Example (every key but `repositories`, `environments` and the secret is optional
                                     # (GET /user for a token, "<app-slug>[bot]" for an App); the
                                     # bot edits only its own comments and issues, found by it
     repositories: [acme/shop]       # owner/name; events from other repositories are ignored
+    allow_fork_prs: false           # true: build, pull and deploy PRs from forks (a stranger's code)
     # an entry may name its clone URL (default https://github.com/<owner/name>.git):
     #   repositories: [{name: acme/shop, url: /srv/git/shop.git}]
     environments:
@@ -146,6 +147,7 @@ class ServerConfig:
     deploy: DeployPolicy = DeployPolicy()
     http: HttpLimits = HttpLimits()
     repository_urls: tuple[tuple[str, str], ...] = ()  # (owner/name, clone URL) where configured
+    allow_fork_prs: bool = False  # plan (build, pull) and deploy PRs whose head is in another repository
 
     def repository_url(self, full_name: str) -> str:
         """The clone URL of `full_name`: the configured `url:`, else GitHub's https URL."""
@@ -202,7 +204,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 _TOP_KEYS = {
     "listen", "webhook_secret", "insecure_no_secret", "max_body_bytes", "data_dir", "workers",
-    "bot_login", "repositories", "environments", "github", "deploy", "http",
+    "bot_login", "repositories", "environments", "github", "deploy", "http", "allow_fork_prs",
 }
 
 
@@ -328,6 +330,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
 
     bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, None, "config")
 
+    allow_fork_prs = r.typed(root, "allow_fork_prs", bool, False, "config")
     repositories, urls = _repositories(r, root)
     if not repositories:
         r.problem(root, "repositories" if "repositories" in root else None,
@@ -352,7 +355,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         data_dir=data_dir, repositories=repositories, environments=environments,
         webhook_secret=Secret(secret), insecure_no_secret=insecure, host=host, port=port,
         max_body_bytes=max_body, workers=workers, bot_login=bot_login, github=github, deploy=deploy,
-        repository_urls=urls, http=http,
+        repository_urls=urls, http=http, allow_fork_prs=allow_fork_prs,
     )
     config.check_startable()
     return config

@@ -66,6 +66,8 @@ def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpe
         "base_ref": base,
         "action": action,
         "draft": bool(pr.get("draft")),
+        # a head in another repository (a fork, or null: the fork was deleted) is untrusted code
+        "fork": ((pr["head"].get("repo") or {}).get("full_name") or "").lower() != repo.lower(),
     }
     if action in PLAN_ACTIONS:
         kind = "plan"

@@ -55,7 +55,7 @@ SCHEMAS: dict[str, dict] = {
         pull_request=_obj(
             ("number", "head", "base"),
             number=_ID, draft=_FLAG, merged=_FLAG,
-            head=_obj(("sha",), sha=_SHA),
+            head=_obj(("sha",), sha=_SHA, repo=_obj(nullable=True, full_name=_str(nullable=True))),
             base=_obj(("ref",), ref=_str(format="git-branch")),
         ),
     ),

@@ -135,3 +135,18 @@ def test_repositories_may_name_their_clone_url(tmp_path):
     with pytest.raises(GitdeployError) as exc:
         load_config(path, environ={})
     assert "unknown key 'branch'" in exc.value.message and "name is required" in exc.value.message
+
+
+def test_a_pr_from_another_repository_or_a_deleted_fork_is_a_fork(tmp_path):
+    from gitdeploy.server.config import Environment, ServerConfig
+    from gitdeploy.server.events import jobs_for_event
+    from tests.fixtures import webhook
+
+    config = ServerConfig(tmp_path, ("Codertocat/Hello-World",), (Environment("production", "master"),))
+    body = webhook("pull_request/opened")
+    [job] = jobs_for_event("pull_request", body, config)
+    assert job.payload["fork"] is False
+    body["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World"
+    assert jobs_for_event("pull_request", body, config)[0].payload["fork"] is True
+    body["pull_request"]["head"]["repo"] = None  # GitHub sends null once the fork is deleted
+    assert jobs_for_event("pull_request", body, config)[0].payload["fork"] is True
