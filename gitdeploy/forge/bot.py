@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError, SpecInvalid
 from gitdeploy.forge import comments, forksafe
+from gitdeploy.forge.app import GitHubApp
 from gitdeploy.forge.commands import comment_deploy_key, run_command
 from gitdeploy.forge.github import GitHubForge
 from gitdeploy.forge.markdown import split_markdown
@@ -59,7 +60,9 @@ class Bot:
         self._forges: dict[str, GitHubForge] = {}
         self._clients: dict[str | None, docker.DockerClient] = {}
         self._mirrors: dict[str, Mirror] = {}
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
+        self._app: GitHubApp | None = None
+        self._installation_of: dict[str, int] = {}  # repository (lower case) -> App installation id
 
     def bind(self, queue: JobQueue, metrics: Metrics | None = None) -> None:
         """Use the server's queue (for follow-up deploy jobs) and metrics registry."""
@@ -69,7 +72,11 @@ class Bot:
 
     # -- the edges, one per repository / engine --------------------------------------------
 
-    def forge(self, repo: str) -> GitHubForge:
+    def forge(self, repo: str, installation: int | None = None) -> GitHubForge:
+        """The forge for `repo`. As a GitHub App it acts as the installation fixed in the config,
+        else the delivery's `installation` (remembered per repository), else the one GitHub names."""
+        if self.config.github.is_app and self._forge_factory is None:
+            return self._app_forge(repo, installation)
         with self._guard:
             if repo not in self._forges:
                 if self._forge_factory is not None:
@@ -82,11 +89,35 @@ class Bot:
                                                      bot_login=self.config.bot_login)
             return self._forges[repo]
 
+    def app(self) -> GitHubApp:
+        """The GitHub App (github.app_id), created once."""
+        with self._guard:
+            if self._app is None:
+                gh = self.config.github
+                assert gh.app_id is not None
+                self._app = GitHubApp(gh.app_id, gh.private_key.reveal(), gh.base_url, pace=gh.pace)
+            return self._app
+
+    def _app_forge(self, repo: str, installation: int | None) -> GitHubForge:
+        gh, app = self.config.github, self.app()
+        with self._guard:
+            known = self._installation_of.get(repo.lower())
+        chosen = gh.installation_id or installation or known or app.installation_for(repo)
+        with self._guard:
+            self._installation_of[repo.lower()] = chosen
+            key = f"{repo.lower()}#{chosen}"
+            if key not in self._forges:
+                self._forges[key] = GitHubForge("", repo, base_url=gh.base_url, pace=gh.pace,
+                                                auth=app.installation_auth(chosen),
+                                                bot_login=self.config.bot_login or app.login())
+            return self._forges[key]
+
     def mirror(self, repo: str) -> Mirror:
         with self._guard:
             if repo.lower() not in self._mirrors:
-                m = Mirror(self.config.data_dir, repo, self.config.repository_url(repo),
-                           self.config.github.token.reveal())
+                gh = self.config.github
+                token = (lambda: self.forge(repo).git_token()) if gh.is_app else gh.token.reveal()
+                m = Mirror(self.config.data_dir, repo, self.config.repository_url(repo), token)
                 m.ensure({e.name: e.branch for e in self.config.environments})
                 self._mirrors[repo.lower()] = m
             return self._mirrors[repo.lower()]
@@ -120,6 +151,7 @@ class Bot:
         """`plan` job: plan the PR head for one environment; one comment per PR, edited in place."""
         p = job.payload
         env = self.environment(p["environment"])
+        self.forge(p["repo"], p.get("installation"))  # act as the delivery's installation
         _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env, fork=bool(p.get("fork")))
         return f"planned #{p['pr']} at {p['head_sha'][:7]} for {env.name}: {summary}"
 
@@ -165,7 +197,7 @@ class Bot:
         trigger = p.get("trigger", "push")
         pr = int(p["pr"]) if p.get("pr") else None
         env = self.environment(p["environment"])
-        forge = self.forge(repo)
+        forge = self.forge(repo, p.get("installation"))
         if trigger == "comment" and pr is not None:
             why = self._comment_deploy_gone(forge, repo, pr, env.name, sha)
             if why:

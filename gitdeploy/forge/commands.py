@@ -41,7 +41,7 @@ def run_command(bot, job: Job) -> str:
     p = job.payload
     repo, pr, name, author = p["repo"], int(p["pr"]), p["command"], p.get("author", "")
     comment_id = p.get("comment_id")
-    forge = bot.forge(repo)
+    forge = bot.forge(repo, p.get("installation"))
     if author and author.lower() == forge.bot_login().lower():
         return f"ignored /{name} on #{pr}: the bot's own comment"
     if comment_id:

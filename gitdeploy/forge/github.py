@@ -130,14 +130,17 @@ class GitHubForge:
         timeout: int = 15,
         bot_login: str | None = None,
         client: Github | None = None,
+        auth: Auth.Auth | None = None,
     ) -> None:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise GitdeployError(f"not a GitHub repository name: {repo!r}", "use the form owner/name")
-        if not token:
-            raise GitdeployError("no GitHub token is configured", "give gitdeploy a token with repo access")
+        if not token and auth is None:
+            raise GitdeployError("no GitHub token is configured",
+                                 "give gitdeploy a token with repo access, or a GitHub App (github.app_id)")
         self.repo_name = repo
         self.base_url = base_url.rstrip("/")
         self._token = token
+        self._auth = auth or Auth.Token(token)
         self._identity = _Identity(bot_login)
         if client is None:
             options: dict[str, Any] = {}
@@ -145,17 +148,25 @@ class GitHubForge:
                 options["retry"] = retry
             if not pace:
                 options.update(seconds_between_requests=0, seconds_between_writes=0)
-            client = Github(
-                auth=Auth.Token(token), base_url=self.base_url, timeout=timeout, lazy=True, **options
-            )
+            client = Github(auth=self._auth, base_url=self.base_url, timeout=timeout, lazy=True, **options)
         self._gh = client
         self._repo = client.get_repo(repo)  # lazy: no request until used
 
     def for_repo(self, repo: str) -> GitHubForge:
         """A forge for another repository sharing this client, its pacing and identity."""
-        other = GitHubForge(self._token, repo, base_url=self.base_url, client=self._gh)
+        other = GitHubForge(self._token, repo, base_url=self.base_url, client=self._gh, auth=self._auth)
         other._identity = self._identity  # learned once, for every repository
         return other
+
+    @property
+    def is_app(self) -> bool:
+        """True when acting as a GitHub App installation (check runs are available)."""
+        return isinstance(self._auth, Auth.AppInstallationAuth)
+
+    def git_token(self) -> str:
+        """The token for git over https (an installation token is refreshed when it is about to expire)."""
+        with self._calling("getting a token for git"):
+            return self._auth.token
 
     @property
     def requester(self) -> Any:

@@ -19,6 +19,9 @@ Example (every key but `repositories`, `environments` and the secret is optional
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
     github: {token: "...", base_url: "https://api.github.com", pace: true}
+    # or, as a GitHub App (the token is then not used):
+    #   github: {app_id: 123456, private_key_file: /etc/gitdeploy/app.pem, installation_id: 789}
+    #   installation_id is optional: each delivery's installation.id is used
     http:                           # slow or idle clients cannot hold the server (see HttpLimits)
       header_timeout: 10            # seconds for a request's line and headers to arrive
       body_timeout: 60              # seconds for the whole request, body included
@@ -36,6 +39,10 @@ Environment variables override the file (handy for secrets in containers):
     GITDEPLOY_GITHUB_TOKEN         github.token
     GITDEPLOY_GITHUB_TOKEN_FILE    github.token, read from this file
     GITDEPLOY_GITHUB_URL           github.base_url
+    GITDEPLOY_GITHUB_APP_ID        github.app_id
+    GITDEPLOY_GITHUB_PRIVATE_KEY   github.private_key_file's content (the PEM itself)
+    GITDEPLOY_GITHUB_PRIVATE_KEY_FILE  github.private_key_file
+    GITDEPLOY_GITHUB_INSTALLATION_ID   github.installation_id
     GITDEPLOY_DATA_DIR             data_dir (relative to the working directory)
     GITDEPLOY_WORKERS              workers
     GITDEPLOY_BOT_LOGIN            bot_login
@@ -99,9 +106,18 @@ class Environment:
 
 @dataclass(frozen=True)
 class GithubConfig:
+    """How the bot authenticates: a token, or a GitHub App (`app_id` + private key) when set."""
+
     token: Secret = Secret()
     base_url: str = "https://api.github.com"
     pace: bool = True  # space out mutating calls as GitHub's best practices ask
+    app_id: int | None = None
+    private_key: Secret = Secret()  # the App's PEM private key (read from private_key_file)
+    installation_id: int | None = None  # None: each delivery's installation.id (or GitHub's answer)
+
+    @property
+    def is_app(self) -> bool:
+        return self.app_id is not None
 
 
 @dataclass(frozen=True)
@@ -340,7 +356,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
             r.problem(root["repositories"], i, f"repository {repo!r} is not owner/name")
 
     environments = _environments(r, root)
-    github = _github(r, root, environ)
+    github = _github(r, root, environ, path.parent)
     deploy = _deploy(r, root)
     http = _http(r, root)
 
@@ -411,8 +427,9 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
     return tuple(result)
 
 
-def _github(r: _Reader, root: Mapping, environ: Mapping[str, str]) -> GithubConfig:
-    gh = r.mapping(root, "github", root.get("github"), {"token", "base_url", "pace"}, "github")
+def _github(r: _Reader, root: Mapping, environ: Mapping[str, str], base: Path) -> GithubConfig:
+    keys = {"token", "base_url", "pace", "app_id", "private_key_file", "installation_id"}
+    gh = r.mapping(root, "github", root.get("github"), keys, "github")
     token = r.typed(gh, "token", str, "", "github")
     if environ.get("GITDEPLOY_GITHUB_TOKEN_FILE"):
         token = _read_secret_file(environ["GITDEPLOY_GITHUB_TOKEN_FILE"], "GITDEPLOY_GITHUB_TOKEN_FILE")
@@ -421,7 +438,35 @@ def _github(r: _Reader, root: Mapping, environ: Mapping[str, str]) -> GithubConf
     if not base_url.startswith(("http://", "https://")):
         r.problem(gh, "base_url" if "base_url" in gh else None, f"github.base_url must be an http(s) URL, got {base_url!r}")
     pace = r.typed(gh, "pace", bool, True, "github")
-    return GithubConfig(Secret(token), base_url.rstrip("/"), pace)
+    app_id = _id_from(r, gh, "app_id", environ.get("GITDEPLOY_GITHUB_APP_ID"), "GITDEPLOY_GITHUB_APP_ID")
+    installation_id = _id_from(r, gh, "installation_id", environ.get("GITDEPLOY_GITHUB_INSTALLATION_ID"),
+                               "GITDEPLOY_GITHUB_INSTALLATION_ID")
+    key = environ.get("GITDEPLOY_GITHUB_PRIVATE_KEY", "")
+    key_file = environ.get("GITDEPLOY_GITHUB_PRIVATE_KEY_FILE") or r.typed(gh, "private_key_file", str, "", "github")
+    if not key and key_file:
+        key = _read_secret_file(str(base / key_file), "github.private_key_file")
+    if app_id is not None and not key:
+        r.problem(gh, "app_id" if "app_id" in gh else None, "github.app_id needs the App's private key",
+                  "github.private_key_file: /path/to/app.private-key.pem (or GITDEPLOY_GITHUB_PRIVATE_KEY_FILE)")
+    if app_id is not None and key and "PRIVATE KEY-----" not in key:
+        r.problem(gh, "private_key_file" if "private_key_file" in gh else None,
+                  "github.private_key_file is not a PEM private key", "use the .pem file GitHub generated for the App")
+    if app_id is None and (key or installation_id is not None):
+        r.problem(gh, None, "github.private_key_file and installation_id need github.app_id")
+    return GithubConfig(Secret(token), base_url.rstrip("/"), pace, app_id, Secret(key), installation_id)
+
+
+def _id_from(r: _Reader, node: Mapping, key: str, env_value: str | None, env_name: str) -> int | None:
+    """A positive id from the environment variable (when set) or the file."""
+    if env_value:
+        if not env_value.isdigit() or int(env_value) < 1:
+            raise GitdeployError(f"{env_name} must be a positive number, got {env_value!r}", exit_code=EXIT_INVALID)
+        return int(env_value)
+    value = r.typed(node, key, int, None, "github")
+    if value is not None and value < 1:
+        r.problem(node, key, f"github.{key} must be positive, got {value}")
+        return None
+    return value
 
 
 def _http(r: _Reader, root: Mapping) -> HttpLimits:

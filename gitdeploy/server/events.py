@@ -9,6 +9,7 @@
 | issue_comment created on a PR, body starts "/"   | `command` (no environment: the handler       |
 |                                                  | resolves the PR, the payload lacks its base) |
 | push to refs/heads/<branch> of an environment    | `deploy` per environment on that branch      |
+| installation, installation_repositories          | nothing: logged (a GitHub App's installation)|
 | ping, pull_request_review, anything else         | nothing                                      |
 
 Every field read here is first checked against its schema (gitdeploy.server.payloads): a wrong
@@ -43,6 +44,10 @@ def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) ->
 
     Raises gitdeploy.server.payloads.PayloadInvalid when a field it reads has the wrong shape.
     """
+    if event in ("installation", "installation_repositories"):
+        check(event, payload)
+        _log_installation(event, payload, config)
+        return []
     translate = _TRANSLATORS.get(event)
     if translate is None:
         return []
@@ -51,7 +56,30 @@ def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) ->
     if not config.allows_repository(repo):
         log.warning("ignoring %s event from %s: not in the allowed repositories", event, repo)
         return []
-    return translate(payload, repo, config)
+    specs = translate(payload, repo, config)
+    installation = (payload.get("installation") or {}).get("id")
+    if installation:  # the GitHub App installation the handlers act as
+        specs = [JobSpec(s.kind, {**s.payload, "installation": int(installation)}, s.environment, s.dedup_key)
+                 for s in specs]
+    return specs
+
+
+def _log_installation(event: str, payload: dict, config: ServerConfig) -> None:
+    """An App installed, removed or given other repositories: logged (no job). Repositories
+    outside `repositories:` stay ignored whatever the installation covers."""
+    action = payload.get("action")
+    installation = payload["installation"]
+    account = (installation.get("account") or {}).get("login", "?")
+    for key in ("repositories", "repositories_added", "repositories_removed"):
+        names = [r["full_name"] for r in payload.get(key) or []]
+        if not names:
+            continue
+        served = [n for n in names if config.allows_repository(n)]
+        log.info("GitHub App installation %s on %s %s (%s): %s; served: %s", installation["id"], account, action,
+                 key.removeprefix("repositories").strip("_") or "repositories", ", ".join(names),
+                 ", ".join(served) or "none (not in repositories:)")
+    if not any(payload.get(k) for k in ("repositories", "repositories_added", "repositories_removed")):
+        log.info("GitHub App installation %s on %s %s", installation["id"], account, action)
 
 
 def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:

@@ -82,7 +82,9 @@ class Bot(ServerProcess):
 
     log_name = "bot"
 
-    def __init__(self, tmp: Path, fake, origin: Origin, workers: int = 2) -> None:
+    def __init__(self, tmp: Path, fake, origin: Origin, workers: int = 2, github: str | None = None,
+                 extra: str = "") -> None:
+        """`github` replaces the github: mapping (default: the fake's token); `extra` adds config lines."""
         super().__init__(tmp, ROOT, {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)})
         self.fake = fake
         self.data = tmp / "data"
@@ -91,7 +93,8 @@ class Bot(ServerProcess):
             f"listen: 127.0.0.1:{self.port}\ndata_dir: {self.data}\nworkers: {workers}\n"
             f"repositories: [{{name: {REPO}, url: {origin.bare}}}]\n"
             "environments: {production: {branch: main}}\n"
-            f"github: {{token: {fake.token}, base_url: {fake.base_url}, pace: false}}\n"
+            + (github or f"github: {{token: {fake.token}, base_url: {fake.base_url}, pace: false}}") + "\n"
+            + extra
         )
 
     def command(self) -> list[str]:

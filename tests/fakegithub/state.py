@@ -84,6 +84,12 @@ class State:
         # token -> the login it acts as: personal tokens act as their user, installation tokens
         # as the App's "<slug>[bot]" account; whatever a request creates is attributed to it.
         self.tokens: dict[str, str] = {}
+        self.token_expiry: dict[str, float] = {}  # installation token -> when it stops working
+        # GitHub Apps: app id -> {"slug", "public_key" (PEM)}; installation id -> app id
+        self.apps: dict[int, dict[str, Any]] = {}
+        self.installations: dict[int, int] = {}
+        self.installation_repos: dict[int, set[str]] = {}  # installation -> owner/name it may use
+        self.token_ttl = 3600.0  # seconds an installation token lives (tests shorten it)
         self.repos: dict[str, Repo] = {}
         self.calls: list[Call] = []
         # (method, path regex) -> list of (status, json body) answered instead, once each
@@ -117,9 +123,38 @@ class State:
             self.tokens[token] = login
 
     def login_of(self, token: str) -> str | None:
-        """The account `token` acts as, or None when GitHub would not accept it."""
+        """The account `token` acts as, or None when GitHub would not accept it (unknown, expired)."""
         with self.lock:
+            expiry = self.token_expiry.get(token)
+            if expiry is not None and expiry <= time.time():
+                return None
             return self.tokens.get(token)
+
+    def add_app(self, app_id: int, slug: str, public_key_pem: str) -> None:
+        """Register a GitHub App: its JWTs must verify against `public_key_pem` (RS256)."""
+        with self.lock:
+            self.apps[app_id] = {"slug": slug, "public_key": public_key_pem}
+            self.user(f"{slug}[bot]", "Bot")
+
+    def add_installation(self, installation_id: int, app_id: int, *repos: str) -> None:
+        """Install App `app_id` on `repos` (owner/name) as installation `installation_id`."""
+        with self.lock:
+            self.installations[installation_id] = app_id
+            self.installation_repos.setdefault(installation_id, set()).update(repos)
+
+    def issue_installation_token(self, installation_id: int) -> tuple[str, float]:
+        """A new installation token acting as the App's "<slug>[bot]": (token, expiry time)."""
+        with self.lock:
+            slug = self.apps[self.installations[installation_id]]["slug"]
+            token = f"ghs_{fake_sha('installation', installation_id, self.new_id())[:36]}"
+            self.tokens[token] = f"{slug}[bot]"
+            self.token_expiry[token] = time.time() + self.token_ttl
+            return token, self.token_expiry[token]
+
+    def issued_tokens(self) -> list[str]:
+        """Every installation token handed out so far (to check none was logged)."""
+        with self.lock:
+            return list(self.token_expiry)
 
     # -- seeding ---------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""The bot as a GitHub App, end to end: the server gets its installation from each delivery,
+signs JWTs with the App's key (PyGithub), the fake verifies them and attributes the bot's work
+to `<slug>[bot]`; installation events are acknowledged; no token reaches the log."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitdeploy.errors import GitdeployError
+from gitdeploy.forge.comments import plan_marker
+from gitdeploy.server.config import load_config
+from tests.fixtures import webhook
+from tests.forge.test_app_auth import key_pair
+
+from .conftest import REPO, Bot, comment_event, pr_event, svc
+
+APP_ID, INSTALLATION = 5725, 2311213
+
+
+@pytest.fixture
+def app_bot(tmp_path, fake_github, origin):
+    private, public = key_pair()
+    (tmp_path / "app.pem").write_text(private)
+    fake_github.state.add_repo(REPO, default_branch="main")
+    fake_github.state.add_app(APP_ID, "gitdeploy-test", public)
+    fake_github.state.add_installation(INSTALLATION, APP_ID, REPO)
+    server = Bot(tmp_path, fake_github, origin,
+                 github=f"github: {{app_id: {APP_ID}, private_key_file: app.pem, base_url: {fake_github.base_url}, "
+                        "pace: false}").start()
+    server.private_key = private
+    yield server
+    server.stop()
+
+
+def with_installation(body: dict) -> dict:
+    body["installation"] = {"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMjMxMTIxMw=="}
+    return body
+
+
+@pytest.mark.docker
+def test_app_mode_plans_comments_and_answers_as_the_apps_bot(app_bot, origin, fake_github, system_name):
+    fake = fake_github
+    fake.state.set_permission(REPO, "octocat", "write")
+    origin.commit("main", {"system": system_name, "services": {"app": svc()}}, "v1")
+    head = origin.commit("feature", {"system": system_name, "services": {"app": svc(), "w": svc()}}, "w")
+    fake.state.add_pull(REPO, 50, head_sha=head, head_ref="feature", base_ref="main")
+
+    # installation events are acknowledged and logged, nothing queued
+    for event, name in (("installation", "installation/created"),
+                        ("installation_repositories", "installation_repositories/added")):
+        r = app_bot.deliver(event, webhook(name))
+        assert r.status_code == 200 and r.json()["jobs"] == [], r.text
+    [job] = app_bot.run("pull_request", with_installation(pr_event("opened", 50, head)))
+    assert job.state == "done", job.result
+    [job] = app_bot.run("pull_request", with_installation(pr_event("synchronize", 50, head)))
+    seeded = fake.state.add_comment(REPO, 50, "/plan", user="octocat")
+    [job] = app_bot.run("issue_comment", with_installation(comment_event(50, "/plan", "octocat", seeded["id"])))
+    assert job.state == "done", job.result
+
+    [plan] = [c for c in fake.state.comments(REPO, 50) if c["body"].startswith(plan_marker("production"))]
+    assert plan["user"] == "gitdeploy-test[bot]" and "2 to create" in plan["body"]
+    replies = [c for c in fake.state.comments(REPO, 50) if "gitdeploy:reply" in c["body"]]
+    assert [c["user"] for c in replies] == ["gitdeploy-test[bot]"]
+    assert len(fake.state.calls_to("POST", f"/app/installations/{INSTALLATION}/access_tokens")) == 1
+    assert len(fake.state.calls_to("GET", "/app")) == 1 and fake.state.calls_to("GET", "/user") == []
+    log = app_bot.output()
+    assert "GitHub App installation 2311213 on Codertocat created" in log
+    assert "Codertocat/Other; served: none (not in repositories:)" in log
+    for token in fake.state.issued_tokens():
+        assert token not in log
+    assert "PRIVATE KEY" not in log
+
+
+def test_app_config_keys_and_environment_overrides(tmp_path):
+    private, _ = key_pair()
+    (tmp_path / "app.pem").write_text(private)
+    path = tmp_path / "server.yaml"
+    base = "data_dir: d\nwebhook_secret: s\nenvironments: {production: {branch: main}}\nrepositories: [a/b]\n"
+    path.write_text(base + "github: {app_id: 12, private_key_file: app.pem, installation_id: 34}\n")
+    gh = load_config(path, environ={}).github
+    assert (gh.is_app, gh.app_id, gh.installation_id) == (True, 12, 34)
+    assert gh.private_key.reveal() == private.rstrip("\n") and private not in repr(gh)
+    gh = load_config(path, environ={"GITDEPLOY_GITHUB_APP_ID": "56", "GITDEPLOY_GITHUB_INSTALLATION_ID": "78",
+                                    "GITDEPLOY_GITHUB_PRIVATE_KEY": private}).github
+    assert (gh.app_id, gh.installation_id, gh.private_key.reveal()) == (56, 78, private)
+    path.write_text(base + "github: {token: t}\n")
+    assert load_config(path, environ={}).github.is_app is False  # token mode keeps working
+    path.write_text(base + "github: {app_id: 12}\n")
+    with pytest.raises(GitdeployError, match="needs the App's private key"):
+        load_config(path, environ={})
+    (tmp_path / "bad.pem").write_text("not a key")
+    path.write_text(base + "github: {app_id: 12, private_key_file: bad.pem}\n")
+    with pytest.raises(GitdeployError, match="not a PEM private key"):
+        load_config(path, environ={})
