@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -27,7 +27,7 @@ from gitdeploy.errors import GitdeployError, SpecInvalid
 from gitdeploy.forge import comments, forksafe
 from gitdeploy.forge.app import GitHubApp
 from gitdeploy.forge.commands import comment_deploy_key, run_command
-from gitdeploy.forge.github import GitHubForge
+from gitdeploy.forge.github import Annotation, GitHubForge
 from gitdeploy.forge.markdown import split_markdown
 from gitdeploy.forge.mirror import Mirror
 from gitdeploy.forge.planstore import PlanStore
@@ -151,8 +151,14 @@ class Bot:
         """`plan` job: plan the PR head for one environment; one comment per PR, edited in place."""
         p = job.payload
         env = self.environment(p["environment"])
-        self.forge(p["repo"], p.get("installation"))  # act as the delivery's installation
-        _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env, fork=bool(p.get("fork")))
+        forge = self.forge(p["repo"], p.get("installation"))  # act as the delivery's installation
+        fork = p.get("fork")
+        if fork is None:  # a re-run asked for from a check run: the delivery does not say
+            pull = forge.pull(int(p["pr"]))
+            if pull.state != "open" or pull.head_sha != p["head_sha"]:
+                return f"skipped: #{p['pr']} is closed or moved to {pull.head_sha[:7]}"
+            fork = pull.from_fork
+        _, summary = self.run_plan(p["repo"], int(p["pr"]), p["head_sha"], env, fork=bool(fork))
         return f"planned #{p['pr']} at {p['head_sha'][:7]} for {env.name}: {summary}"
 
     def run_plan(self, repo: str, pr: int, sha: str, env: Environment, fork: bool = False) -> tuple[bool, str]:
@@ -161,14 +167,17 @@ class Bot:
         A `fork`'s PR is planned without building or pulling anything, unless `allow_fork_prs`."""
         untrusted = fork and not self.config.allow_fork_prs
         forge = self.forge(repo)
-        forge.set_status(sha, PLAN_STATUS, "pending", f"{env.name}: planning")
+        run = self._begin(forge, sha, PLAN_STATUS, f"{env.name}: planning")
         plan_dict: dict[str, Any] = {}
+        annotations: list[Annotation] = []
         try:
             self.mirror(repo).fetch(sha, f"refs/pull/{pr}/head")
             prepared = pipeline.prepare(self.context(repo, env, untrusted), sha)
         except SpecInvalid as exc:
             ok, state, summary = False, "failure", comments.invalid_summary(exc.problems)
             body = comments.invalid_comment(env.name, sha, exc.problems)
+            annotations = [Annotation(p.file, p.line, p.message, p.column, "gitdeploy: invalid spec", p.hint)
+                           for p in exc.problems]
         except GitdeployError as exc:
             ok, state, summary = False, "error", exc.message
             body = comments.error_comment(env.name, sha, exc.message, exc.hint)
@@ -185,8 +194,29 @@ class Bot:
         refs = forge.upsert_marked_comment(pr, marker, markdown_parts(marker, body))
         self.store.save(repo, pr, env.name, sha, ok=ok, summary=summary, markdown=body, plan=plan_dict,
                         url=refs[0].url)
-        forge.set_status(sha, PLAN_STATUS, state, f"{env.name}: {summary}", target_url=refs[0].url or None)
+        self._end(forge, sha, PLAN_STATUS, run, state, f"{env.name}: {summary}", target_url=refs[0].url or None,
+                  summary=body, annotations=annotations)
         return ok, summary
+
+    # -- commit statuses (token) or check runs (GitHub App) -------------------------------------
+
+    @staticmethod
+    def _begin(forge: GitHubForge, sha: str, name: str, description: str) -> int | None:
+        """Mark `name` on `sha` as in progress: a check run as an App (its id), else a pending status."""
+        if forge.is_app:
+            return forge.start_check(sha, name, description)
+        forge.set_status(sha, name, "pending", description)
+        return None
+
+    @staticmethod
+    def _end(forge: GitHubForge, sha: str, name: str, run: int | None, state: str, description: str, *,
+             target_url: str | None = None, summary: str = "", annotations: Sequence[Annotation] = ()) -> None:
+        """Complete what `_begin` started: `state` success, failure or error."""
+        if run is None:
+            forge.set_status(sha, name, state, description, target_url=target_url)
+        else:
+            forge.finish_check(run, "success" if state == "success" else "failure", description,
+                               summary or description, annotations, details_url=target_url)
 
     # -- deploy ------------------------------------------------------------------------------
 
@@ -202,7 +232,7 @@ class Bot:
             why = self._comment_deploy_gone(forge, repo, pr, env.name, sha)
             if why:
                 return f"skipped: {why}"
-        forge.set_status(sha, DEPLOY_STATUS, "pending", f"deploying to {env.name}")
+        run = self._begin(forge, sha, DEPLOY_STATUS, f"deploying to {env.name}")
         key = f"{job.id}:{env.name}:{sha}"
         deployment = self.store.deployment_for(key)
         if deployment is None:
@@ -220,7 +250,8 @@ class Bot:
             if not isinstance(exc, GitdeployError):
                 log.exception("deploying %s to %s failed", sha[:12], env.name)
             self.results.labels(env.name, "refused").inc()
-            forge.set_status(sha, DEPLOY_STATUS, "failure", f"{env.name}: {message}")
+            self._end(forge, sha, DEPLOY_STATUS, run, "failure", f"{env.name}: {message}",
+                      summary=f"{message}\n\n{hint}".strip())
             forge.deployment_status(deployment, "failure", message)
             for n in prs:
                 forge.upsert_marked_comment(n, marker, markdown_parts(
@@ -231,9 +262,9 @@ class Bot:
         outcome = "ok" if result.ok else "rolled-back" if result.rolled_back else "failed"
         self.results.labels(env.name, outcome).inc()
         state = "success" if result.ok else "failure"
-        forge.set_status(sha, DEPLOY_STATUS, state, f"{env.name}: {result.headline}")
-        forge.deployment_status(deployment, state, result.headline)
         body = comments.result_comment(env.name, sha, result, who, trigger)
+        self._end(forge, sha, DEPLOY_STATUS, run, state, f"{env.name}: {result.headline}", summary=body)
+        forge.deployment_status(deployment, state, result.headline)
         for n in prs:
             forge.upsert_marked_comment(n, marker, markdown_parts(marker, body))
         if not result.ok:

@@ -24,6 +24,9 @@ from .markdown import COMMENT_LIMIT
 
 DEFAULT_BASE_URL = "https://api.github.com"
 STATUS_DESCRIPTION_LIMIT = 140  # GitHub refuses longer commit/deployment status descriptions
+CHECK_TEXT_LIMIT = 65_535  # a check run's output summary and text
+CHECK_TITLE_LIMIT = 255
+ANNOTATIONS_PER_REQUEST = 50  # GitHub takes at most 50 a request; more are sent in further updates
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 _PART = re.compile(r"<!-- part (\d+) of (\d+) -->\n?")
 
@@ -61,6 +64,31 @@ class ReviewInfo:
     user: str
     state: str
     commit_id: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A note GitHub shows inline in the pull request's diff, at `path`:`line`."""
+
+    path: str
+    line: int
+    message: str
+    column: int = 0
+    title: str = ""
+    details: str = ""
+    level: str = "failure"  # notice, warning or failure
+
+    def to_json(self) -> dict[str, Any]:
+        line = max(self.line, 1)
+        data: dict[str, Any] = {"path": self.path, "start_line": line, "end_line": line,
+                                "annotation_level": self.level, "message": truncate(self.message, 64_000)}
+        if self.column:
+            data.update(start_column=self.column, end_column=self.column)
+        if self.title:
+            data["title"] = truncate(self.title, CHECK_TITLE_LIMIT)
+        if self.details:
+            data["raw_details"] = truncate(self.details, 64_000)
+        return data
 
 
 @dataclass(frozen=True)
@@ -378,6 +406,33 @@ class GitHubForge:
                 state, description=truncate(description), context=context, **extra
             )
 
+    # -- check runs (a GitHub App only) ----------------------------------------------------
+
+    def start_check(self, sha: str, name: str, title: str, details_url: str | None = None) -> int:
+        """Create check run `name` on `sha`, in progress; returns its id (a re-run makes a new one,
+        which GitHub shows in place of the old)."""
+        with self._calling(f"creating check run {name!r} on {sha[:12]}"):
+            extra = {"details_url": details_url} if details_url else {}
+            run = self._repo.create_check_run(name=name, head_sha=sha, status="in_progress",
+                                              output={"title": truncate(title, CHECK_TITLE_LIMIT), "summary": title},
+                                              **extra)
+            return run.id
+
+    def finish_check(self, run_id: int, conclusion: str, title: str, summary: str,
+                     annotations: Sequence[Annotation] = (), details_url: str | None = None) -> None:
+        """Complete check run `run_id` with `conclusion` (success, failure, neutral, ...), `title`
+        (one line), `summary` (Markdown, cut to GitHub's 65,535 characters) and `annotations`."""
+        output = {"title": truncate(title, CHECK_TITLE_LIMIT), "summary": truncate(summary, CHECK_TEXT_LIMIT)}
+        notes = [a.to_json() for a in annotations]
+        batches = [notes[i:i + ANNOTATIONS_PER_REQUEST] for i in range(0, len(notes), ANNOTATIONS_PER_REQUEST)]
+        with self._calling(f"completing check run {run_id}"):
+            run = self._repo.get_check_run(run_id)
+            extra = {"details_url": details_url} if details_url else {}
+            run.edit(status="completed", conclusion=conclusion, output={**output, "annotations": batches[0]}
+                     if batches else output, **extra)
+            for batch in batches[1:]:
+                run.edit(output={**output, "annotations": batch})
+
     # -- deployments -----------------------------------------------------------------------
 
     def create_deployment(
@@ -486,4 +541,4 @@ def _hint_for(status: int) -> str:
     }.get(status, "see https://www.githubstatus.com/ and try again")
 
 
-__all__ = ["CommentRef", "GitHubForge", "IssueRef", "PullInfo", "ReviewInfo", "part_header", "part_index", "truncate"]
+__all__ = ["Annotation", "CommentRef", "GitHubForge", "IssueRef", "PullInfo", "ReviewInfo", "part_header", "part_index", "truncate"]

@@ -10,6 +10,7 @@
 |                                                  | resolves the PR, the payload lacks its base) |
 | push to refs/heads/<branch> of an environment    | `deploy` per environment on that branch      |
 | installation, installation_repositories          | nothing: logged (a GitHub App's installation)|
+| check_run rerequested, on `gitdeploy/plan`       | `plan` per PR it lists, per environment      |
 | ping, pull_request_review, anything else         | nothing                                      |
 
 Every field read here is first checked against its schema (gitdeploy.server.payloads): a wrong
@@ -36,6 +37,7 @@ from gitdeploy.server.queue import JobSpec
 log = logging.getLogger(__name__)
 
 ZERO_SHA = "0" * 40
+PLAN_CHECK = "gitdeploy/plan"  # the bot's plan check run (gitdeploy.forge.bot.PLAN_STATUS)
 PLAN_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
 
 
@@ -161,7 +163,24 @@ def _push(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
     ]
 
 
+def _check_run(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
+    """"Re-run" on the bot's plan check run: plan again, per PR the run lists (GitHub lists only
+    PRs whose head is in the repository; the handler checks the head has not moved)."""
+    run = payload["check_run"]
+    if payload.get("action") != "rerequested" or run.get("name") != PLAN_CHECK:
+        return []
+    jobs = []
+    for pr in run.get("pull_requests") or []:
+        base, number = pr["base"]["ref"], int(pr["number"])
+        for env in config.environments_for_branch(base):
+            jobs.append(JobSpec("plan", {"repo": repo, "pr": number, "head_sha": run["head_sha"], "base_ref": base,
+                                         "action": "rerequested", "environment": env.name},
+                                env.name, f"plan:{repo}#{number}:{env.name}"))
+    return jobs
+
+
 _TRANSLATORS = {
+    "check_run": _check_run,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "push": _push,

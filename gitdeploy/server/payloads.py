@@ -76,6 +76,15 @@ SCHEMAS: dict[str, dict] = {
         pusher=_obj(name=_str(nullable=True)),
         head_commit=_obj(nullable=True, message=_str(nullable=True, max_length=MAX_TEXT)),
     ),
+    "check_run": _obj(
+        ("action", "repository", "check_run"),
+        action=_str(), repository=_REPOSITORY, sender=_USER, installation=_INSTALLATION,
+        check_run=_obj(
+            ("head_sha",), id=_ID, name=_str(nullable=True), head_sha=_SHA,
+            pull_requests={"type": ["array", "null"], "maxItems": 1000, "items": _obj(
+                ("number", "base"), number=_ID, base=_obj(("ref",), ref=_str(format="git-branch")))},
+        ),
+    ),
     "installation": _obj(
         ("action", "installation"), action=_str(), sender=_USER, repositories=_REPOSITORIES,
         installation=_obj(("id",), id=_ID, account=_obj(nullable=True, login=_LOGIN)),

@@ -92,3 +92,62 @@ def test_app_config_keys_and_environment_overrides(tmp_path):
     path.write_text(base + "github: {app_id: 12, private_key_file: bad.pem}\n")
     with pytest.raises(GitdeployError, match="not a PEM private key"):
         load_config(path, environ={})
+
+
+BROKEN = """system: {system}
+services:
+  app:
+    image: gitdeploy/busybox:1
+    replicas: many
+"""
+
+
+def check_runs(fake, sha: str, name: str) -> list[dict]:
+    with fake.state.lock:
+        return [dict(r) for r in sorted(fake.state.repo(REPO).check_runs.values(), key=lambda r: r["id"])
+                if r["head_sha"] == sha and r["name"] == name]
+
+
+def rerequested(number: int, sha: str, base: str = "main") -> dict:
+    body = webhook("check_run/rerequested")
+    body["check_run"]["head_sha"] = sha
+    body["check_run"]["pull_requests"][0].update(number=number)
+    body["check_run"]["pull_requests"][0]["base"]["ref"] = base
+    body["check_run"]["pull_requests"][0]["head"]["sha"] = sha
+    return body
+
+
+@pytest.mark.docker
+def test_plan_check_run_annotates_the_spec_and_rerequest_plans_again(app_bot, origin, fake_github, system_name):
+    fake = fake_github
+    origin.commit("main", {"system": system_name, "services": {"app": svc()}}, "v1")
+    broken = origin.commit("broken", BROKEN.format(system=system_name), "oops")
+    fake.state.add_pull(REPO, 51, head_sha=broken, head_ref="broken", base_ref="main")
+    [job] = app_bot.run("pull_request", with_installation(pr_event("opened", 51, broken, "broken")))
+    assert job.state == "done", job.result
+    [run] = check_runs(fake, broken, "gitdeploy/plan")
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert run["output"]["title"].startswith("production: spec invalid (1 problem)")
+    assert "The spec is invalid" in run["output"]["summary"]
+    [note] = run["output"]["annotations"]
+    assert (note["path"], note["start_line"], note["end_line"], note["annotation_level"]) == (
+        "gitdeploy.yaml", 5, 5, "failure")
+    assert note["start_column"] == 15 and note["message"]
+    with fake.state.lock:
+        assert fake.state.repo(REPO).statuses.get(broken) is None  # an App reports with check runs
+
+    good = origin.commit("good", {"system": system_name, "services": {"app": svc(), "w": svc()}}, "fixed")
+    fake.state.add_pull(REPO, 52, head_sha=good, head_ref="good", base_ref="main")
+    app_bot.run("pull_request", with_installation(pr_event("opened", 52, good, "good")))
+    r = app_bot.deliver("check_run", rerequested(52, good))
+    assert r.status_code == 202, r.text
+    [job] = app_bot.wait(r.json()["jobs"])
+    assert job.state == "done", job.result
+    runs = check_runs(fake, good, "gitdeploy/plan")
+    assert len(runs) == 2 and runs[-1]["conclusion"] == "success"  # the re-run is a new check run
+    assert runs[-1]["output"]["title"] == "production: 2 to create"
+    assert "| + | `w` | **create** |" in runs[-1]["output"]["summary"]
+    # a re-run asked for a head the PR has moved past is skipped
+    r = app_bot.deliver("check_run", rerequested(52, broken))
+    [job] = app_bot.wait(r.json()["jobs"])
+    assert job.state == "done" and job.result.startswith("skipped"), job.result

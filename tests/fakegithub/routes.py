@@ -40,6 +40,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
         ("POST", R + r"/check-runs", commits.create_check_run),
         ("GET", R + r"/commits/(?P<ref>[^/]+)/check-runs", commits.list_check_runs),
         ("PATCH", R + r"/check-runs/(?P<rid>\d+)", commits.update_check_run),
+        ("GET", R + r"/check-runs/(?P<rid>\d+)/annotations", commits.list_annotations),
+        ("GET", R + r"/check-runs/(?P<rid>\d+)", commits.get_check_run),
         ("GET", R + r"/collaborators/(?P<login>[^/]+)/permission", commits.collaborator_permission),
         ("POST", R + r"/deployments", commits.create_deployment),
         ("GET", R + r"/deployments", commits.list_deployments),
