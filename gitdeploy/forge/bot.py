@@ -63,6 +63,7 @@ class Bot:
         self._guard = threading.RLock()
         self._app: GitHubApp | None = None
         self._installation_of: dict[str, int] = {}  # repository (lower case) -> App installation id
+        self._pr_locks: dict[str, threading.Lock] = {}
 
     def bind(self, queue: JobQueue, metrics: Metrics | None = None) -> None:
         """Use the server's queue (for follow-up deploy jobs) and metrics registry."""
@@ -190,13 +191,28 @@ class Bot:
             skipped = [(d.path, d.image_id) for d in prepared.desired if d.image_id in forksafe.PLACEHOLDERS]
             body = comments.plan_comment(env.name, sha, prepared.plan, untrusted=untrusted, skipped=skipped)
             plan_dict = plan_to_dict(prepared.plan)
-        marker = comments.plan_marker(env.name)
-        refs = forge.upsert_marked_comment(pr, marker, markdown_parts(marker, body))
-        self.store.save(repo, pr, env.name, sha, ok=ok, summary=summary, markdown=body, plan=plan_dict,
-                        url=refs[0].url)
-        self._end(forge, sha, PLAN_STATUS, run, state, f"{env.name}: {summary}", target_url=refs[0].url or None,
+        url = self._show_plans(forge, repo, pr, env.name, sha, ok=ok, summary=summary, markdown=body,
+                               plan=plan_dict)
+        self._end(forge, sha, PLAN_STATUS, run, state, f"{env.name}: {summary}", target_url=url or None,
                   summary=body, annotations=annotations)
         return ok, summary
+
+    def _show_plans(self, forge: GitHubForge, repo: str, pr: int, env: str, sha: str, **plan: Any) -> str:
+        """Store `env`'s plan of `pr` and show every open plan of the PR, one section per
+        environment in configuration order, in its one plan comment. Returns the comment's URL."""
+        order = {e.name: i for i, e in enumerate(self.config.environments)}
+        with self._pr_lock(repo, pr):  # two environments planned at once must not drop a section
+            self.store.save(repo, pr, env, sha, **plan)
+            stored = sorted(self.store.plans_for(repo, pr), key=lambda s: order.get(s.environment, len(order)))
+            marker = comments.plan_marker()
+            refs = forge.upsert_marked_comment(pr, marker, markdown_parts(
+                marker, comments.plan_sections([s.markdown for s in stored])))
+            self.store.save(repo, pr, env, sha, **plan, url=refs[0].url)
+        return refs[0].url
+
+    def _pr_lock(self, repo: str, pr: int) -> threading.Lock:
+        with self._guard:
+            return self._pr_locks.setdefault(f"{repo.lower()}#{pr}", threading.Lock())
 
     # -- commit statuses (token) or check runs (GitHub App) -------------------------------------
 
@@ -286,12 +302,17 @@ class Bot:
     # -- release -----------------------------------------------------------------------------
 
     def release(self, job: Job) -> str:
-        """`release` job: a PR closed unmerged releases its plan and cancels its queued deploys."""
+        """`release` job: a PR closed unmerged releases its plans (every environment's, those asked
+        for with `/plan ENV` too) and cancels its queued deploys."""
         p = job.payload
-        repo, pr, env = p["repo"], int(p["pr"]), p["environment"]
-        released = self.store.release(repo, pr, env)
-        cancelled = self.queue.cancel(comment_deploy_key(env, repo, pr), f"#{pr} closed") if self.queue else 0
-        return f"#{pr} closed: plan {'released' if released else 'already released'}, {cancelled} deploy(s) cancelled"
+        repo, pr = p["repo"], int(p["pr"])
+        envs = {p["environment"]} | {s.environment for s in self.store.plans_for(repo, pr)}
+        released = [env for env in sorted(envs) if self.store.release(repo, pr, env)]
+        cancelled = sum(self.queue.cancel(comment_deploy_key(env, repo, pr), f"#{pr} closed") if self.queue else 0
+                        for env in sorted(envs))
+        what = f"plan{'s' if len(released) != 1 else ''} of {', '.join(released)} released" if released else \
+            "plan already released"
+        return f"#{pr} closed: {what}, {cancelled} deploy(s) cancelled"
 
     def command(self, job: Job) -> str:
         """`command` job: a PR-comment command (see gitdeploy.forge.commands)."""

@@ -18,6 +18,8 @@ Example (every key but `repositories`, `environments` and the secret is optional
     environments:
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
+      # an environment may have its own deploy: policy (same keys as the top-level one):
+      #   qa: {branch: qa, deploy: {permissions: {min_permission: triage}, requirements: {approved: false}}}
     github: {token: "...", base_url: "https://api.github.com", pace: true}
     # or, as a GitHub App (the token is then not used):
     #   github: {app_id: 123456, private_key_file: /etc/gitdeploy/app.pem, installation_id: 789}
@@ -102,6 +104,7 @@ class Environment:
     branch: str
     docker_host: str | None = None  # None: the engine of DOCKER_HOST / the local socket
     heal: HealMode = "report"
+    deploy: DeployPolicy | None = None  # its own `deploy:` policy; None: the top-level one
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,10 @@ class ServerConfig:
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)
+
+    def policy(self, env: Environment) -> DeployPolicy:
+        """Who may deploy to `env` from a PR, and what the PR needs: its own policy or the top-level one."""
+        return env.deploy or self.deploy
 
     def check_startable(self) -> None:
         """Raise GitdeployError when a server must not start with this configuration."""
@@ -412,7 +419,7 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
     result = []
     for name, body in envs.items():
         where = f"environments.{name}"
-        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal"}, where)
+        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal", "deploy"}, where)
         if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
             r.problem(envs, name, f"environment name {name!r} must be letters, digits, - or _")
             continue
@@ -423,7 +430,8 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
         if heal not in ("report", "heal"):
             r.problem(body, "heal", f"{where}.heal must be report or heal, got {heal!r}")
         docker_host = r.typed(body, "docker_host", str, None, where)
-        result.append(Environment(name, branch, docker_host, heal))
+        policy = _deploy(r, body, f"{where}.deploy") if body.get("deploy") is not None else None
+        result.append(Environment(name, branch, docker_host, heal, policy))
     return tuple(result)
 
 
@@ -483,29 +491,30 @@ def _http(r: _Reader, root: Mapping) -> HttpLimits:
     return HttpLimits(**values)
 
 
-def _deploy(r: _Reader, root: Mapping) -> DeployPolicy:
-    dep = r.mapping(root, "deploy", root.get("deploy"), {"permissions", "requirements"}, "deploy")
-    perms = r.mapping(dep, "permissions", dep.get("permissions"), {"min_permission", "users", "teams"}, "deploy.permissions")
+def _deploy(r: _Reader, root: Mapping, where: str = "deploy") -> DeployPolicy:
+    """The `deploy:` mapping under `root` (the top level, or an environment's own)."""
+    dep = r.mapping(root, "deploy", root.get("deploy"), {"permissions", "requirements"}, where)
+    perms = r.mapping(dep, "permissions", dep.get("permissions"), {"min_permission", "users", "teams"}, f"{where}.permissions")
     reqs = r.mapping(dep, "requirements", dep.get("requirements"), {"approved", "mergeable", "mergeable_states"},
-                     "deploy.requirements")
-    states = r.strings(reqs, "mergeable_states", "deploy.requirements") or ("clean",)
+                     f"{where}.requirements")
+    states = r.strings(reqs, "mergeable_states", f"{where}.requirements") or ("clean",)
     for i, state in enumerate(states):
         if state not in MERGEABLE_STATES:
-            r.problem(reqs["mergeable_states"], i, f"deploy.requirements.mergeable_states: {state!r} is not one of "
+            r.problem(reqs["mergeable_states"], i, f"{where}.requirements.mergeable_states: {state!r} is not one of "
                       f"{', '.join(MERGEABLE_STATES)}")
-    min_perm = r.typed(perms, "min_permission", str, "write", "deploy.permissions")
+    min_perm = r.typed(perms, "min_permission", str, "write", f"{where}.permissions")
     if min_perm not in PERMISSIONS:
-        r.problem(perms, "min_permission", f"deploy.permissions.min_permission must be one of "
+        r.problem(perms, "min_permission", f"{where}.permissions.min_permission must be one of "
                   f"{', '.join(reversed(PERMISSIONS))}, got {min_perm!r}")
-    teams = r.strings(perms, "teams", "deploy.permissions")
+    teams = r.strings(perms, "teams", f"{where}.permissions")
     for i, team in enumerate(teams):
         if team.count("/") != 1:
             r.problem(perms["teams"], i, f"team {team!r} must be org/team-slug")
     return DeployPolicy(
         min_permission=min_perm,
-        users=r.strings(perms, "users", "deploy.permissions"),
+        users=r.strings(perms, "users", f"{where}.permissions"),
         teams=teams,
-        require_approved=r.typed(reqs, "approved", bool, True, "deploy.requirements"),
-        require_mergeable=r.typed(reqs, "mergeable", bool, True, "deploy.requirements"),
+        require_approved=r.typed(reqs, "approved", bool, True, f"{where}.requirements"),
+        require_mergeable=r.typed(reqs, "mergeable", bool, True, f"{where}.requirements"),
         mergeable_states=states,
     )

@@ -150,3 +150,18 @@ def test_a_pr_from_another_repository_or_a_deleted_fork_is_a_fork(tmp_path):
     assert jobs_for_event("pull_request", body, config)[0].payload["fork"] is True
     body["pull_request"]["head"]["repo"] = None  # GitHub sends null once the fork is deleted
     assert jobs_for_event("pull_request", body, config)[0].payload["fork"] is True
+
+
+def test_an_environment_may_have_its_own_deploy_policy(tmp_path):
+    path = tmp_path / "server.yaml"
+    path.write_text("data_dir: d\nwebhook_secret: s\nrepositories: [a/b]\n"
+                    "deploy: {permissions: {min_permission: maintain}}\n"
+                    "environments:\n  production: {branch: main}\n"
+                    "  qa: {branch: qa, deploy: {permissions: {min_permission: triage}, requirements: {approved: false}}}\n")
+    config = load_config(path, environ={})
+    production, qa = config.environments
+    assert config.policy(production) == DeployPolicy(min_permission="maintain")
+    assert config.policy(qa) == DeployPolicy(min_permission="triage", require_approved=False)
+    path.write_text(path.read_text().replace("min_permission: triage", "min_permission: boss"))
+    with pytest.raises(GitdeployError, match="environments.qa.deploy.permissions.min_permission must be one of"):
+        load_config(path, environ={})
