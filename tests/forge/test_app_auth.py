@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.forge.app import GitHubApp
-from gitdeploy.forge.github import GitHubForge
+from gitdeploy.forge.github import Annotation, GitHubForge
 from tests.fakegithub import FakeGitHub
 
 from .conftest import REPO
@@ -98,3 +98,25 @@ def test_another_apps_installation_is_not_found(installed: FakeGitHub, app_key) 
     _, forge = app_forge(installed, app_key[0], installation=77)
     with pytest.raises(GitdeployError, match="404"):
         forge.pull(2)
+
+
+def test_check_run_with_many_annotations_and_a_long_summary(installed: FakeGitHub, app_key) -> None:
+    _, forge = app_forge(installed, app_key[0])
+    head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+    run = forge.start_check(head, "gitdeploy/plan", "production: planning")
+    notes = [Annotation("gitdeploy.yaml", i, f"problem {i}", column=3, details="a hint") for i in range(1, 121)]
+    forge.finish_check(run, "failure", "production: spec invalid (120 problems)", "x" * 70_000, notes)
+    with installed.state.lock:
+        rec = installed.state.repo(REPO).check_runs[run]
+    assert (rec["status"], rec["conclusion"], rec["creator"]) == ("completed", "failure", "gitdeploy-test[bot]")
+    assert len(rec["output"]["summary"]) == 65_535 and rec["output"]["summary"].endswith("…")
+    assert [a["start_line"] for a in rec["output"]["annotations"]] == list(range(1, 121))
+    assert rec["output"]["annotations"][0]["raw_details"] == "a hint"
+    assert len(installed.state.calls_to("PATCH", f"/check-runs/{run}")) == 3  # 50 + 50 + 20
+
+
+def test_a_token_cannot_write_check_runs(seeded: FakeGitHub) -> None:
+    forge = GitHubForge(seeded.token, REPO, base_url=seeded.base_url, pace=False, retry=0)
+    assert not forge.is_app
+    with pytest.raises(GitdeployError, match="403"):
+        forge.start_check("ec26c3e57ca3a959ca5aad62de7213c562f8c821", "gitdeploy/plan", "x")
