@@ -90,6 +90,11 @@ class Bot:
                                                      bot_login=self.config.bot_login)
             return self._forges[repo]
 
+    def issue_forge(self, repo: str) -> IssueForge:
+        """What the drift watcher reports through: `repo`'s forge, made on first use (as an App,
+        making it may ask GitHub for the installation, which must not stop the server starting)."""
+        return IssueForge(lambda: self.forge(repo))
+
     def app(self) -> GitHubApp:
         """The GitHub App (github.app_id), created once."""
         with self._guard:
@@ -317,6 +322,19 @@ class Bot:
     def command(self, job: Job) -> str:
         """`command` job: a PR-comment command (see gitdeploy.forge.commands)."""
         return run_command(self, job)
+
+
+class IssueForge:
+    """Drift issues through a forge made on first use (see Bot.issue_forge)."""
+
+    def __init__(self, make: Callable[[], GitHubForge]) -> None:
+        self._make = make
+
+    def open_or_update_issue(self, marker: str, title: str, body: str, labels: Sequence[str] = ("gitdeploy",)) -> Any:
+        return self._make().open_or_update_issue(marker, title, body, labels)
+
+    def close_issue(self, marker: str, comment: str | None = None, labels: Sequence[str] = ("gitdeploy",)) -> int | None:
+        return self._make().close_issue(marker, comment, labels)
 
 
 def _results_counter(registry: CollectorRegistry) -> Counter:

@@ -151,3 +151,15 @@ def test_plan_check_run_annotates_the_spec_and_rerequest_plans_again(app_bot, or
     r = app_bot.deliver("check_run", rerequested(52, broken))
     [job] = app_bot.wait(r.json()["jobs"])
     assert job.state == "done" and job.result.startswith("skipped"), job.result
+
+
+def test_an_app_bot_starts_its_drift_reporting_without_reaching_github(tmp_path):
+    from gitdeploy.forge.bot import Bot as BotCore
+    from gitdeploy.server.config import Environment, GithubConfig, Secret, ServerConfig
+
+    private, _ = key_pair()
+    config = ServerConfig(tmp_path, (REPO,), (Environment("production", "main"),), github=GithubConfig(
+        base_url="http://127.0.0.1:9/api/v3", pace=False, app_id=APP_ID, private_key=Secret(private)))
+    issues = BotCore(config).issue_forge(REPO)  # nothing asked of GitHub yet: the server can start
+    with pytest.raises(GitdeployError, match="cannot reach GitHub"):
+        issues.open_or_update_issue("<!-- m -->", "t", "b")

@@ -86,7 +86,7 @@ def test_one_drift_issue_per_environment_opened_updated_and_closed(tmp_path, fak
         github=GithubConfig(Secret(fake.token), fake.base_url, pace=False))
     # someone quoted the marker in an issue of their own: never the bot's to edit or close
     fake.state.add_issue(REPO, "copy", f"{issue_marker('production')}\nquoted", labels=["gitdeploy", "drift"])
-    notify = github_issue_notifier(Bot(config).forge(REPO))
+    notify = github_issue_notifier(Bot(config).issue_forge(REPO))
 
     def drift_issues(env: str) -> list[dict]:
         with fake.state.lock:
