@@ -12,7 +12,7 @@ from gitdeploy.server.config import load_config
 from tests.fixtures import webhook
 from tests.forge.test_app_auth import key_pair
 
-from .conftest import REPO, Bot, comment_event, pr_event, svc
+from .conftest import REPO, Bot, comment_event, pr_event, push_event, svc
 
 APP_ID, INSTALLATION = 5725, 2311213
 
@@ -63,6 +63,14 @@ def test_app_mode_plans_comments_and_answers_as_the_apps_bot(app_bot, origin, fa
     assert [c["user"] for c in replies] == ["gitdeploy-test[bot]"]
     assert len(fake.state.calls_to("POST", f"/app/installations/{INSTALLATION}/access_tokens")) == 1
     assert len(fake.state.calls_to("GET", "/app")) == 1 and fake.state.calls_to("GET", "/user") == []
+    # a push to main deploys; as an App the deploy is reported as a check run too
+    main = origin.head("main")
+    [job] = app_bot.run("push", with_installation(push_event("main", "0" * 39 + "1", main)))
+    assert job.state == "done", job.result
+    [run] = check_runs(fake, main, "gitdeploy/deploy")
+    assert (run["conclusion"], run["output"]["title"][:12]) == ("success", "production: ")
+    with fake.state.lock:
+        assert fake.state.repo(REPO).statuses.get(main) is None
     log = app_bot.output()
     assert "GitHub App installation 2311213 on Codertocat created" in log
     assert "Codertocat/Other; served: none (not in repositories:)" in log
