@@ -182,7 +182,7 @@ class Engine:
             )
         live = [c for c in map(LiveContainer.from_api, raw) if self.only is None or c.service in self.only]
         if inspect:
-            live = self._inspected(live)
+            live = self._inspected(live, f"{system}.{env}")
         return Live(system, env, tuple(live))
 
     def analyze_ids(self, ids: list[str]) -> list[LiveContainer]:
@@ -193,13 +193,13 @@ class Engine:
             raw = self.api.containers(all=True, filters={"id": list(ids)})
         return [LiveContainer.from_api(r) for r in raw]
 
-    def _inspected(self, containers: list[LiveContainer]) -> list[LiveContainer]:
+    def _inspected(self, containers: list[LiveContainer], key: str) -> list[LiveContainer]:
         """Running containers with their networks and aliases: from the endpoint cache where every
         endpoint of a container is known (an endpoint's aliases never change), else inspected."""
         running = [c for c in containers if c.running]
         if not running:
             return containers
-        known = self._endpoint_cache()
+        known = self._endpoint_cache(key)
         by_id = {c.id: c for c in containers}
         todo = []
         for c in running:
@@ -231,15 +231,16 @@ class Engine:
                 learned |= {ids[n]: list(a) for n, a in new.networks or () if ids.get(n)}
         if learned:
             current = {e for c in running for _, e in c.endpoints}
-            self._save_endpoints({k: v for k, v in known.items() if k in current} | learned)
+            self._save_endpoints(key, {k: v for k, v in known.items() if k in current} | learned)
         return list(by_id.values())
 
-    def _endpoints_file(self) -> Path:
-        return self.data_dir / "endpoints.json"
+    def _endpoints_file(self, key: str) -> Path:
+        """One cache per system and environment (each keeps only its current endpoints)."""
+        return self.data_dir / "endpoints" / f"{key}.json"
 
-    def _endpoint_cache(self) -> dict[str, list[str]]:
+    def _endpoint_cache(self, key: str) -> dict[str, list[str]]:
         try:
-            data = json.loads(self._endpoints_file().read_text())
+            data = json.loads(self._endpoints_file(key).read_text())
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict):
@@ -247,9 +248,9 @@ class Engine:
         return {k: v for k, v in data.items()
                 if isinstance(k, str) and isinstance(v, list) and all(isinstance(a, str) for a in v)}
 
-    def _save_endpoints(self, data: dict[str, list[str]]) -> None:
+    def _save_endpoints(self, key: str, data: dict[str, list[str]]) -> None:
         """Best effort (a cache): an atomic replace, never an error for the caller."""
-        path = self._endpoints_file()
+        path = self._endpoints_file(key)
         tmp = path.with_name(f".endpoints.{os.getpid()}.{threading.get_ident()}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
