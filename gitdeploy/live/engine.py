@@ -20,6 +20,7 @@ import requests.exceptions
 from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import atomic_write, storage_error
 from gitdeploy.live import labels
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.spec.identity import Desired
@@ -147,15 +148,22 @@ class Engine:
         return name
 
     def materialize(self, digest: str, content: bytes, secret: bool = False) -> Path:
-        """A content-addressed, read-only copy of a file, to bind-mount into containers."""
+        """A content-addressed, read-only copy of a file, to bind-mount into containers.
+
+        Written atomically and durably (gitdeploy.fsutil); a copy of the wrong size (cut short by
+        a crash before this was atomic) is written again. Raises GitdeployError on a full disk.
+        """
         folder = self.data_dir / ("secrets" if secret else "files")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / digest
-        if not path.exists():
-            tmp = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}"
-            tmp.write_bytes(content)
-            tmp.chmod(0o444)
-            os.replace(tmp, path)
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if path.stat().st_size == len(content):
+                return path
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+        atomic_write(path, content, 0o444)
         return path
 
     # -- containers -----------------------------------------------------------------------
