@@ -46,7 +46,18 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     Raises GitdeployError naming `path` when the file system refuses (full, I/O error, read-only).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = _write_temp(path, data, mode, "tmp")
+    try:
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        _unlink(tmp)
+        raise storage_error(exc, path) from None
+
+
+def _write_temp(path: Path, data: bytes, mode: int, suffix: str) -> Path:
+    """`data` in a fsync'd temp file beside `path`; on failure nothing is left and the error names `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -58,14 +69,17 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        _unlink(tmp)
         raise storage_error(exc, path) from None
+    return tmp
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def create_exclusive(path: Path, data: bytes, mode: int = 0o600) -> bool:
@@ -75,23 +89,17 @@ def create_exclusive(path: Path, data: bytes, mode: int = 0o600) -> bool:
     so two first users never see an empty or half-written file.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    tmp = _write_temp(path, data, mode, "new")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(tmp, data, mode)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
+        os.link(tmp, path)
         fsync_dir(path.parent)
         return True
+    except FileExistsError:
+        return False
     except OSError as exc:
         raise storage_error(exc, path) from None
     finally:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        _unlink(tmp)
 
 
 def fsync_dir(folder: Path) -> None:

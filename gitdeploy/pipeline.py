@@ -175,7 +175,9 @@ def deploy(
         if result.ok:
             clear_halted(ctx.data_dir, ctx.env, prepared.spec.system)
         if prepared.spec.commit:  # a working-tree deploy is never recorded as deployed
-            _record(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
+            missing = _record(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
+            if missing:  # the result says what of the record is missing (the ref moves regardless)
+                result = replace(result, events=result.events + (missing,))
         return result
 
 
@@ -216,10 +218,17 @@ def _commit_of(ctx: Context, rev: str) -> str | None:
         return None
 
 
-def _record(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> None:
-    """Record in git; a failure to record is reported as an event, never hides the deploy's result."""
+def _record(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> Event | None:
+    """Record in git; a failure to record is reported as an event (returned), never hides the result.
+
+    history.record moves refs/gitdeploy/<env> even when the note cannot be written; its error
+    (RecordIncomplete) says which part is missing.
+    """
     try:
         record(open_repo(ctx.repo), attempt)
     except GitdeployError as exc:
+        ev = Event(time.time(), "", "record-failed", exc.message)
         if on_event:
-            on_event(Event(time.time(), "", "record-failed", exc.message))
+            on_event(ev)
+        return ev
+    return None
