@@ -157,16 +157,18 @@ def record(repo: git.Repo, attempt: Attempt) -> Recorded:
 
 
 def _git(repo: git.Repo, args: list[str], stdin: str | None = None, env: dict[str, str] | None = None,
-         tries: int = 40) -> str:
-    """Run a git plumbing write in `repo`; a stale lock is cleared (see gitlocks), a busy one waited for.
+         patience: float = 2.0) -> str:
+    """Run a git plumbing write in `repo`; a stale lock is cleared (see gitlocks), a busy one waited
+    for up to `patience` seconds (concurrent environments append notes too).
 
     Raises GitdeployError with git's message (and the lock, when one is in the way).
     """
     cmd = ["git", "--git-dir", str(repo.git_dir), *args]
     full_env = {**os.environ, **(env or {})}
     dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
+    deadline = time.monotonic() + patience
     verdict = None
-    for attempt in range(tries):
+    while True:
         try:
             out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=full_env, timeout=120,
                                  check=False)
@@ -176,16 +178,16 @@ def _git(repo: git.Repo, args: list[str], stdin: str | None = None, env: dict[st
             return out.stdout
         err = " ".join(out.stderr.split())
         lock = lock_in(err) if ".lock" in err else None
-        if lock is None or attempt == tries - 1:
-            if lock is not None and verdict is not None and not verdict.removed:
-                raise GitdeployError(f"git {args[0]} failed: {lock} is in the way: {verdict.why}",
-                                     f"if no git is running on {repo.git_dir}, remove it: rm {lock}")
-            raise GitdeployError(f"git {args[0]} failed: {err[:500] or f'exit {out.returncode}'}")
-        verdict = clear_if_stale(lock, dirs)
-        if verdict is None or verdict.removed:
-            continue  # gone (or removed as stale): try again at once
-        time.sleep(0.05)  # another writer holds it for a moment (concurrent environments)
-    raise AssertionError("unreachable")
+        if lock is not None and time.monotonic() < deadline:
+            verdict = clear_if_stale(lock, dirs)
+            if verdict is None or verdict.removed:
+                continue  # gone (or removed as stale): try again at once
+            time.sleep(0.1)  # another writer holds it for a moment
+            continue
+        if lock is not None and verdict is not None and not verdict.removed:
+            raise GitdeployError(f"git {args[0]} failed: {lock} is in the way: {verdict.why}",
+                                 f"if no git is running on {repo.git_dir}, remove it: rm {lock}")
+        raise GitdeployError(f"git {args[0]} failed: {err[:500] or f'exit {out.returncode}'}")
 
 
 def clear_stale_locks(repo: git.Repo, names: list[str]) -> list[LockVerdict]:
