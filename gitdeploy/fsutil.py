@@ -34,7 +34,7 @@ def storage_error(exc: OSError, path: Path | str | None = None, doing: str = "wr
     what = _STORAGE_ERRORS.get(exc.errno or 0) or (exc.strerror or str(exc))
     where = path if path is not None else exc.filename
     return GitdeployError(
-        f"{what} {doing} {where}" if where else f"{what} ({exc})",
+        f"{what} {doing} {where}" if where else f"{what} {doing} a file ({exc.strerror or exc})",
         "free space on that file system (or fix it) and run the command again"
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the file system (dmesg, mount options)",
     )

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.server.metrics import Metrics
 from gitdeploy.server.queue import Job, JobQueue, Superseded, process_owner
 
@@ -116,8 +117,12 @@ class WorkerPool:
             outcome, text = "failed", str(exc)
             log.warning("job %d (%s) failed: %s", job.id, job.kind, exc)
         except Exception as exc:  # noqa: BLE001 - recorded as the job's failure; the worker lives on
-            outcome, text = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("job %d (%s) raised", job.id, job.kind)
+            if is_storage_error(exc):  # a full or failing disk, said as such
+                outcome, text = "failed", str(storage_error(exc))
+                log.warning("job %d (%s) failed: %s", job.id, job.kind, text)
+            else:
+                outcome, text = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("job %d (%s) raised", job.id, job.kind)
         seconds = time.monotonic() - started
         with self._pending_lock:
             self._pending[job.id] = (owner, outcome, text)

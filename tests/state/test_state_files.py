@@ -167,3 +167,29 @@ def test_a_queue_row_with_a_bad_payload_fails_that_job_only(tmp_path):
     assert q.get(bad).state == "failed" and "unreadable" in q.get(bad).result
     assert q.get(good).state == "done"
     q.close()
+
+
+def test_a_raw_disk_full_error_is_reported_as_such_not_as_a_bug(tmp_path, capsys):
+    from gitdeploy.cli.app import run_reported
+
+    with small_fs(tmp_path / "data", "64k") as fs:
+        fs.fill()
+        target = fs.root / "big"
+        with pytest.raises(SystemExit) as code:
+            run_reported(Context(repo=tmp_path, data_dir=fs.root), lambda: target.write_bytes(b"x" * 100_000))
+        assert code.value.code == 1
+        err = capsys.readouterr().err
+        # write() does not say which file: the error says what happened, never "a gitdeploy bug"
+        assert "error: disk full writing a file (No space left on device)" in err and "bug" not in err
+        assert not (fs.root / "logs").exists()
+
+
+def test_freeze_on_a_full_disk_is_an_error_naming_the_file(tmp_path):
+    from gitdeploy.deploy import freeze
+
+    with small_fs(tmp_path / "data", "64k") as fs:
+        lock.env_dir(fs.root, "production")
+        fs.fill()
+        with pytest.raises(GitdeployError, match="disk full writing .*freeze"):
+            freeze.freeze(fs.root, "production", "incident", "me")
+        assert freeze.frozen(fs.root, "production") is None
