@@ -50,6 +50,7 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._pending: dict[int, tuple[str, str, str]] = {}  # job id -> (owner, state, text) not yet in the row
         self._pending_lock = threading.Lock()
+        self._said: set[int] = set()
 
     def start(self) -> None:
         log.info("starting %d worker(s) for job kinds: %s", self.workers, ", ".join(sorted(self.handlers)) or "(none)")
@@ -126,8 +127,7 @@ class WorkerPool:
         seconds = time.monotonic() - started
         with self._pending_lock:
             self._pending[job.id] = (owner, outcome, text)
-        if not self.flush_pending():
-            log.warning("job %d %s, but its row could not be written yet; retrying", job.id, outcome)
+        self.flush_pending()
         if self.metrics is not None:
             self.metrics.job_finished(job.kind, job.environment, outcome, seconds)
         log.info("job %d (%s) %s in %.2fs", job.id, job.kind, outcome, seconds)
@@ -142,12 +142,15 @@ class WorkerPool:
                     if not record(job_id, owner, text):
                         log.warning("job %d finished but was no longer leased to this worker", job_id)
                 except GitdeployError as exc:
-                    log.warning("recording the outcome of job %d: %s", job_id, exc.message)
+                    if job_id not in self._said:  # once per job: this is retried every pass
+                        log.warning("recording the outcome of job %d: %s (kept; retrying)", job_id, exc.message)
+                        self._said.add(job_id)
                     continue
                 except Exception:  # noqa: BLE001 - kept in memory (and in its slot); retried
                     log.exception("recording the outcome of job %d failed", job_id)
                     continue
                 del self._pending[job_id]
+                self._said.discard(job_id)
             return not self._pending
 
     def _renew_leases(self) -> None:
