@@ -26,18 +26,10 @@ command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then log "installing ${need[*]}"; apt_install "${need[@]}"; fi
 
-# 2. Docker Engine: start it if it is not answering, then wait until it is ready.
-if ! docker info >/dev/null 2>&1; then
-  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    $SUDO systemctl start docker || true
-  fi
-  if ! docker info >/dev/null 2>&1; then
-    log "starting dockerd (log: /var/log/gitdeploy-dockerd.log)"
-    $SUDO bash -c 'nohup dockerd >/var/log/gitdeploy-dockerd.log 2>&1 &'
-  fi
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { log "Docker Engine did not become ready; see /var/log/gitdeploy-dockerd.log"; exit 1; }
-fi
+# 2. Docker Engine: leave a running one alone; otherwise start one in its own session and wait
+#    until it answers (scripts/engine.sh).
+source "$here/scripts/engine.sh"
+ensure_engine
 
 # 3. Python: a virtualenv with gitdeploy and its test tools.
 if [ ! -x .venv/bin/python ]; then log "creating .venv"; python3 -m venv .venv; fi

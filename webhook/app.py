@@ -1,6 +1,8 @@
 """The HTTP face of the bot: receive GitHub webhooks, verify them, queue their jobs. No work here.
 
-    POST /webhooks/github   413 body too large | 401 bad/missing signature | 400 malformed
+    POST /webhooks/github   413 body too large | 401 bad/missing signature | 400 malformed, or a
+                            field the bot reads has the wrong shape (gitdeploy.server.payloads;
+                            counted in gitdeploy_webhook_invalid_payloads{event, reason})
                             200 ping {"ok", "zen"} | 200 duplicate delivery {"duplicate": true}
                             200 nothing to do {"jobs": []} | 202 queued {"jobs": [ids]}
     GET  /healthz           200 {"ok": true, "queue": {state: n}} | 503 when the queue DB fails
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import sqlite3
 from urllib.parse import parse_qs
@@ -24,10 +25,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.events import jobs_for_event
 from gitdeploy.server.metrics import Metrics
+from gitdeploy.server.payloads import EVENTS, PayloadInvalid, check, parse
 from gitdeploy.server.queue import JobQueue
 from webhook.dashboard import dashboard_blueprint
 
 log = logging.getLogger(__name__)
+
+MAX_DELIVERY_ID = 128  # GitHub's are GUIDs
 
 
 def signature_valid(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -50,10 +54,16 @@ def create_app(config: ServerConfig, queue: JobQueue, metrics: Metrics) -> Flask
         metrics.deliveries.labels(event, result).inc()
         return jsonify(body), status
 
+    def refuse(event: str, exc: PayloadInvalid) -> tuple[Response, int]:
+        metrics.invalid_payloads.labels(event, exc.reason).inc()
+        log.warning("refused delivery %s (event %s): %s", _printable(request.headers.get("X-GitHub-Delivery", "")),
+                    event, exc.message)
+        return answer(event, "invalid", 400, error=exc.message)
+
     @app.post("/webhooks/github")
     def github_webhook():
         event = request.headers.get("X-GitHub-Event", "")
-        label = event or "unknown"
+        label = event if event in EVENTS else "other" if event else "unknown"  # bounded metric labels
         if request.content_length is not None and request.content_length > config.max_body_bytes:
             return answer(label, "too_large", 413, error="request body too large")
         try:
@@ -62,19 +72,21 @@ def create_app(config: ServerConfig, queue: JobQueue, metrics: Metrics) -> Flask
             return answer(label, "too_large", 413, error="request body too large")
         if not config.insecure_no_secret or secret:  # a configured secret is always checked
             if not secret or not signature_valid(secret, body, request.headers.get("X-Hub-Signature-256")):
-                log.warning("rejected a delivery with a missing or wrong signature (event %r)", event)
+                log.warning("rejected a delivery with a missing or wrong signature (event %s)", label)
                 return answer(label, "bad_signature", 401, error="missing or invalid X-Hub-Signature-256")
         if not event:
             return answer(label, "malformed", 400, error="missing X-GitHub-Event header")
-        payload = _parse(body, request.mimetype)
-        if not isinstance(payload, dict):
-            return answer(label, "malformed", 400, error="the body is not a JSON object")
-        if event == "ping":
-            return answer(label, "ping", 200, ok=True, zen=payload.get("zen", ""))
-        delivery = request.headers.get("X-GitHub-Delivery", "").strip()
-        if not delivery:
-            return answer(label, "malformed", 400, error="missing X-GitHub-Delivery header")
-        specs = jobs_for_event(event, payload, config)
+        try:
+            payload = _parse(body, request.mimetype)
+            if event == "ping":
+                check(event, payload)
+                return answer(label, "ping", 200, ok=True, zen=payload.get("zen", ""))
+            delivery = request.headers.get("X-GitHub-Delivery", "").strip()
+            if not delivery or len(delivery) > MAX_DELIVERY_ID:
+                return answer(label, "malformed", 400, error="missing or over-long X-GitHub-Delivery header")
+            specs = jobs_for_event(event, payload, config)
+        except PayloadInvalid as exc:
+            return refuse(label, exc)
         accepted = queue.accept(delivery, event, specs)
         jobs = list(accepted.job_ids)
         if accepted.duplicate:
@@ -103,11 +115,15 @@ def create_app(config: ServerConfig, queue: JobQueue, metrics: Metrics) -> Flask
 
 
 def _parse(body: bytes, mimetype: str) -> object:
-    """The JSON payload; GitHub's form encoding puts it in the `payload` field. None if malformed."""
-    try:
-        if mimetype == "application/x-www-form-urlencoded":
-            fields = parse_qs(body.decode("utf-8"), strict_parsing=True)
-            body = fields["payload"][0].encode()
-        return json.loads(body)
-    except (ValueError, KeyError, IndexError):
-        return None
+    """The JSON payload; GitHub's form encoding puts it in the `payload` field. Raises PayloadInvalid."""
+    if mimetype == "application/x-www-form-urlencoded":
+        try:
+            body = parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0].encode()
+        except (ValueError, KeyError, IndexError):
+            raise PayloadInvalid("not_form", "the form has no `payload` field") from None
+    return parse(body)
+
+
+def _printable(text: str) -> str:
+    """A header value fit for one log line (no control characters, bounded)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:MAX_DELIVERY_ID])

@@ -8,6 +8,10 @@ its git config, so the dashboard shows what the bot deploys.
 
 An https URL gets the token as an HTTP header for that one command (never in the URL, the git
 config or an error message).
+
+SHAs, refs and branch names come from webhooks and GitHub's API: each is checked
+(gitdeploy.forge.gitnames) before git runs, and every git call ends its options with `--` or
+`--end-of-options`, so no value can be read as an option such as `--upload-pack=...`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.forge.gitnames import is_sha, ref_problem
 from gitdeploy.gitops import repoconfig
 
 MIRRORS_DIR = "mirrors"
@@ -61,20 +66,24 @@ class Mirror:
         return self.path
 
     def has(self, sha: str) -> bool:
-        return self._run(["cat-file", "-e", f"{sha}^{{commit}}"], check=False).returncode == 0
+        _check_sha(sha)
+        return self._run(["cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}"], check=False).returncode == 0
 
     def fetch(self, sha: str, ref: str) -> str:
         """Make commit `sha` available and point local `ref` (e.g. refs/pull/3/head) at it.
 
         Fetches by SHA; if the remote refuses that, fetches its branches and pull refs.
-        Returns the full SHA. Raises GitdeployError when the commit cannot be had.
+        Returns the full SHA. Raises GitdeployError when the commit cannot be had, or when `sha`
+        is not a full SHA or `ref` not a valid ref (before git runs).
         """
+        _check_sha(sha)
+        _check_ref(ref)
         self.ensure()
         with self._lock:
             if not self.has(sha):
-                out = self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", self.url, sha)
+                out = self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", self.url, sha)
                 if out.returncode != 0 or not self.has(sha):
-                    self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", self.url,
+                    self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", self.url,
                                  "+refs/heads/*:refs/remotes/origin/*", "+refs/pull/*/head:refs/remotes/pull/*")
                 if not self.has(sha):
                     detail = self._clean(out.stderr) or "the commit is not in the repository"
@@ -82,20 +91,21 @@ class Mirror:
                         f"cannot fetch commit {sha[:12]} of {self.name}: {detail}",
                         "check the repository URL and token in the server configuration",
                     )
-            full = self._git("rev-parse", f"{sha}^{{commit}}")
-            self._git("update-ref", ref, full)
+            full = self._git("rev-parse", "--verify", "--end-of-options", f"{sha}^{{commit}}")
+            self._git("update-ref", "--", ref, full)
             return full
 
     def fetch_branch(self, branch: str) -> str:
         """Update local refs/heads/`branch` from the remote; returns its commit."""
+        _check_ref(f"refs/heads/{branch}", "branch")
         self.ensure()
         with self._lock:
-            out = self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", self.url,
+            out = self._remote("fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", self.url,
                                f"+refs/heads/{branch}:refs/heads/{branch}")
             if out.returncode != 0:
                 raise GitdeployError(f"cannot fetch branch {branch} of {self.name}: {self._clean(out.stderr)}",
                                      "check the repository URL and token in the server configuration")
-            return self._git("rev-parse", f"refs/heads/{branch}^{{commit}}")
+            return self._git("rev-parse", "--verify", "--end-of-options", f"refs/heads/{branch}^{{commit}}")
 
     def revert(self, commit: str, onto: str, message: str) -> str:
         """A new commit on top of `onto` undoing `commit` (a merge: against its first parent).
@@ -103,15 +113,18 @@ class Mirror:
         Made in a throw-away worktree of the mirror; returns its SHA. Raises GitdeployError when
         the revert does not apply cleanly (later changes touch the same lines).
         """
+        _check_sha(commit)
+        _check_sha(onto)
         with self._lock:
-            parents = self._git("rev-list", "--parents", "-n", "1", commit).split()[1:]
+            parents = self._git("rev-list", "--parents", "-n", "1", "--end-of-options", commit).split()[1:]
             (self._data_dir / "tmp").mkdir(exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix="revert-", dir=self._data_dir / "tmp"))
             try:
-                self._git("worktree", "add", "-q", "--detach", str(folder), onto)
+                self._git("worktree", "add", "-q", "--detach", "--", str(folder), onto)
                 ident = ["-c", "user.name=gitdeploy", "-c", "user.email=gitdeploy@localhost"]
                 mainline = ["-m", "1"] if len(parents) > 1 else []
-                done = self._run([*ident, "-C", str(folder), "revert", "--no-commit", *mainline, commit],
+                done = self._run([*ident, "-C", str(folder), "revert", "--no-commit", *mainline, "--end-of-options",
+                                  commit],
                                  check=False)
                 if done.returncode != 0:
                     raise GitdeployError(f"{commit[:12]} cannot be reverted cleanly on {onto[:12]}: "
@@ -126,8 +139,11 @@ class Mirror:
 
     def push(self, sha: str, branch: str, expect: str) -> None:
         """Push `sha` to `branch` on the remote, only if the branch is still at `expect`."""
+        _check_sha(sha)
+        _check_sha(expect)
+        _check_ref(f"refs/heads/{branch}", "branch")
         with self._lock:
-            out = self._remote("push", "-q", f"--force-with-lease=refs/heads/{branch}:{expect}", self.url,
+            out = self._remote("push", "-q", f"--force-with-lease=refs/heads/{branch}:{expect}", "--", self.url,
                                f"{sha}:refs/heads/{branch}")
         if out.returncode != 0:
             raise GitdeployError(f"cannot push to {branch} of {self.name}: {self._clean(out.stderr)}",
@@ -164,3 +180,16 @@ class Mirror:
         if self._token:
             text = text.replace(self._token, "***")
         return re.sub(r"Basic [A-Za-z0-9+/=]+", "Basic ***", text)[:300]
+
+
+def _check_sha(sha: str) -> None:
+    if not is_sha(sha):
+        raise GitdeployError(f"refused the commit id {str(sha)[:60]!r}: a commit is named by its full 40-digit SHA",
+                             "this came from a webhook or GitHub's API; gitdeploy does not pass it to git")
+
+
+def _check_ref(ref: str, what: str = "ref") -> None:
+    problem = ref_problem(ref)
+    if problem:
+        raise GitdeployError(f"refused the {what} {str(ref)[:80]!r}: it {problem}",
+                             "this came from a webhook or GitHub's API; gitdeploy does not pass it to git")

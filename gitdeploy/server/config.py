@@ -16,6 +16,11 @@ Example (every key but `repositories`, `environments` and the secret is optional
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
     github: {token: "...", base_url: "https://api.github.com", pace: true}
+    http:                           # slow or idle clients cannot hold the server (see HttpLimits)
+      header_timeout: 10            # seconds for a request's line and headers to arrive
+      body_timeout: 60              # seconds for the whole request, body included
+      idle_timeout: 60              # seconds a connection may sit silent
+      connection_limit: 1000        # open connections; more wait in the listen backlog
     deploy:
       permissions: {min_permission: write, users: [], teams: []}
       requirements: {approved: true, mergeable: true}
@@ -40,7 +45,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,6 +115,16 @@ class DeployPolicy:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """How long a client may take and how many may be connected (enforced by gitdeploy.server.serve)."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    connection_limit: int = 1000
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path
     repositories: tuple[str, ...]  # "owner/name"
@@ -123,6 +138,7 @@ class ServerConfig:
     bot_login: str = "gitdeploy[bot]"
     github: GithubConfig = GithubConfig()
     deploy: DeployPolicy = DeployPolicy()
+    http: HttpLimits = HttpLimits()
     repository_urls: tuple[tuple[str, str], ...] = ()  # (owner/name, clone URL) where configured
 
     def repository_url(self, full_name: str) -> str:
@@ -180,7 +196,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 _TOP_KEYS = {
     "listen", "webhook_secret", "insecure_no_secret", "max_body_bytes", "data_dir", "workers",
-    "bot_login", "repositories", "environments", "github", "deploy",
+    "bot_login", "repositories", "environments", "github", "deploy", "http",
 }
 
 
@@ -317,6 +333,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
     environments = _environments(r, root)
     github = _github(r, root, environ)
     deploy = _deploy(r, root)
+    http = _http(r, root)
 
     if r.problems:
         n = len(r.problems)
@@ -329,7 +346,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         data_dir=data_dir, repositories=repositories, environments=environments,
         webhook_secret=Secret(secret), insecure_no_secret=insecure, host=host, port=port,
         max_body_bytes=max_body, workers=workers, bot_login=bot_login, github=github, deploy=deploy,
-        repository_urls=urls,
+        repository_urls=urls, http=http,
     )
     config.check_startable()
     return config
@@ -396,6 +413,20 @@ def _github(r: _Reader, root: Mapping, environ: Mapping[str, str]) -> GithubConf
         r.problem(gh, "base_url" if "base_url" in gh else None, f"github.base_url must be an http(s) URL, got {base_url!r}")
     pace = r.typed(gh, "pace", bool, True, "github")
     return GithubConfig(Secret(token), base_url.rstrip("/"), pace)
+
+
+def _http(r: _Reader, root: Mapping) -> HttpLimits:
+    node = r.mapping(root, "http", root.get("http"), {f.name for f in fields(HttpLimits)}, "http")
+    values: dict[str, Any] = {}
+    for f in fields(HttpLimits):
+        kind = int if f.type in (int, "int") else (int, float)
+        value = r.typed(node, f.name, kind, f.default, "http")
+        low, high = (1, 100_000) if kind is int else (0.1, 86_400)
+        if not low <= value <= high:
+            r.problem(node, f.name, f"http.{f.name} must be {low}..{high}, got {value!r}")
+            value = f.default
+        values[f.name] = value
+    return HttpLimits(**values)
 
 
 def _deploy(r: _Reader, root: Mapping) -> DeployPolicy:

@@ -11,6 +11,9 @@
 | push to refs/heads/<branch> of an environment    | `deploy` per environment on that branch      |
 | ping, pull_request_review, anything else         | nothing                                      |
 
+Every field read here is first checked against its schema (gitdeploy.server.payloads): a wrong
+shape raises PayloadInvalid, which the app answers with 400.
+
 Ignored: repositories outside the allow-list, comments on plain issues, edited/deleted comments,
 comments by the bot itself (`bot_login`) or by any sender of type Bot, branch deletions.
 
@@ -24,6 +27,7 @@ import logging
 from typing import Any
 
 from gitdeploy.server.config import ServerConfig
+from gitdeploy.server.payloads import check
 from gitdeploy.server.queue import JobSpec
 
 log = logging.getLogger(__name__)
@@ -33,29 +37,30 @@ PLAN_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
 
 
 def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) -> list[JobSpec]:
-    """The jobs a webhook delivery calls for; an empty list when it is ignored."""
-    if event == "ping":
+    """The jobs a webhook delivery calls for; an empty list when it is ignored.
+
+    Raises gitdeploy.server.payloads.PayloadInvalid when a field it reads has the wrong shape.
+    """
+    translate = _TRANSLATORS.get(event)
+    if translate is None:
         return []
-    repo = (payload.get("repository") or {}).get("full_name")
-    if not repo:
-        log.info("ignoring %s event without a repository", event)
-        return []
+    check(event, payload)
+    repo = payload["repository"]["full_name"]
     if not config.allows_repository(repo):
         log.warning("ignoring %s event from %s: not in the allowed repositories", event, repo)
         return []
-    translate = _TRANSLATORS.get(event)
-    return translate(payload, repo, config) if translate else []
+    return translate(payload, repo, config)
 
 
 def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
     action = payload.get("action")
-    pr = payload.get("pull_request") or {}
-    base = (pr.get("base") or {}).get("ref", "")
+    pr = payload["pull_request"]
+    base = pr["base"]["ref"]
     envs = config.environments_for_branch(base)
     common = {
         "repo": repo,
-        "pr": pr.get("number", payload.get("number")),
-        "head_sha": (pr.get("head") or {}).get("sha", ""),
+        "pr": int(pr["number"]),  # JSON may say 2.0; the schema allows only whole numbers
+        "head_sha": pr["head"]["sha"],
         "base_ref": base,
         "action": action,
         "draft": bool(pr.get("draft")),
@@ -74,14 +79,13 @@ def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpe
 
 
 def _issue_comment(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
-    issue = payload.get("issue") or {}
-    comment = payload.get("comment") or {}
-    author = (comment.get("user") or {})
+    issue, comment = payload["issue"], payload["comment"]
+    author = comment["user"]
     if payload.get("action") != "created" or "pull_request" not in issue:
         return []
     if (payload.get("sender") or {}).get("type") == "Bot" or author.get("type") == "Bot":
         return []
-    if author.get("login", "").lower() == config.bot_login.lower():
+    if (author.get("login") or "").lower() == config.bot_login.lower():
         return []
     body = (comment.get("body") or "").strip()
     if not body.startswith("/"):
@@ -92,17 +96,17 @@ def _issue_comment(payload: dict, repo: str, config: ServerConfig) -> list[JobSp
         return []
     return [JobSpec("command", {
         "repo": repo,
-        "pr": issue.get("number"),
+        "pr": int(issue["number"]),
         "command": command,
         "args": words[1:],
-        "author": author.get("login", ""),
-        "author_association": comment.get("author_association", ""),
-        "comment_id": comment.get("id"),
+        "author": author.get("login") or "",
+        "author_association": comment.get("author_association") or "",
+        "comment_id": int(comment["id"]),
     })]
 
 
 def _push(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
-    ref = payload.get("ref", "")
+    ref = payload["ref"]
     after = payload.get("after") or ZERO_SHA
     if not ref.startswith("refs/heads/") or payload.get("deleted") or after == ZERO_SHA:
         return []
@@ -115,10 +119,10 @@ def _push(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
             "environment": env.name,
             "sha": after,
             "ref": ref,
-            "before": payload.get("before", ""),
+            "before": payload.get("before") or "",
             "forced": bool(payload.get("forced")),
             "pusher": pusher.get("name") or (payload.get("sender") or {}).get("login", ""),
-            "message": head.get("message", ""),
+            "message": head.get("message") or "",
         }, env.name)
         for env in config.environments_for_branch(branch)
     ]

@@ -41,6 +41,10 @@ class Metrics:
         self.deliveries = Counter(
             "gitdeploy_webhook_deliveries", "Webhook deliveries by event and result",
             ["event", "result"], registry=self.registry)
+        self.invalid_payloads = Counter(
+            "gitdeploy_webhook_invalid_payloads", "Signed deliveries refused with 400 by event and reason "
+            "(not_json, too_deep, not_object, or the field that has the wrong shape)",
+            ["event", "reason"], registry=self.registry)
         self.job_seconds = Histogram(
             "gitdeploy_job_duration_seconds", "Job run time by kind", ["kind"],
             buckets=JOB_BUCKETS, registry=self.registry)

@@ -1,8 +1,8 @@
 """The bot end to end: `gitdeploy serve` in a subprocess (waitress, real HMAC), real PyGithub
 against the fake GitHub, a local bare repository as the spec repository's URL, the real engine.
 
-Payloads are GitHub's examples (/work/shared/github-webhooks) with SHAs, refs, numbers and
-bodies adapted; a PR comment gets `issue.pull_request` as GitHub sends it.
+Payloads are the repository's fixtures in GitHub's shapes (tests/fixtures/github) with SHAs,
+refs, numbers and bodies adapted; a PR comment is GitHub's shape of one (`issue.pull_request`).
 """
 
 from __future__ import annotations
@@ -150,10 +150,10 @@ def pr_event(action: str, number: int, head_sha: str, head_ref: str = "feature",
 
 def comment_event(number: int, text: str, user: str, comment_id: int, on_pr: bool = True,
                   user_type: str = "User") -> dict:
-    body = copy.deepcopy(payload("issue_comment/created"))
+    body = copy.deepcopy(payload("issue_comment/created.on-pull-request" if on_pr else "issue_comment/created"))
     body["issue"]["number"] = number
     if on_pr:
-        body["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{number}"}
+        body["issue"]["pull_request"]["url"] = f"https://api.github.com/repos/{REPO}/pulls/{number}"
     body["comment"].update(id=comment_id, body=text)
     body["comment"]["user"].update(login=user, type=user_type)
     body["sender"].update(login=user, type=user_type)
@@ -161,7 +161,7 @@ def comment_event(number: int, text: str, user: str, comment_id: int, on_pr: boo
 
 
 def push_event(branch: str, before: str, after: str, pusher: str = "Codertocat") -> dict:
-    body = copy.deepcopy(payload("push"))
+    body = copy.deepcopy(payload("push/tag"))
     body.update(ref=f"refs/heads/{branch}", before=before, after=after, created=False, deleted=False)
     body["pusher"]["name"] = pusher
     body["head_commit"] = {"id": after, "message": "merge"}

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gitdeploy.forge.github import GitHubForge
 from tests.fakegithub import FakeGitHub
 from tests.fakegithub.fixture import fake_github  # noqa: F401 - re-exported fixture
+from tests.fixtures import webhook
 
-WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "github-webhooks"
 REPO = "Codertocat/Hello-World"
 
 
 @pytest.fixture
 def seeded(fake_github: FakeGitHub) -> FakeGitHub:  # noqa: F811
     """The fake holding Codertocat/Hello-World and PR #2 from the `opened` webhook payload."""
-    fake_github.state.add_pull_from_payload(WEBHOOKS / "pull_request" / "opened.payload.json")
+    fake_github.state.add_pull_from_payload(webhook("pull_request/opened"))
     return fake_github
 
 

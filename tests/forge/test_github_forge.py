@@ -11,8 +11,9 @@ from gitdeploy.errors import GitdeployError
 from gitdeploy.forge.github import GitHubForge, PullInfo, part_header
 from gitdeploy.forge.markdown import split_markdown
 from tests.fakegithub import FakeGitHub
+from tests.fixtures import webhook
 
-from .conftest import REPO, WEBHOOKS
+from .conftest import REPO
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # PR #2's head in the opened payload
 PLAN = "<!-- gitdeploy:plan -->"
@@ -312,7 +313,7 @@ def test_pace_true_keeps_pygithub_pacing(seeded: FakeGitHub) -> None:
 
 
 def test_other_payloads_seed_too(fake_github: FakeGitHub) -> None:
-    closed = fake_github.state.add_pull_from_payload(WEBHOOKS / "pull_request" / "closed.payload.json")
+    closed = fake_github.state.add_pull_from_payload(webhook("pull_request/closed"))
     forge = GitHubForge(fake_github.token, REPO, base_url=fake_github.base_url, pace=False, retry=0)
     info = forge.pull(closed["number"])
     assert info.state == "closed" and info.mergeable is None

@@ -1,25 +1,22 @@
-"""Shared helpers for the server tests: a config, real webhook payloads, HMAC signatures."""
+"""Shared helpers for the server tests: a config, webhook payloads (tests/fixtures), HMAC signatures."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from pathlib import Path
 
 import pytest
 
 from gitdeploy.server.config import Environment, Secret, ServerConfig
+from tests.fixtures import webhook
 
-# GitHub's example payloads live in shared/ beside the repository (as on the developers' machines and CI).
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "github-webhooks"
 SECRET = "It's a Secret to Everybody"
 
 
 def payload(name: str) -> dict:
-    """A real GitHub example payload: payload("push") or payload("push/with-new-branch")."""
-    path = PAYLOADS / name / "payload.json" if "/" not in name else PAYLOADS / f"{name}.payload.json"
-    return json.loads(path.read_text())
+    """A webhook payload in GitHub's shape (tests/fixtures/github): payload("push/with-new-branch")."""
+    return webhook(name)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -40,3 +37,19 @@ def make_config(data_dir: Path, **overrides) -> ServerConfig:
 @pytest.fixture
 def config(tmp_path) -> ServerConfig:
     return make_config(tmp_path / "data")
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """make_server(sleep=..., **kw): a `python -m gitdeploy.server` subprocess (tests/server/process.py)."""
+    from .process import Server  # here, not at the top: process imports this module
+
+    servers: list[Server] = []
+
+    def make(**kw) -> Server:
+        servers.append(Server(tmp_path, **kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.stop()

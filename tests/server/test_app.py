@@ -68,7 +68,7 @@ def test_a_replayed_delivery_is_processed_once(client, queue):
 
 
 def test_ping(client, queue):
-    r = post(client, "ping", payload("ping"))
+    r = post(client, "ping", payload("ping/created"))
     assert r.status_code == 200 and r.json == {"ok": True, "zen": "Anything added dilutes everything else."}
     assert queue.delivery_count() == 0
 

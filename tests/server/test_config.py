@@ -126,3 +126,16 @@ def test_required_sections(tmp_path):
 def test_permission_order():
     assert permission_at_least("admin", "write") and permission_at_least("write", "write")
     assert not permission_at_least("triage", "write") and not permission_at_least("none", "read")
+
+
+def test_http_limits_have_defaults_and_are_checked(tmp_path):
+    from gitdeploy.server.config import HttpLimits
+
+    assert load_config(write(tmp_path, MINIMAL), environ={}).http == HttpLimits()
+    config = load_config(write(tmp_path, MINIMAL + "http: {header_timeout: 2.5, connection_limit: 50}\n"), environ={})
+    assert config.http == HttpLimits(header_timeout=2.5, connection_limit=50)
+    with pytest.raises(GitdeployError) as caught:
+        load_config(write(tmp_path, MINIMAL + "http: {idle_timeout: 0, connection_limit: many, slow: 1}\n"), environ={})
+    text = str(caught.value)
+    assert "server.yaml:5:8: http.idle_timeout must be 0.1..86400, got 0" in text
+    assert "http.connection_limit must be a int" in text and "unknown key 'slow' in http" in text

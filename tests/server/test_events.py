@@ -57,7 +57,7 @@ def test_push_to_an_environment_branch_deploys(config):
 
 
 def test_pushes_that_deploy_nothing(config):
-    assert jobs_for_event("push", payload("push"), config) == []  # a tag
+    assert jobs_for_event("push", payload("push/tag"), config) == []  # a tag
     p = payload("push/with-new-branch")
     p["ref"] = "refs/heads/feature"
     assert jobs_for_event("push", p, config) == []
@@ -114,7 +114,7 @@ def test_comments_that_are_not_commands_or_come_from_bots_are_ignored(config):
 
 
 def test_ping_review_and_unknown_events_do_nothing(config):
-    assert jobs_for_event("ping", payload("ping"), config) == []
+    assert jobs_for_event("ping", payload("ping/created"), config) == []
     assert jobs_for_event("pull_request_review", payload("pull_request_review/submitted"), config) == []
     assert jobs_for_event("star", {"repository": {"full_name": "Codertocat/Hello-World"}}, config) == []
 

@@ -17,73 +17,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
 
-from gitdeploy.server.queue import JobQueue
-from tests.serverproc import ServerProcess, free_port
+from tests.serverproc import free_port
 
-from .conftest import SECRET, payload, sign
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-class Server(ServerProcess):
-    """One server process over a data dir; restartable."""
-
-    def __init__(self, tmp: Path, sleep: float, workers: int = 2, max_body: int = 5 * 1024 * 1024) -> None:
-        self.events = tmp / "handled.log"
-        env = {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "GITDEPLOY_TEST_LOG": str(self.events),
-               "GITDEPLOY_TEST_SLEEP": str(sleep), "PYTHONPATH": str(REPO)}
-        super().__init__(tmp, REPO, env)
-        self.config = tmp / "server.yaml"
-        self.config.write_text(
-            f"listen: 127.0.0.1:{self.port}\n"
-            f"data_dir: data\nworkers: {workers}\nmax_body_bytes: {max_body}\n"
-            "repositories: [Codertocat/Hello-World]\n"
-            "environments: {production: {branch: master}}\n"
-        )
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "gitdeploy.server", "--config", str(self.config),
-                "--handlers", "tests.server.handlers:REGISTRY"]
-
-    def deliver(self, event: str, body: dict | bytes, delivery: str, signature: str | None = "auto"):
-        return self.post(event, body, delivery, signature)
-
-    def stats(self) -> dict[str, int]:
-        return requests.get(f"{self.url}/healthz", timeout=5).json()["queue"]
-
-    def wait_idle(self, done: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while (s := self.stats())["done"] + s["failed"] < done or s["queued"] or s["running"]:
-            assert time.monotonic() < deadline, f"jobs did not finish: {s}\n{self.output()}"
-            time.sleep(0.1)
-
-    def lines(self) -> list[str]:
-        return self.events.read_text().splitlines() if self.events.exists() else []
-
-    def jobs(self) -> dict[int, object]:
-        q = JobQueue(self.tmp / "data" / "queue.sqlite3")
-        try:
-            return {j.id: j for j in q.recent(1000)}
-        finally:
-            q.close()
-
-
-@pytest.fixture
-def make_server(tmp_path):
-    servers: list[Server] = []
-
-    def make(**kw) -> Server:
-        servers.append(Server(tmp_path, **kw))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.stop()
+from .conftest import payload, sign
+from .process import REPO
 
 
 def pr_opened(number: int) -> dict:
@@ -110,7 +51,7 @@ def test_signatures_limits_ping_replay_and_sigterm(make_server):
     assert server.deliver("pull_request", b"x" * 150_000, "x-4").status_code == 413
     assert sum(server.stats().values()) == 0  # nothing queued by any of them
 
-    ping = server.deliver("ping", payload("ping"), "p-1")
+    ping = server.deliver("ping", payload("ping/created"), "p-1")
     assert ping.status_code == 200 and ping.json()["zen"] == "Anything added dilutes everything else."
 
     first = server.deliver("pull_request", body, "same-delivery")
