@@ -161,3 +161,25 @@ def test_a_full_disk_when_a_job_finishes_neither_strands_the_push_nor_replays_th
         finally:
             server.stop()
             fs.free()
+
+
+def test_the_hook_stops_following_after_its_stated_bound_and_says_where_the_environment_is(tmp_path, system_name):
+    import os
+
+    from gitdeploy.server.serve import lock_data_dir
+
+    data = tmp_path / "data"
+    bare, work = bare_with_clone(tmp_path, data)
+    fd = lock_data_dir(data)  # a server "runs" on the data dir, but no worker ever takes the job
+    try:
+        write_spec(work, system_name, "A")
+        commit(work, "A")
+        pushed = git("push", "-q", "origin", "main", cwd=work, check=False, timeout=60,
+                     env=clean_env(GITDEPLOY_HOOK_FOLLOW="2", GITDEPLOY_HOOK_UNCLAIMED="600"))
+    finally:
+        os.close(fd)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "remote: gitdeploy: queued as job 1 on the gitdeploy server; following it for up to 2s" in pushed.stderr
+    assert "remote: gitdeploy: stopped following job 1 after 2s; it is still queued" in pushed.stderr
+    assert ("remote: gitdeploy: production is never verified (nothing deployed yet); no deploy is running"
+            in pushed.stderr), pushed.stderr
