@@ -165,8 +165,6 @@ def handle(data_dir: Path) -> Callable[[Job], str]:
             ctx = Context(repo=Path(p["repo"]), env=p["environment"], data_dir=data_dir)
             try:
                 result = deploy_told(ctx, p["sha"], p.get("pusher") or "hook", emit)
-            except Superseded:
-                raise
             except GitdeployError as exc:
                 emit(f"error: {exc.message}")
                 if exc.hint:

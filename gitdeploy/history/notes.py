@@ -147,12 +147,13 @@ def record(repo: git.Repo, attempt: Attempt) -> Recorded:
     if problems:
         if moved:
             problems.append(f"{REF_PREFIX}{attempt.env} was moved to {attempt.commit[:7]}")
-        raise RecordIncomplete(
-            "; ".join(problems),
-            "the deploy itself is as reported above; fix the cause and `git notes --ref "
-            f"{NOTES_REF} append` by hand if the line matters" if noted is False else
-            f"move it by hand once the cause is fixed: git update-ref {REF_PREFIX}{attempt.env} {attempt.commit}",
-            done)
+        hints = ["the deploy itself is as reported; fix the cause above"]
+        if attempt.result == "ok" and not moved:
+            hints.append(f"then move the ref by hand: git update-ref {REF_PREFIX}{attempt.env} {attempt.commit}")
+        if not noted:
+            hints.append(f"then add the line by hand if it matters: git notes --ref {NOTES_REF} append -m "
+                         f"'<the attempt as JSON>' {attempt.commit}")
+        raise RecordIncomplete("; ".join(problems), ", ".join(hints), done)
     return done
 
 
