@@ -76,11 +76,11 @@ def commit(work: Path, message: str) -> str:
 
 
 def slow_healthy(work: Path, system: str, version: str) -> None:
-    """A service that turns healthy ~2s after it starts: the deploy waits in its health gate."""
+    """A service that turns healthy ~4s after it starts: the deploy waits in its health gate."""
     write_spec(work, system, version)
     text = (work / "gitdeploy.yaml").read_text().replace(
         "command:\n    - sleep\n    - '3600'\n",
-        "command: [sh, -c, 'sleep 2; touch /tmp/ok; exec sleep 3600']\n"
+        "command: [sh, -c, 'sleep 4; touch /tmp/ok; exec sleep 3600']\n"
         "    healthcheck: {test: [CMD, test, -f, /tmp/ok], interval: 0.3s, timeout: 2s, retries: 30}\n")
     assert "touch /tmp/ok" in text, text
     (work / "gitdeploy.yaml").write_text(text)
@@ -102,7 +102,7 @@ def test_a_job_interrupted_by_kill9_is_not_replayed_over_a_newer_deploy(tmp_path
         wait_for("A's container", lambda: docker_client.containers.list(
             all=True, filters={"label": [f"{labels.SYSTEM}={system_name}", f"{labels.COMMIT}={a}"]}))
         server.kill9()
-        _, err_a = push_a.communicate(timeout=60)
+        _, err_a = push_a.communicate(timeout=120)
         assert push_a.returncode == 0, err_a
         assert "remote: gitdeploy: the server stopped while job 1 was running" in err_a, err_a
         assert "still the head of main" in err_a and "remote: gitdeploy: production is " in err_a, err_a
