@@ -193,3 +193,21 @@ def test_freeze_on_a_full_disk_is_an_error_naming_the_file(tmp_path):
         with pytest.raises(GitdeployError, match="disk full writing .*freeze"):
             freeze.freeze(fs.root, "production", "incident", "me")
         assert freeze.frozen(fs.root, "production") is None
+
+
+def test_the_demo_webhook_secret_and_the_repository_registry_on_a_full_disk(tmp_path):
+    from gitdeploy.gitops import demo, repoconfig
+
+    with small_fs(tmp_path / "data", "64k") as fs:
+        fs.fill()
+        with pytest.raises(GitdeployError, match="disk full writing .*webhook-secret"):
+            demo.webhook_secret(fs.root)
+        assert not (fs.root / demo.SECRET_FILE).exists()  # never an empty secret left behind
+        with pytest.raises(GitdeployError, match="disk full writing"):
+            repoconfig.register(fs.root, tmp_path)
+        fs.free()
+        secret = demo.webhook_secret(fs.root)
+        assert len(secret) == 64 and demo.webhook_secret(fs.root) == secret
+        repoconfig.register(fs.root, tmp_path)
+        repoconfig.register(fs.root, tmp_path)
+        assert repoconfig.registered(fs.root) == [tmp_path.resolve()]
