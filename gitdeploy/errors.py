@@ -9,6 +9,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the operation failed (deploy failed, engine error, ...)
 EXIT_INVALID = 2  # invalid input: spec, arguments, configuration
 EXIT_CHANGES = 3  # `plan --exit-code` / `check`: there are changes / drift
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM during a deploy: rolled back (or left for recovery)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ def _cleanup(client: docker.DockerClient, system: str) -> None:
             c.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
+    for c in client.api.containers(all=True, filters={"label": f"{labels.PREFIX}lock.system={system}"}):
+        try:
+            client.api.remove_container(c["Id"], force=True)
+        except docker.errors.APIError:
+            pass  # gone, or being removed by gitdeploy's own sweep of released engine locks
     for n in client.networks.list(filters=flt):
         for _ in range(30):  # endpoints of force-removed containers are released asynchronously
             try:

@@ -23,6 +23,7 @@ from rich.console import Console
 from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import is_storage_error, storage_error
+from gitdeploy.live.engine import check_env_name
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
@@ -38,6 +39,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("freeze", "unfreeze", "halt", "history", "rollback"), "safety"),
     **dict.fromkeys(("demo", "hook", "hooks", "completion"), "gitops"),
     "serve": "serve",
+    "secrets": "secrets",
 }
 
 
@@ -62,7 +64,7 @@ class LazyGroup(click.Group):
 @click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
               envvar="GITDEPLOY_REPO", help="The spec repository.")
 @click.option("--env", "env", default=DEFAULT_ENV, show_default=True, envvar="GITDEPLOY_ENV",
-              help="The environment to act on.")
+              callback=lambda _c, _p, v: _env_name(v), help="The environment to act on.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="GITDEPLOY_HOME", help="Where gitdeploy keeps state [default: ~/.local/share/gitdeploy].")
 @click.option("--docker-host", default=None, envvar="DOCKER_HOST", help="Docker Engine endpoint.")
@@ -86,6 +88,13 @@ def cli(ctx: click.Context, repo: Path, env: str, data_dir: Path | None, docker_
         repo=repo.resolve(), env=env, data_dir=(data_dir or default_data_dir()).resolve(),
         docker_host=docker_host, secrets_dir=secrets_dir.resolve() if secrets_dir else None,
     )
+
+
+def _env_name(env: str) -> str:
+    try:
+        return check_env_name(env)
+    except GitdeployError as exc:
+        raise click.BadParameter(f"{exc.message}; {exc.hint}") from None
 
 
 def command(*args: Any, **kwargs: Any) -> Callable:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import click
 import git
+from rich.markup import escape
 from rich.table import Table
 
 from gitdeploy import pipeline
@@ -17,10 +24,18 @@ from gitdeploy.cli.progress import DeployProgress
 from gitdeploy.deploy import freeze as brakes
 from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
-from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, GitdeployError, SpecInvalid
-from gitdeploy.live import labels
+from gitdeploy.errors import (
+    EXIT_CHANGES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    GitdeployError,
+    SpecInvalid,
+)
+from gitdeploy.live import enginelock, labels
 from gitdeploy.live.baseimage import ensure_base_image
-from gitdeploy.live.engine import engine_errors, network_name
+from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
+from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
@@ -61,8 +76,9 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
 
 
 def _system_name(text: str) -> str:
-    out = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in text.lower()).strip("-._")
-    return out or "system"
+    # no dots: gitdeploy joins names with dots (see gitdeploy.spec.names)
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "_-" else "-" for ch in text.lower()).strip("-_")
+    return out[:63].rstrip("-_") or "system"
 
 
 @command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\nExit codes: 0 valid, 2 invalid.")
@@ -78,8 +94,9 @@ def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
             print_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
         else:
             for p in exc.problems:
-                err_console.print(f"[red]{p.location()}[/red]: {p.message}"
-                                  + (f"\n    [yellow]hint:[/yellow] {p.hint}" if p.hint else ""))
+                # escaped: a message quotes the spec, which may look like rich markup ("[/x]")
+                err_console.print(f"[red]{escape(p.location())}[/red]: {escape(p.message)}"
+                                  + (f"\n    [yellow]hint:[/yellow] {escape(p.hint)}" if p.hint else ""))
             err_console.print(f"[bold red]{len(exc.problems)} problem(s)[/bold red]; nothing was deployed")
         sys.exit(EXIT_INVALID)
     if as_json:
@@ -132,7 +149,8 @@ def plan_cmd(ctx: Context, rev: str, worktree: bool, fmt: str, exit_code: bool, 
 
 
 @command("deploy", epilog="Example: gitdeploy --env staging deploy --rev v1.4.2\n\n"
-         "Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec.")
+         "Exit codes: 0 deployed and verified, 1 failed (rolled back), 2 invalid spec,\n"
+         "130 interrupted (Ctrl-C: rolled back to the last verified revision).")
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -147,6 +165,8 @@ def deploy_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
 
 def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = False,
                          trigger: str = "cli") -> Result:
+    """pipeline.deploy with a live display; Ctrl-C (or SIGTERM) rolls back, a second one within
+    5 s exits at once and leaves the journal for the next run to recover."""
     progress: DeployProgress | None = None
 
     def show_plan(plan: Plan) -> None:
@@ -158,16 +178,53 @@ def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = F
     def on_event(ev: Event) -> None:
         if progress:
             progress.on_event(ev)
+        elif not quiet and ev.kind in ("recovery", "lock-recovered", "rollback-error", "verify"):
+            err_console.print(f"[yellow]{ev.message}[/yellow]", markup=True, highlight=False)
 
-    try:
-        result = pipeline.deploy(ctx, rev, worktree=worktree, trigger=trigger, on_event=on_event,
-                                 on_plan=show_plan)
-    finally:
-        if progress:
-            progress.__exit__(None, None, None)
+    cancel = Cancel()
+    with interruptible(cancel):
+        try:
+            result = pipeline.deploy(ctx, rev, worktree=worktree, trigger=trigger, on_event=on_event,
+                                     on_plan=show_plan, cancel=cancel)
+        finally:
+            if progress:
+                progress.__exit__(None, None, None)
     if not quiet:
         console.print(result_text(result))
+    if result.interrupted:
+        err_console.print("interrupted: " + ("the last verified revision runs again (verified)"
+                                             if result.rollback_verified else
+                                             "the rollback is NOT verified; `gitdeploy check` shows the state"))
+        sys.exit(EXIT_INTERRUPTED)
     return result
+
+
+@contextmanager
+def interruptible(cancel: Cancel, grace: float = 5.0) -> Iterator[None]:
+    """SIGINT/SIGTERM fire `cancel` (stop, roll back, record); a second one within `grace` seconds
+    exits at once with 130, leaving the journal for recovery."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    first: list[float] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        now = time.monotonic()
+        if first and now - first[0] <= grace:
+            err_console.print("interrupted again: exiting now. The deploy journal is kept; the next "
+                              "`gitdeploy deploy`, `fix` or server start recovers the environment first.")
+            os._exit(EXIT_INTERRUPTED)
+        first[:] = [now]
+        err_console.print(f"{signal.Signals(signum).name}: starting nothing new, rolling back to the last "
+                          f"verified revision (again within {grace:g}s to exit at once)")
+        cancel.fire()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @command("status", epilog="Example: gitdeploy status --json")
@@ -191,6 +248,7 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
                             "hash": c.hash[:12]} for c in cs],
         })
     lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
+    engine_lock = enginelock.held(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
     halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
     from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
 
@@ -198,11 +256,14 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,
                     "lock": lock.__dict__ if lock else None, "frozen": frozen.__dict__ if frozen else None,
-                    "halted": halted.__dict__ if halted else None, "drift": drift})
+                    "halted": halted.__dict__ if halted else None, "drift": drift,
+                    "engine_lock": engine_lock.holder.__dict__ if engine_lock and engine_lock.holder else None})
         return
     for label, brake in (("deploying", lock), ("frozen", frozen), ("halted", halted)):
         if brake:
             console.print(f"[yellow]{label}[/yellow]: {brake.describe()}")
+    if engine_lock and not (lock and engine_lock.holder and engine_lock.holder.pid == lock.pid):
+        console.print(f"[yellow]deploying[/yellow]: {engine_lock.describe()} (engine lock)", markup=True)
     table = Table(title=f"{spec.system} ({ctx.env})")
     for col in ("service", "replicas", "commit", "health", "kept"):
         table.add_column(col)
@@ -224,17 +285,27 @@ def down_cmd(ctx: Context, volumes: bool, system: str | None) -> None:
         _, spec = pipeline.load(ctx)
         system = spec.system
     engine = ctx.engine()
-    live = engine.analyze(system, ctx.env)
-    for c in live.containers:
-        engine.remove(c.id)
-    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={ctx.env}"]}
-    with engine_errors("removing the network"):
-        for n in engine.api.networks(names=[network_name(system, ctx.env)]):
-            engine.api.remove_network(n["Id"])
-        removed_volumes = 0
-        if volumes:
-            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
-                engine.api.remove_volume(v["Name"], force=True)
-                removed_volumes += 1
+    with enginelock.hold(engine.client, system, ctx.env, Holder.here("down", data_dir=str(ctx.data_dir))):
+        live = engine.analyze(system, ctx.env)  # (no deploy from any data dir runs meanwhile)
+        for c in live.containers:
+            engine.remove(c.id)
+        removed_volumes = _remove_networks_and_volumes(engine, system, ctx.env, volumes)
     extra = f", {removed_volumes} volume(s)" if volumes else " (volumes kept; --volumes removes them)"
     console.print(f"removed {len(live.containers)} container(s) of {system} ({ctx.env}){extra}")
+
+
+def _remove_networks_and_volumes(engine: Engine, system: str, env: str, volumes: bool) -> int:
+    # By label, checked again here: a network or volume of another system is never touched,
+    # whatever its name (the engine's name filter matches substrings: shop vs webshop).
+    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+    removed = 0
+    with engine_errors("removing the network"):
+        for n in engine.api.networks(filters=flt):
+            if owned(n.get("Labels"), system, env):
+                engine.api.remove_network(n["Id"])
+        if volumes:
+            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
+                if owned(v.get("Labels"), system, env):
+                    engine.api.remove_volume(v["Name"], force=True)
+                    removed += 1
+    return removed

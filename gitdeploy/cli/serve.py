@@ -12,6 +12,7 @@ from gitdeploy.errors import GitdeployError
 from gitdeploy.forge.bot import Bot, BotHandlers
 from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig, load_config
+from gitdeploy.server.recovery import recover_environments
 from gitdeploy.server.serve import serve
 
 log = logging.getLogger("gitdeploy.serve")
@@ -29,6 +30,7 @@ def serve_cmd(ctx: Context, config_path: Path, watch: bool, log_level: str) -> N
     config = load_config(config_path)
     ctx.data_dir = config.data_dir  # the configured data dir: crash logs go there too
     handlers = BotHandlers(Bot(config))
+    recover_environments(config, handlers.bot.context)
     handlers.watchers = start_watchers(config, handlers.bot) if watch else {}
     try:
         serve(config, handlers)

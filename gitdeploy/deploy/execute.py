@@ -1,130 +1,121 @@
-"""execute(Plan) -> Result: run the steps against the engine as one transaction.
+"""Run a plan's steps on the engine - the steps and nothing else.
 
-- Steps run as soon as the steps they wait for have succeeded, on a bounded pool (no polling:
-  the scheduler wakes on completions). A failed step skips its dependents.
-- Replacements are health-gated, start-first (new up and healthy, then published on the
-  service's aliases, then the old one drained and stopped) or stop-first, `parallelism`
-  replicas at a time.
-- Old containers are stopped, never removed, until the target is verified. If anything fails,
-  every action is undone in reverse (new containers removed, old ones started again) and the
-  previous revision is verified - unless a failed service says `on_failure: pause`.
-- After a verified deploy, stopped revisions beyond `keep` are pruned.
+- A step runs once the steps it waits for have succeeded, on a bounded pool (no polling: the
+  scheduler wakes on completions). A failed step skips its dependents.
+- A step runs its rollout phase by phase (see gitdeploy.plan.rollout: await, create, start,
+  gate, publish, drain, stop); the ops of a phase run at the same time. The runner decides
+  nothing: batches, order, hold-back and drains are in the plan.
+- Every finished op is written to the journal. Any exception inside an op (an engine error, a
+  lost engine, a full disk, a bug) fails that step with what happened; it never escapes.
+- A cancel (Ctrl-C) starts nothing new: open gates end at once and later steps are skipped.
+
+`transact` puts the runs together: forward, verify, and on any failure the rollback plan,
+verified in turn (see gitdeploy.pipeline for where the plans come from).
 """
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gitdeploy.deploy.result import Event, EventSink, Result, StepOutcome
-from gitdeploy.deploy.verify import Verification, verify
+from gitdeploy.deploy.health import Verdict, decide
+from gitdeploy.deploy.journal import Journal
+from gitdeploy.deploy.result import Event, EventSink, StepOutcome
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live.engine import Engine, aliases_for
-from gitdeploy.live.model import Live
-from gitdeploy.plan.model import Plan, Step
+from gitdeploy.live.engine import Cancel, Engine
+from gitdeploy.plan.model import Op, Plan, Step
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
+
+Fault = Callable[[Step, Op], None]  # tests: called before every op; may raise
 
 
 class StepFailed(Exception):
     pass
 
 
+def describe_error(exc: BaseException) -> str:
+    """What went wrong, in words for the operator (never a traceback)."""
+    if isinstance(exc, GitdeployError | StepFailed):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full: {exc.strerror} ({exc.filename or 'a file in the data directory'})"
+    if isinstance(exc, OSError) and exc.errno in (errno.EIO, errno.EROFS):
+        return f"I/O error: {exc.strerror} ({exc.filename or '?'})"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
 @dataclass
-class Journal:
-    """Every engine action that changed the system, to undo in reverse on failure."""
+class Target:
+    """What a run converges to: the services' definitions and how to reach them."""
 
-    actions: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, container id, path)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    system: str
+    env: str
+    commit: str
+    aliases: Mapping[str, tuple[str, ...]]
+    desired: Mapping[str, Desired]
+    spec: Spec | None = None  # None: a run that creates nothing (a restore of kept containers)
 
-    def add(self, kind: str, cid: str, path: str) -> None:
-        with self.lock:
-            self.actions.append((kind, cid, path))
 
-
-class Executor:
+class Runner:
     def __init__(
-        self, engine: Engine, spec: Spec, desired: Sequence[Desired], env: str,
-        on_event: EventSink | None = None, workers: int = 32,
+        self, engine: Engine, target: Target, *, on_event: EventSink | None = None,
+        journal: Journal | None = None, cancel: Cancel | None = None, fault: Fault | None = None,
+        workers: int = 32, stage: str = "execute", guard: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
-        self.spec = spec
-        self.desired = {d.path: d for d in desired}
-        self.desired_list = list(desired)
-        self.env = env
-        self.commit = spec.commit or ""
-        self.aliases = aliases_for(spec)
+        self.t = target
+        self.journal = journal
+        self.cancel = cancel if cancel is not None else Cancel()
+        self.fault = fault
         self.workers = workers
-        self._events: list[Event] = []
+        self.stage = stage
+        self.guard = guard  # raises when the run may not go on (the engine lock was lost)
         self._sink = on_event
+        self._events: list[Event] = []
         self._elock = threading.Lock()
-        self._stepped: set[str] = set()  # services the running plan changes
-        self._ops = ThreadPoolExecutor(max_workers=max(4, workers * 2), thread_name_prefix="gd-op")
+        self._containers: dict[tuple[str, int], str] = {}  # (path, replica) -> container this run brought up
+        self._since: dict[str, float] = {}  # container -> when it was started
+        self._clock = threading.Lock()
+        self.created: list[str] = []  # containers this run created (a failed attempt's are removed)
+
+    @property
+    def events(self) -> list[Event]:
+        with self._elock:
+            return list(self._events)
 
     def emit(self, path: str, kind: str, message: str) -> None:
         ev = Event(time.time(), path, kind, message)
         with self._elock:
             self._events.append(ev)
         if self._sink:
-            self._sink(ev)
+            try:
+                self._sink(ev)
+            except Exception:  # noqa: BLE001 - a broken progress display never stops a deploy
+                pass
 
-    # -- the transaction -------------------------------------------------------------------
+    # -- the steps ---------------------------------------------------------------------------
 
-    def run(self, plan: Plan, before: Live) -> Result:
-        started = time.time()
-        journal = Journal()
-        self._stepped = {s.path for s in plan.steps}
-        try:
-            outcomes = self._run_steps(plan, journal)
-            failed = [o for o in outcomes if not o.ok and not o.skipped]
-            verification: Verification | None = None
-            failure = ""
-            if failed:
-                failure = "; ".join(f"{o.path}: {o.detail}" for o in failed)
-            else:
-                verification = verify(self.desired_list, self.engine.analyze(self.spec.system, self.env))
-                self.emit("", "verify", verification.headline(plan.commit))
-                if not verification.ok:
-                    failure = "verification failed: " + "; ".join(verification.problems)
-        finally:
-            self._ops.shutdown(wait=True)
-        if not failure:
-            self._tidy(plan)
-            return self._result(plan, True, outcomes, verification, "", started)
-        pause = [o.path for o in outcomes if not o.ok and not o.skipped and self._pauses(o.path)]
-        if pause:
-            self.emit("", "paused", f"on_failure: pause ({', '.join(pause)}): left as it is")
-            return self._result(plan, False, outcomes, verification, failure, started, paused=True)
-        self.emit("", "rollback-start", f"rolling back: {failure}")
-        restored = self._undo(journal, before)
-        self.emit("", "rollback-done", "previous revision running again" if restored else "rollback incomplete")
-        return self._result(
-            plan, False, outcomes, verification, failure, started, rolled_back=True, rollback_verified=restored
-        )
-
-    def _result(self, plan, ok, outcomes, verification, failure, started, **kw) -> Result:
-        with self._elock:
-            events = tuple(self._events)
-        return Result(plan=plan, ok=ok, outcomes=tuple(outcomes), verification=verification, failure=failure,
-                      duration=time.time() - started, events=events, **kw)
-
-    def _pauses(self, path: str) -> bool:
-        d = self.desired.get(path)
-        return bool(d and d.service.rollout.on_failure == "pause")
-
-    def _run_steps(self, plan: Plan, journal: Journal) -> list[StepOutcome]:
+    def run(self, plan: Plan) -> list[StepOutcome]:
+        """Run every step; the outcome of each (skipped ones included), in plan order."""
         steps = {s.path: s for s in plan.steps}
-        waiting = {s.path: set(p for p in s.after if p in steps) for s in plan.steps}
+        waiting = {s.path: {p for p in s.after if p in steps} for s in plan.steps}
         outcomes: dict[str, StepOutcome] = {}
         running: dict[Future, str] = {}
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gd-step") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gd-step") as steps_pool, \
+                ThreadPoolExecutor(max_workers=max(4, self.workers * 2), thread_name_prefix="gd-op") as ops:
+
             def launch_ready() -> None:
                 for path in [p for p, w in waiting.items() if not w]:
                     del waiting[path]
-                    running[pool.submit(self._step, steps[path], journal)] = path
+                    if self.cancel:
+                        outcomes[path] = StepOutcome(path, False, "not started: interrupted", True)
+                        continue
+                    running[steps_pool.submit(self._step, steps[path], ops)] = path
 
             launch_ready()
             while running:
@@ -136,187 +127,130 @@ class Executor:
                         for w in waiting.values():
                             w.discard(path)
                     else:
-                        for skipped in self._dependents(path, waiting):
+                        for skipped in _dependents(path, waiting):
                             del waiting[skipped]
                             outcomes[skipped] = StepOutcome(skipped, False, f"not started: {path} failed", True)
                             self.emit(skipped, "skipped", f"not started: {path} failed")
                 launch_ready()
         return [outcomes[s.path] for s in plan.steps if s.path in outcomes]
 
-    def _dependents(self, path: str, waiting: dict[str, set[str]]) -> list[str]:
-        out: list[str] = []
-        frontier = [path]
-        while frontier:
-            p = frontier.pop()
-            for q, w in waiting.items():
-                if p in w and q not in out:
-                    out.append(q)
-                    frontier.append(q)
-        return out
-
-    # -- one step ----------------------------------------------------------------------------
-
-    def _step(self, step: Step, journal: Journal) -> StepOutcome:
+    def _step(self, step: Step, ops: ThreadPoolExecutor) -> StepOutcome:
         c = step.change
         self.emit(step.path, "step-start", f"{c.action}: {c.reason}")
         try:
-            if c.action == "remove":
-                self._retire_all(step, list(c.retire), journal)
-                detail = f"{len(c.retire)} stopped"
-            else:
-                self._await_healthy_dependencies(step)
-                detail = self._converge(step, journal)
-        except (StepFailed, GitdeployError) as exc:
-            self.emit(step.path, "step-failed", str(exc))
-            return StepOutcome(step.path, False, str(exc))
+            for phase in step.rollout:
+                if self.cancel:
+                    raise StepFailed("interrupted")
+                if self.guard:
+                    self.guard()
+                futures = [ops.submit(self._op, step, op) for op in phase]
+                errors = [f.exception() for f in futures]
+                failed = [e for e in errors if e is not None]
+                if failed:
+                    raise StepFailed("; ".join(dict.fromkeys(describe_error(e) for e in failed)))
+        except Exception as exc:  # noqa: BLE001 - every failure is the step's outcome, never a crash
+            detail = describe_error(exc)
+            self.emit(step.path, "step-failed", detail)
+            return StepOutcome(step.path, False, detail)
+        detail = _summary(step)
         self.emit(step.path, "step-done", detail)
         return StepOutcome(step.path, True, detail)
 
-    def _await_healthy_dependencies(self, step: Step) -> None:
-        """`condition: service_healthy` on a dependency this plan does not touch: wait until its
-        replicas are healthy (a dependency that is part of the plan passed its health gate)."""
-        pending = [p for p in step.wait_healthy if p not in self._stepped and p in self.desired]
-        if not pending:
-            return
-        live = self.engine.analyze(self.spec.system, self.env)
-        for path in pending:
-            dep = self.desired[path]
-            for c in live.of(path):
-                if c.running and c.hash == dep.hash and c.health != "healthy":
-                    self.emit(step.path, "waiting", f"waiting for {path} ({c.name}) to be healthy")
-                    gate = self.engine.gate(c.id, True, 0, dep.service.rollout.deadline, time.time())
-                    if not gate.ok:
-                        raise StepFailed(f"dependency {path} is not healthy: {gate.detail}")
+    # -- one op --------------------------------------------------------------------------------
 
-    def _converge(self, step: Step, journal: Journal) -> str:
-        c = step.change
-        d = self.desired[step.path]
-        # New replicas to bring up: stopped ones at the target first (fast), then created ones.
-        todo: list[tuple[str | None, int]] = [(cid, r) for cid, r in c.start] + [(None, r) for r in c.create]
-        old = list(c.retire)
-        batch = max(1, step.parallelism) if c.action == "replace" else max(1, len(todo))
-        stop_first = c.action == "replace" and step.order == "stop-first"
-        # Start-first: new containers take traffic only once healthy, then the old ones leave.
-        hold_back = c.action == "replace" and not stop_first
-        brought = 0
-        for i in range(0, len(todo), batch):
-            chunk = todo[i : i + batch]
-            if stop_first:
-                self._retire_all(step, old[: len(chunk)], journal)
-                old = old[len(chunk) :]
-            list(self._ops.map(lambda item: self._bring_up(step, d, item, journal, hold_back), chunk))
-            brought += len(chunk)
-            if not stop_first and c.action == "replace":
-                self._retire_all(step, old[: len(chunk)], journal, drain=True)
-                old = old[len(chunk) :]
-        self._retire_all(step, old, journal)  # surplus (scale down) or more old than new
-        parts = [f"{brought} up"] if brought else []
-        if c.retire:
-            parts.append(f"{len(c.retire)} retired")
-        return ", ".join(parts) or "nothing to do"
+    def _op(self, step: Step, op: Op) -> None:
+        if self.fault:
+            self.fault(step, op)
+        path, t = step.path, self.t
+        aliases = t.aliases.get(path, (path.replace("/", "-"),))
+        cid = op.container or self._containers.get((path, op.replica), "")
+        if op.kind == "create":
+            d = t.desired[path]
+            assert t.spec is not None, "a run without a spec creates nothing"
+            cid = self.engine.create(d, t.spec, t.env, op.replica, t.commit, aliases, publish=not op.hold_back)
+            with self._clock:
+                self._containers[(path, op.replica)] = cid
+                self.created.append(cid)
+            self.emit(path, "created", f"replica {op.replica} created ({cid[:12]})")
+        elif op.kind == "start":
+            self._since[cid] = time.time()
+            self.engine.start(cid, t.system, t.env, aliases, fresh=not op.container)
+            with self._clock:
+                self._containers[(path, op.replica)] = cid
+            self.emit(path, "started", f"replica {op.replica} started ({cid[:12]})")
+        elif op.kind in ("gate", "await"):
+            verdict = self._gate(cid, op)
+            if not verdict.ok:
+                if op.kind == "await":
+                    raise StepFailed(f"dependency {op.service} is not healthy: {verdict.detail}")
+                logs = self.engine.logs_tail(cid) if verdict.detail != "interrupted" else ""
+                self.emit(path, "gate-failed", f"replica {op.replica}: {verdict.detail}")
+                tail = f"; last output: {logs.splitlines()[-1][:200]}" if logs else ""
+                raise StepFailed(f"replica {op.replica} failed its health gate: {verdict.detail}{tail}")
+            if op.kind == "gate":
+                self.emit(path, "gate-ok", f"replica {op.replica} {verdict.detail}")
+        elif op.kind == "publish":
+            self.engine.publish(cid, t.system, t.env, aliases)
+        elif op.kind == "drain":
+            self.engine.drain(cid, t.system, t.env)
+            self.cancel.event.wait(op.seconds)  # what resolved it a moment ago still gets an answer
+        elif op.kind == "stop":
+            self.engine.stop(cid, op.seconds)
+            if op.rejoin:  # kept for rollback: ready to start straight into its aliases again
+                self.engine.rejoin(cid, t.system, t.env, aliases)
+            self.emit(path, "retired", f"{cid[:12]} stopped (kept for rollback)")
+        else:  # pragma: no cover - the plan model has no other kinds
+            raise StepFailed(f"unknown op {op.kind}")
+        if self.journal:
+            self.journal.note(stage=self.stage, step=path, op=op.kind, replica=op.replica,
+                              cid=cid if op.kind == "create" else cid[:12])
 
-    def _bring_up(
-        self, step: Step, d: Desired, item: tuple[str | None, int], journal: Journal, hold_back: bool = False,
-    ) -> str:
-        """Start one replica and pass its gate. `hold_back`: a new container joins the service's
-        aliases only after its gate (no request reaches a replica that is still starting)."""
-        cid, replica = item
-        svc = d.service
-        aliases = self.aliases.get(svc.path, (svc.path.replace("/", "-"),))
-        fresh = cid is None
-        hold_back = hold_back and fresh
-        if cid is None:
-            cid = self.engine.create(d, self.spec, self.env, replica, self.commit, aliases, publish=not hold_back)
-            journal.add("created", cid, svc.path)
-            self.emit(svc.path, "created", f"replica {replica} created ({cid[:12]})")
-        else:
-            journal.add("started", cid, svc.path)
-        since = time.time()
-        self.engine.start(cid, self.spec.system, self.env, aliases, fresh=fresh)
-        self.emit(svc.path, "started", f"replica {replica} started ({cid[:12]})")
-        hc = svc.healthcheck is not None and svc.healthcheck.test[:1] != ("NONE",)
-        gate = self.engine.gate(cid, hc, svc.rollout.monitor, svc.rollout.deadline, since)
-        if not gate.ok:
-            logs = self.engine.logs_tail(cid)
-            self.emit(svc.path, "gate-failed", f"replica {replica}: {gate.detail}")
-            tail = f"; last output: {logs.splitlines()[-1][:200]}" if logs else ""
-            raise StepFailed(f"replica {replica} failed its health gate: {gate.detail}{tail}")
-        if hold_back:
-            self.engine.publish(cid, self.spec.system, self.env, aliases)
-        self.emit(svc.path, "gate-ok", f"replica {replica} {gate.detail}")
-        return cid
-
-    def _retire_all(self, step: Step, cids: list[str], journal: Journal, drain: bool = False) -> None:
-        """Stop containers (kept for rollback). `drain`: first out of DNS, then a moment to finish."""
-        svc = self.desired[step.path].service if step.path in self.desired else None
-        grace = svc.stop_grace_period if svc else 10.0
-        drain_for = svc.rollout.drain if svc else 0.0
-
-        def retire(cid: str) -> None:
-            if drain:
-                self.engine.drain(cid, self.spec.system, self.env)
-                time.sleep(drain_for)  # what resolved it a moment ago still gets an answer
-            self.engine.stop(cid, grace)
-            if drain:  # kept for rollback: ready to start straight into its aliases again
-                self.engine.rejoin(cid, self.spec.system, self.env, self._aliases_of(step.path))
-            journal.add("retired", cid, step.path)
-            self.emit(step.path, "retired", f"{cid[:12]} stopped (kept for rollback)")
-
-        list(self._ops.map(retire, cids))
-
-    # -- undo and tidy -------------------------------------------------------------------------
-
-    def _undo(self, journal: Journal, before: Live) -> bool:
-        """Undo every journaled action in reverse; True when the previous state runs again."""
-        errors = []
-        for kind, cid, path in reversed(journal.actions):
-            try:
-                if kind == "created":
-                    self.engine.remove(cid)
-                elif kind == "started":
-                    self.engine.stop(cid, 5)
-                elif kind == "retired":
-                    self.engine.start(cid, self.spec.system, self.env, self._aliases_of(path))
-            except GitdeployError as exc:
-                errors.append(str(exc))
-        for msg in errors:
-            self.emit("", "rollback-error", msg)
-        after = self.engine.analyze(self.spec.system, self.env)
-        was_running = {c.id for c in before.containers if c.running}
-        now_running = {c.id for c in after.containers if c.running}
-        missing = was_running - now_running
-        extra = now_running - was_running
-        for cid in missing:
-            self.emit("", "rollback-error", f"{cid[:12]} did not come back")
-        for cid in extra:
-            self.emit("", "rollback-error", f"{cid[:12]} of the failed revision still runs")
-        return not errors and not missing and not extra
-
-    def _aliases_of(self, path: str) -> tuple[str, ...]:
-        return self.aliases.get(path, (path.replace("/", "-"),))
-
-    def _tidy(self, plan: Plan) -> None:
-        """After a verified deploy: remove surplus stopped containers and revisions beyond keep."""
-        live = self.engine.analyze(self.spec.system, self.env)
-        doomed = [cid for ch in plan.changes for cid in ch.discard]
-        doomed += prunable(live, {d.path: d.hash for d in self.desired_list}, self.spec.keep)
-        for cid in doomed:
-            self.engine.remove(cid)
-        if doomed:
-            self.emit("", "pruned", f"{len(doomed)} old container(s) removed (keep: {self.spec.keep})")
+    def _gate(self, cid: str, op: Op) -> Verdict:
+        gate = op.gate
+        assert gate is not None
+        since = self._since.get(cid, time.time()) if op.kind == "gate" else time.time()
+        if gate.window <= 0 and not gate.healthcheck:
+            return decide(gate, [], since)
+        if op.kind == "await":
+            verdict = decide(gate, [], since, self.engine.final_state(cid))
+            if verdict.ok:
+                return verdict
+            self.emit(op.service, "waiting", f"waiting for {op.service} ({cid[:12]}) to be healthy")
+        # The window runs from when the start returned (now), not from `since`: a slow start must
+        # not eat into `monitor`. A death at the very end is still seen by the final inspection.
+        until = max(since, time.time()) + gate.window
+        events = []
+        for ev in self.engine.container_events(cid, since, until, self.cancel):
+            events.append(ev)
+            verdict = decide(gate, events, since)
+            if verdict.done:
+                return verdict
+        if self.cancel:
+            return Verdict(True, False, "interrupted")
+        return decide(gate, events, since, self.engine.final_state(cid))
 
 
-def prunable(live: Live, targets: dict[str, str], keep: int) -> list[str]:
-    """Stopped containers of revisions older than the newest `keep` per service (never the target)."""
+def _dependents(path: str, waiting: dict[str, set[str]]) -> list[str]:
     out: list[str] = []
-    for path, containers in live.by_service.items():
-        stopped = [c for c in containers if not c.running and c.hash != targets.get(path)]
-        newest_first = sorted(stopped, key=lambda c: -c.created)
-        kept_hashes: list[str] = []
-        for c in newest_first:
-            if c.hash in kept_hashes:
-                continue
-            if len(kept_hashes) < keep:
-                kept_hashes.append(c.hash)
-        out += [c.id for c in stopped if c.hash not in kept_hashes]
+    frontier = [path]
+    while frontier:
+        p = frontier.pop()
+        for q, w in waiting.items():
+            if p in w and q not in out:
+                out.append(q)
+                frontier.append(q)
     return out
+
+
+def _summary(step: Step) -> str:
+    ups = sum(1 for op in step.ops if op.kind == "start")
+    stops = sum(1 for op in step.ops if op.kind == "stop")
+    parts = [f"{ups} up"] if ups else []
+    if stops:
+        parts.append(f"{stops} retired")
+    return ", ".join(parts) or "nothing to do"
+
+
+def failures(outcomes: Sequence[StepOutcome]) -> str:
+    """What failed, in one line ('' when nothing did)."""
+    return "; ".join(f"{o.path}: {o.detail}" for o in outcomes if not o.ok and not o.skipped)

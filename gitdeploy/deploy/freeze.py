@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from gitdeploy.deploy.lock import env_dir, holder, whoami
 from gitdeploy.errors import GitdeployError
 from gitdeploy.fsutil import atomic_write
+from gitdeploy.live import enginelock
 
 if TYPE_CHECKING:
     from gitdeploy.pipeline import Context
@@ -136,4 +137,11 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
         raise GitdeployError(f"halt: {len(errors)} container(s) did not stop: {'; '.join(errors)}",
                              "run `gitdeploy halt` again, or stop them with docker")
     held = holder(ctx.data_dir, ctx.env)
-    return HaltResult(system, len(running), brake, held.describe() if held else "")
+    deploying = held.describe() if held else ""
+    if not deploying:  # a deploy from another data dir holds the engine lock
+        try:
+            lock = enginelock.held(engine.client, system, ctx.env)
+        except GitdeployError:
+            lock = None
+        deploying = lock.describe() if lock else ""
+    return HaltResult(system, len(running), brake, deploying)

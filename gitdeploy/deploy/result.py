@@ -39,6 +39,7 @@ class Result:
     rolled_back: bool = False  # the previous revision was put back
     rollback_verified: bool = False  # ... and checked to run again
     paused: bool = False  # on_failure: pause - the state was left as it is, described in `failure`
+    interrupted: bool = False  # cancelled (Ctrl-C, SIGTERM): rolled back and recorded as interrupted
     duration: float = 0.0
     events: tuple[Event, ...] = field(default=())
 
@@ -49,9 +50,10 @@ class Result:
         if self.ok and self.verification:
             return f"deployed {at}: {self.verification.headline(self.plan.commit)} ({self.duration:.1f}s)"
         if self.rolled_back:
-            state = "previous revision restored and verified" if self.rollback_verified else (
-                "previous revision restored, NOT verified")
-            return f"deploy of {at} FAILED, rolled back ({state})"
+            state = "last verified revision restored and verified" if self.rollback_verified else (
+                "rollback NOT verified")
+            what = "INTERRUPTED" if self.interrupted else "FAILED"
+            return f"deploy of {at} {what}, rolled back ({state})"
         if self.paused:
             return f"deploy of {at} FAILED and was paused (on_failure: pause): the system is left as described"
         return f"deploy of {at} FAILED"

@@ -1,15 +1,20 @@
 """Verification after executing: is every instance at the target revision, and nothing else up?
 
 This is the check Knight Capital did not have: one server of eight on old code is a failed
-deploy, not a successful one.
+deploy, not a successful one. A replica counts only when it is all three:
+- at the target definition (its hash), with the right replica index;
+- healthy, when it has a health check;
+- published: on the system's network with every one of its service's aliases (reachable by
+  name - a replica left out of DNS by an interrupted rollout is not deployed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gitdeploy.live.model import Live
+from gitdeploy.live.model import Live, LiveContainer
+from gitdeploy.plan.rollout import Kept
 from gitdeploy.spec.identity import Desired
 
 
@@ -26,8 +31,47 @@ class Verification:
         return f"{self.at_target}/{self.expected} containers at {at}"
 
 
-def verify(desired: Sequence[Desired], live: Live) -> Verification:
-    """Compare the live system with the target: exact replica sets, right hashes, nothing extra."""
+def has_healthcheck(d: Desired) -> bool:
+    hc = d.service.healthcheck
+    return hc is not None and hc.test[:1] != ("NONE",)
+
+
+def unfit(c: LiveContainer, healthcheck: bool, network: str | None, aliases: tuple[str, ...]) -> str:
+    """Why a running container at its target is not serving as it should ("" when it is)."""
+    if c.state == "restarting":
+        return "is restarting"
+    if healthcheck and c.health != "healthy":
+        return f"is not healthy (health: {c.health})"
+    if network is not None:
+        published = c.published(network, aliases)
+        if published is None:
+            return "was not inspected"
+        if not published:
+            on = dict(c.networks or ())
+            if network not in on:
+                return f"is not on the network {network}"
+            return f"is not reachable by name (aliases {', '.join(aliases)} missing on {network})"
+    return ""
+
+
+def unfit_containers(desired: Sequence[Desired], live: Live, network: str | None,
+                     aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Running containers at their target that are unhealthy or unpublished: id -> why."""
+    out: dict[str, str] = {}
+    by_service = live.by_service
+    for d in desired:
+        for c in by_service.get(d.path, []):
+            if c.running and c.hash == d.hash:
+                why = unfit(c, has_healthcheck(d), network, aliases.get(d.path, ()))
+                if why:
+                    out[c.id] = why
+    return out
+
+
+def verify(desired: Sequence[Desired], live: Live, network: str | None = None,
+           aliases: Mapping[str, tuple[str, ...]] | None = None) -> Verification:
+    """Compare the live system with the target: exact replica sets, right hashes, healthy and
+    published (when `network` is given: on it with `aliases[path]`), nothing extra."""
     problems: list[str] = []
     expected = sum(d.service.replicas for d in desired)
     at_target = 0
@@ -35,20 +79,28 @@ def verify(desired: Sequence[Desired], live: Live) -> Verification:
     by_service = live.by_service
     for d in desired:
         running = [c for c in by_service.get(d.path, []) if c.running]
-        good = sorted(c.replica for c in running if c.hash == d.hash)
-        old = [c for c in running if c.hash != d.hash]
-        ok_replicas = sorted(set(good) & set(range(1, d.service.replicas + 1)))
-        at_target += len(ok_replicas)
-        if ok_replicas != list(range(1, d.service.replicas + 1)):
-            missing = sorted(set(range(1, d.service.replicas + 1)) - set(good))
-            problems.append(f"{d.path}: replica(s) {_ints(missing)} not running at the target revision")
-        if len(good) != len(ok_replicas):
-            problems.append(f"{d.path}: {len(good) - len(ok_replicas)} surplus container(s) running")
-        for c in old:
-            problems.append(f"{d.path}: {c.name} still runs an old revision ({c.hash[:12]})")
+        want = set(range(1, d.service.replicas + 1))
+        good: list[int] = []
         for c in running:
-            if c.hash == d.hash and c.state == "restarting":
-                problems.append(f"{d.path}: {c.name} is restarting")
+            if c.hash != d.hash:
+                continue
+            why = unfit(c, has_healthcheck(d), network, (aliases or {}).get(d.path, ()))
+            if why:
+                problems.append(f"{d.path}: {c.name} {why}")
+            else:
+                good.append(c.replica)
+        ok_replicas = sorted(set(good) & want)
+        at_target += len(ok_replicas)
+        at_hash = [c.replica for c in running if c.hash == d.hash]
+        missing = sorted(want - set(at_hash))
+        if missing:
+            problems.append(f"{d.path}: replica(s) {_ints(missing)} not running at the target revision")
+        surplus = len(at_hash) - len(set(at_hash) & want)
+        if surplus:
+            problems.append(f"{d.path}: {surplus} surplus container(s) running")
+        for c in running:
+            if c.hash != d.hash:
+                problems.append(f"{d.path}: {c.name} still runs an old revision ({c.hash[:12]})")
     for path, containers in sorted(by_service.items()):
         if path not in wanted:
             for c in containers:
@@ -59,3 +111,26 @@ def verify(desired: Sequence[Desired], live: Live) -> Verification:
 
 def _ints(xs: list[int]) -> str:
     return ", ".join(str(x) for x in xs)
+
+
+def verify_restored(before: Sequence[Kept], live: Live, network: str,
+                    aliases: Mapping[str, tuple[str, ...]]) -> Verification:
+    """Is exactly what ran before an attempt running again, healthy and reachable by name?"""
+    problems: list[str] = []
+    now = {c.id: c for c in live.containers}
+    good = 0
+    for k in before:
+        c = now.get(k.id)
+        if c is None or not c.running:
+            problems.append(f"{k.service}: {k.id[:12]} (replica {k.replica}) did not come back")
+            continue
+        why = unfit(c, k.healthcheck, network, aliases.get(k.service, (k.service.replace('/', '-'),)))
+        if why:
+            problems.append(f"{k.service}: {c.name} {why}")
+        else:
+            good += 1
+    ids = {k.id for k in before}
+    for c in live.containers:
+        if c.running and c.id not in ids:
+            problems.append(f"{c.service}: {c.name} of the failed revision still runs")
+    return Verification(ok=not problems, expected=len(before), at_target=good, problems=tuple(problems))

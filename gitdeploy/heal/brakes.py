@@ -46,11 +46,19 @@ def halted(ctx: Context, system: str) -> str | None:
     return brake.describe() if brake else None
 
 
-def deploying(ctx: Context) -> str | None:
-    """Who holds ctx.env's deploy lock (a deploy is changing the system now), or None."""
+def deploying(ctx: Context, system: str | None = None) -> str | None:
+    """Who deploys now (a deploy is changing the system), or None: the holder of ctx.env's
+    deploy lock, else of `system`'s engine lock (a deploy from another data dir)."""
     try:
         from gitdeploy.deploy.lock import holder
     except ImportError:
         return None
     held = holder(ctx.data_dir, ctx.env)
-    return held.describe() if held else None
+    if held:
+        return held.describe()
+    if system is None:
+        return None
+    from gitdeploy.live.enginelock import held as engine_held
+
+    lock = engine_held(ctx.docker(), system, ctx.env)
+    return f"{lock.describe()} (engine lock)" if lock else None

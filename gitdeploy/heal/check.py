@@ -100,7 +100,7 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     halted = brakes.halted(ctx, system)
     if halted:
         return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
-    deploying = brakes.deploying(ctx)
+    deploying = brakes.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
     obs = observe(ctx.docker(), system, ctx.env, target.desired, workers)

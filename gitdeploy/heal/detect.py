@@ -18,7 +18,7 @@ import docker.errors
 from gitdeploy.heal.compare import config_differences, file_sha256, tampered_paths
 from gitdeploy.heal.model import Drift
 from gitdeploy.live import labels
-from gitdeploy.live.engine import container_name, engine_errors
+from gitdeploy.live.engine import container_name, engine_errors, network_name, service_aliases
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.spec.identity import Desired
 
@@ -79,15 +79,20 @@ def observe(client: docker.DockerClient, system: str, env: str, desired: Sequenc
 
 def detect(
     desired: Sequence[Desired], system: str, env: str, obs: Observation,
-    file_digest: Callable[[str], str | None] = file_sha256,
+    file_digest: Callable[[str], str | None] = file_sha256, aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Drift]:
-    """Every drift of the system from `desired` in what `obs` saw: services in spec order."""
+    """Every drift of the system from `desired` in what `obs` saw: services in spec order.
+
+    `aliases`: each service's names on the system network (default: as the deploy gives them)."""
+    if aliases is None:
+        aliases = service_aliases([d.service for d in desired])
     live = Live(system, env, tuple(_current(LiveContainer.from_api(r), obs.inspects.get(r["Id"]))
                                    for r in obs.containers if ours(r, system, env)))
     by_service = live.by_service
     out: list[Drift] = []
     for d in desired:
-        out += _service_drift(d, by_service.get(d.path, []), system, env, obs, file_digest)
+        out += _service_drift(d, by_service.get(d.path, []), system, env, obs, file_digest,
+                              aliases.get(d.path, (d.path.replace("/", "-"),)))
     wanted = {d.path for d in desired}
     for path in sorted(set(by_service) - wanted):
         for c in by_service[path]:
@@ -100,7 +105,7 @@ def detect(
 
 def _service_drift(
     d: Desired, containers: list[LiveContainer], system: str, env: str, obs: Observation,
-    file_digest: Callable[[str], str | None],
+    file_digest: Callable[[str], str | None], aliases: tuple[str, ...],
 ) -> list[Drift]:
     out: list[Drift] = []
     at = [c for c in containers if c.hash == d.hash]
@@ -134,6 +139,12 @@ def _service_drift(
         info = obs.inspects.get(c.id)
         if info is None:
             continue
+        if c.running and c.state != "restarting":
+            net = network_name(system, env)
+            missing = unpublished(info, net, aliases)
+            if missing:
+                out.append(Drift(d.path, c.name, c.id, "unpublished", "network", f"{net} as {', '.join(aliases)}",
+                                 missing, f"{c.name} runs but other services cannot reach it by name: {missing}"))
         img_diff, fields = config_differences(d, r, info, obs.images.get(d.image_id), system, env, file_digest)
         if img_diff:
             out.append(Drift(d.path, c.name, c.id, "image", *img_diff,
@@ -153,6 +164,15 @@ def _service_drift(
                              f"{c.name} runs revision {c.hash[:12]} (commit {c.commit[:7] or 'worktree'}), "
                              "not the deployed one"))
     return out
+
+
+def unpublished(info: Mapping[str, Any], network: str, aliases: tuple[str, ...]) -> str:
+    """What keeps a running container from being reached by its names ("" when nothing does)."""
+    nets = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    if network not in nets:
+        return f"not on the network {network}"
+    lacking = [a for a in aliases if a not in ((nets[network] or {}).get("Aliases") or ())]
+    return f"aliases {', '.join(lacking)} missing" if lacking else ""
 
 
 def _current(c: LiveContainer, info: Mapping[str, Any] | None) -> LiveContainer:

@@ -11,6 +11,7 @@ Kind = Literal[
     "restarting",  # the engine keeps restarting it
     "paused",
     "unhealthy",  # its health check fails
+    "unpublished",  # it runs, but is not reachable by its service's names (off the network, or no aliases)
     "extra",  # a container labeled as the system's runs but the deployed revision has no place for it
     "config",  # the container's actual settings differ from its definition (docker update, hand-made)
     "image",  # it runs another image than the resolved one
@@ -19,10 +20,11 @@ Kind = Literal[
 ]
 
 KINDS: tuple[str, ...] = (
-    "missing", "exited", "restarting", "paused", "unhealthy", "extra", "config", "image", "tampered", "unmanaged",
+    "missing", "exited", "restarting", "paused", "unhealthy", "unpublished", "extra", "config", "image", "tampered",
+    "unmanaged",
 )
 # Drift fixed by replacing the container (its ID goes to pipeline.deploy as `tainted`).
-REPLACE_KINDS = frozenset({"restarting", "paused", "unhealthy", "config", "image", "tampered"})
+REPLACE_KINDS = frozenset({"restarting", "paused", "unhealthy", "unpublished", "config", "image", "tampered"})
 # Drift gitdeploy cannot repair: the container is not its own.
 MANUAL_KINDS = frozenset({"unmanaged"})
 

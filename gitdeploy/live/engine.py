@@ -6,25 +6,28 @@ GitdeployError with what the engine said.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.types import IPAMConfig, IPAMPool, Mount
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
 from gitdeploy.live import labels
-from gitdeploy.live.model import Live, LiveContainer
+from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
 from gitdeploy.spec.identity import Desired
-from gitdeploy.spec.model import Spec
+from gitdeploy.spec.model import Service, Spec
 
 
 def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
@@ -54,10 +57,39 @@ def engine_errors(what: str) -> Iterator[None]:
         raise GitdeployError(f"{what}: the engine did not answer ({exc})") from None
 
 
-@dataclass(frozen=True)
-class GateResult:
-    ok: bool
-    detail: str  # "healthy", "running for 3s", "exited with code 1", "not healthy after 60s"
+class Cancel:
+    """A Ctrl-C for running work: waits on engine streams end at once when it fires."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._streams: set[Any] = set()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    def fire(self) -> None:
+        self.event.set()
+        with self._lock:
+            streams = list(self._streams)
+        for s in streams:
+            try:
+                s.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
+                pass
+
+    def watch(self, stream: Any) -> bool:
+        """Close `stream` when this fires; False (and closed) if it has fired already."""
+        with self._lock:
+            if self.event.is_set():
+                stream.close()
+                return False
+            self._streams.add(stream)
+            return True
+
+    def unwatch(self, stream: Any) -> None:
+        with self._lock:
+            self._streams.discard(stream)
 
 
 REPLICA_ENV = "GITDEPLOY_REPLICA"  # set in every container; not part of the definition
@@ -71,17 +103,64 @@ def network_name(system: str, env: str) -> str:
     return f"{system}.{env}"
 
 
+def volume_name(system: str, env: str, source: str) -> str:
+    return f"{system}.{env}.{source}"
+
+
+# An environment name is one part of `<system>.<env>.<...>` object names and a folder of the
+# data dir: no dots (two systems' names could collide), no slashes, nothing a shell would mangle.
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def check_env_name(env: str) -> str:
+    """`env` when it is a valid environment name; else GitdeployError (exit 2) saying why."""
+    if not isinstance(env, str) or not ENV_NAME.fullmatch(env):
+        raise GitdeployError(
+            f"environment name {env!r} is not valid: use letters, digits, '-' or '_' (at most 63, "
+            "starting with a letter or digit)",
+            "dots and slashes are refused: engine objects are named <system>.<env>.<name>",
+            exit_code=EXIT_INVALID,
+        )
+    return env
+
+
+def managed_labels(system: str, env: str) -> dict[str, str]:
+    """The labels of a network or volume gitdeploy creates for `system` in `env`."""
+    return {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"}
+
+
+def owner_of(lab: dict[str, str] | None) -> str:
+    """Who an engine object belongs to, from its labels, for messages."""
+    lab = lab or {}
+    if labels.SYSTEM in lab:
+        return f"gitdeploy system {lab[labels.SYSTEM]!r} ({lab.get(labels.ENV, '?')})"
+    return "something other than gitdeploy (no io.gitdeploy labels)"
+
+
+def owned(lab: dict[str, str] | None, system: str, env: str) -> bool:
+    """True when a network's or volume's labels say gitdeploy made it for `system` in `env`."""
+    lab = lab or {}
+    return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env and lab.get(labels.MANAGED) == "true"
+
+
+def _refuse_foreign(kind: str, name: str, lab: dict[str, str] | None, system: str, env: str) -> None:
+    raise GitdeployError(
+        f"the {kind} {name} exists but belongs to {owner_of(lab)}, not to {system!r} ({env})",
+        f"gitdeploy never uses a {kind} it did not create for this system: remove or rename that "
+        f"{kind} (docker {kind} rm {name}) if it is not needed, or rename the system",
+    )
+
+
 def aliases_for(spec: Spec) -> dict[str, tuple[str, ...]]:
     """DNS aliases per service: its dashed path, plus its short name where unique in the system."""
-    names: dict[str, int] = {}
-    for s in spec.services:
-        names[s.name] = names.get(s.name, 0) + 1
-    out: dict[str, tuple[str, ...]] = {}
-    for s in spec.services:
-        dashed = s.path.replace("/", "-")
-        unique = names[s.name] == 1 and s.name != dashed
-        out[s.path] = (s.name, dashed) if unique else (dashed,)
-    return out
+    return service_aliases(spec.services)
+
+
+def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
+    """See aliases_for (from the services alone)."""
+    from gitdeploy.spec.names import aliases  # the rules live with the spec, which validates them
+
+    return aliases(s.path for s in services)
 
 
 class Engine:
@@ -95,14 +174,90 @@ class Engine:
 
     # -- analysis ------------------------------------------------------------------------
 
-    def analyze(self, system: str, env: str) -> Live:
-        """Every container of the system in this environment, from one engine call."""
+    def analyze(self, system: str, env: str, inspect: bool = True) -> Live:
+        """Every container of the system in this environment: one list call, then (`inspect`) one
+        inspection per running container on a bounded pool, for its networks, aliases and health."""
         with engine_errors("listing containers"):
             raw = self.api.containers(
                 all=True, filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
             )
-        live = (LiveContainer.from_api(r) for r in raw)
-        return Live(system, env, tuple(c for c in live if self.only is None or c.service in self.only))
+        live = [c for c in map(LiveContainer.from_api, raw) if self.only is None or c.service in self.only]
+        if inspect:
+            live = self._inspected(live)
+        return Live(system, env, tuple(live))
+
+    def analyze_ids(self, ids: list[str]) -> list[LiveContainer]:
+        """Those of `ids` that still exist (any system: ids are exact)."""
+        if not ids:
+            return []
+        with engine_errors("listing containers"):
+            raw = self.api.containers(all=True, filters={"id": list(ids)})
+        return [LiveContainer.from_api(r) for r in raw]
+
+    def _inspected(self, containers: list[LiveContainer]) -> list[LiveContainer]:
+        """Running containers with their networks and aliases: from the endpoint cache where every
+        endpoint of a container is known (an endpoint's aliases never change), else inspected."""
+        running = [c for c in containers if c.running]
+        if not running:
+            return containers
+        known = self._endpoint_cache()
+        by_id = {c.id: c for c in containers}
+        todo = []
+        for c in running:
+            if c.endpoints and all(e and e in known for _, e in c.endpoints) and c.state == "running":
+                by_id[c.id] = replace(c, networks=tuple((n, tuple(known[e])) for n, e in c.endpoints))
+            else:
+                todo.append(c)
+
+        def one(c: LiveContainer) -> LiveContainer | None:
+            try:
+                return c.with_inspect(self.api.inspect_container(c.id))
+            except docker.errors.NotFound:
+                return None  # removed since the list
+
+        with engine_errors("inspecting containers"):
+            if len(todo) <= 1:
+                done = [one(c) for c in todo]
+            else:
+                with ThreadPoolExecutor(min(16, len(todo)), "gd-inspect") as pool:
+                    done = list(pool.map(one, todo))
+        learned: dict[str, list[str]] = {}
+        for old, new in zip(todo, done, strict=True):
+            if new is None:
+                del by_id[old.id]
+                continue
+            by_id[old.id] = new
+            if new.state == "running":
+                ids = dict(old.endpoints)
+                learned |= {ids[n]: list(a) for n, a in new.networks or () if ids.get(n)}
+        if learned:
+            current = {e for c in running for _, e in c.endpoints}
+            self._save_endpoints({k: v for k, v in known.items() if k in current} | learned)
+        return list(by_id.values())
+
+    def _endpoints_file(self) -> Path:
+        return self.data_dir / "endpoints.json"
+
+    def _endpoint_cache(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self._endpoints_file().read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items()
+                if isinstance(k, str) and isinstance(v, list) and all(isinstance(a, str) for a in v)}
+
+    def _save_endpoints(self, data: dict[str, list[str]]) -> None:
+        """Best effort (a cache): an atomic replace, never an error for the caller."""
+        path = self._endpoints_file()
+        tmp = path.with_name(f".endpoints.{os.getpid()}.{threading.get_ident()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     def foreign_envs(self, system: str, env: str) -> set[str]:
         with engine_errors("listing containers"):
@@ -112,39 +267,97 @@ class Engine:
     # -- networks, volumes, files ---------------------------------------------------------
 
     def ensure_network(self, system: str, env: str) -> str:
+        """The system network's name, created if missing; exactly one network of ours has it.
+
+        Found by exact name and checked by label: a same-named network that is not ours is
+        refused. Duplicates (two creators raced, as two data dirs on one engine could) are
+        merged into the oldest, so the name stays unambiguous for later deploys.
+        """
         name = network_name(system, env)
         with self._net_lock, engine_errors(f"creating network {name}"):
             if name in self._networks:
                 return name
-            if not self.api.networks(names=[name]):
-                self._create_network(name, {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"})
+            ours = self.system_networks(system, env)
+            if not ours:
+                self._create_network(name, system, env)
+                ours = self.system_networks(system, env)
+            if len(ours) > 1:
+                self._merge_networks(name, ours)
             self._networks.add(name)
         return name
 
-    def _create_network(self, name: str, lab: dict[str, str]) -> None:
+    def system_networks(self, system: str, env: str) -> list[dict]:
+        """Our networks named exactly `<system>.<env>`, oldest first (then by ID).
+
+        Raises GitdeployError when a network of that exact name belongs to someone else.
+        The engine's name filter matches substrings, hence the exact comparison here.
+        """
+        name = network_name(system, env)
+        found = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
+        for n in found:
+            if not owned(n.get("Labels"), system, env):
+                _refuse_foreign("network", name, n.get("Labels"), system, env)
+        return sorted(found, key=lambda n: (n.get("Created") or "", n["Id"]))
+
+    def _create_network(self, name: str, system: str, env: str) -> None:
         """A bridge network whose subnet is pinned (the engine picks a free one first).
 
         Only a network with a configured subnet lets a container rejoin at the same address,
         which is how `drain` takes a replica out of DNS without breaking its open connections.
+        The probe has a name of its own, so no one ever sees two networks named `name`.
         """
-        probe = self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab)
+        lab = managed_labels(system, env)
+        probe = self.api.create_network(f"{name}.probe-{os.urandom(4).hex()}", driver="bridge", labels=lab)
         try:
             pools = self.api.inspect_network(probe["Id"])["IPAM"]["Config"] or []
         finally:
             self.api.remove_network(probe["Id"])
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=p["Subnet"], gateway=p.get("Gateway")) for p in pools
                                         if p.get("Subnet")]) if pools else None
-        self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
+        try:
+            self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
+        except docker.errors.APIError:
+            if self.system_networks(system, env):
+                return  # another creator was first (its subnet, or the name): use that one
+            raise
+
+    def _merge_networks(self, name: str, ours: list[dict]) -> None:
+        """Keep the oldest of same-named networks of ours; move any container off the others
+        (with its aliases) and remove them. Every racer picks the same survivor."""
+        keep, *extras = ours
+        for extra in extras:
+            try:
+                attached = self.api.inspect_network(extra["Id"]).get("Containers") or {}
+            except docker.errors.NotFound:
+                continue  # a racer merged it already
+            for cid in attached:
+                try:
+                    nets = self.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}
+                except docker.errors.NotFound:
+                    continue
+                aliases = [a for a in (nets.get(name) or {}).get("Aliases") or () if not cid.startswith(a)]
+                self.api.disconnect_container_from_network(cid, extra["Id"], force=True)
+                self.api.connect_container_to_network(cid, keep["Id"], aliases=aliases or None)
+            try:
+                self.api.remove_network(extra["Id"])
+            except docker.errors.NotFound:
+                pass
 
     def ensure_volume(self, system: str, env: str, source: str) -> str:
-        name = f"{system}.{env}.{source}"
+        """The name of the system's volume `source`, created if missing.
+
+        A volume of that exact name that gitdeploy did not create for this system and
+        environment is refused, never mounted (it could hold another system's data).
+        """
+        name = volume_name(system, env, source)
         with engine_errors(f"creating volume {name}"):
             try:
-                self.api.inspect_volume(name)
+                info = self.api.inspect_volume(name)
             except docker.errors.NotFound:
-                self.api.create_volume(
-                    name, labels={labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true"}
-                )
+                # Creating an existing volume returns it: a racer's (or a foreign) one is checked too.
+                info = self.api.create_volume(name, labels=managed_labels(system, env))
+        if not owned(info.get("Labels"), system, env):
+            _refuse_foreign("volume", name, info.get("Labels"), system, env)
         return name
 
     def materialize(self, digest: str, content: bytes, secret: bool = False) -> Path:
@@ -158,6 +371,10 @@ class Engine:
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             if path.stat().st_size == len(content):
+                try:
+                    os.utime(path)  # in use now: `secrets prune` leaves recently used files alone
+                except OSError:
+                    pass  # there, but not ours to touch
                 return path
         except FileNotFoundError:
             pass
@@ -303,7 +520,12 @@ class Engine:
                 return
             if endpoint is None:
                 return
-            self.api.disconnect_container_from_network(cid, net)
+            try:
+                self.api.disconnect_container_from_network(cid, net)
+            except docker.errors.APIError as exc:
+                if "is not connected" in str(exc.explanation or exc):
+                    return  # not running (restarting, exited): nothing resolves to it any more
+                raise
             try:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
             except docker.errors.APIError:
@@ -343,48 +565,42 @@ class Engine:
             except docker.errors.NotFound:
                 pass
 
-    def gate(self, cid: str, has_healthcheck: bool, monitor: float, deadline: float, since: float) -> GateResult:
-        """Wait for the health gate: healthy (with a health check) or up for `monitor` seconds.
+    def container_events(self, cid: str, since: float, until: float, cancel: Cancel | None = None
+                         ) -> Iterator[EngineEvent]:
+        """The container's die/restart/oom/health events from `since` until `until` (a stream, not
+        polling). Ends early when `cancel` fires; a broken stream just ends (the caller inspects)."""
+        try:
+            stream = self.api.events(
+                since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
+                filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
+            )
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return
+        if cancel is not None and not cancel.watch(stream):
+            return
+        try:
+            for ev in stream:
+                action = ev.get("Action") or ev.get("status") or ""
+                code = str((ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", ""))
+                yield EngineEvent(ev.get("timeNano", 0) / 1e9, action, code)
+        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError, OSError):
+            return  # the stream broke (or was closed by a cancel)
+        finally:
+            if cancel is not None:
+                cancel.unwatch(stream)
 
-        Driven by the engine's event stream, not polling. Fails on exit or restart, or when no
-        healthy report came within `deadline`.
-        """
-        window = deadline if has_healthcheck else monitor
-        if window <= 0 and not has_healthcheck:
-            # Nothing to watch: the start succeeded; verification then sees whether it still runs.
-            return GateResult(True, "started")
-        # The window runs from when the start returned (now), not from `since` (just before the
-        # start call, for the event filter): a slow start must not eat into `monitor`. A death at
-        # the very end is still seen by the inspection below.
-        until = max(since, time.time()) + window
-        if window > 0:
-            try:
-                for ev in self.api.events(
-                    since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
-                    filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
-                ):
-                    if ev.get("timeNano", 0) < (since - 0.05) * 1e9:
-                        continue  # from before this start (e.g. the stop that preceded it)
-                    action = ev.get("Action") or ev.get("status") or ""
-                    if action == "die":
-                        code = (ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")
-                        return GateResult(False, f"exited with code {code}")
-                    if action in ("restart", "oom"):
-                        return GateResult(False, f"{action} while starting")
-                    if has_healthcheck and action.startswith("health_status") and action.endswith(": healthy"):
-                        return GateResult(True, "healthy")
-            except requests.exceptions.RequestException:
-                pass  # the stream broke: fall back to the final inspection below
+    def final_state(self, cid: str) -> FinalState:
+        """The container's state now, for a health gate whose window is over."""
         with engine_errors(f"inspecting {cid[:12]}"):
-            state = self.api.inspect_container(cid)["State"]
-        if not state.get("Running") or state.get("Restarting"):
-            return GateResult(False, f"{state.get('Status')} (exit code {state.get('ExitCode')})")
-        if has_healthcheck:
-            status = (state.get("Health") or {}).get("Status", "none")
-            if status == "healthy":
-                return GateResult(True, "healthy")
-            return GateResult(False, f"not healthy after {deadline:g}s (health: {status})")
-        return GateResult(True, f"running for {monitor:g}s" if monitor else "running")
+            try:
+                state = self.api.inspect_container(cid)["State"]
+            except docker.errors.NotFound:
+                return FinalState(False, status="removed")
+        return FinalState(
+            running=bool(state.get("Running")), restarting=bool(state.get("Restarting")),
+            status=state.get("Status") or "", exit_code=state.get("ExitCode", ""),
+            health=(state.get("Health") or {}).get("Status") or "none",
+        )
 
     def logs_tail(self, cid: str, lines: int = 5) -> str:
         try:

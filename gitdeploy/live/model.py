@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from gitdeploy.live import labels
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    time: float  # unix time
+    action: str  # die | restart | oom | health_status: healthy | health_status: unhealthy | ...
+    exit_code: str = ""
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """The container as inspected when the window ended."""
+
+    running: bool
+    restarting: bool = False
+    status: str = ""
+    exit_code: int | str = ""
+    health: str = "none"  # healthy | unhealthy | starting | none
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,18 @@ class LiveContainer:
     created: float  # unix time
     definition_raw: str = ""  # the definition label, parsed on demand
     depends: tuple[str, ...] = ()
+    # (network, its aliases there) from an inspection; None when not inspected (stopped ones)
+    networks: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # (network, endpoint ID) from the list: an endpoint's aliases never change (new aliases take
+    # a new endpoint), so a known endpoint needs no inspection
+    endpoints: tuple[tuple[str, str], ...] = ()
+
+    def published(self, network: str, aliases: tuple[str, ...]) -> bool | None:
+        """On `network` with every one of `aliases` (None: not known, it was not inspected)."""
+        if self.networks is None:
+            return None
+        on = dict(self.networks)
+        return network in on and set(aliases) <= set(on[network])
 
     @property
     def running(self) -> bool:
@@ -38,6 +68,15 @@ class LiveContainer:
             return json.loads(self.definition_raw) if self.definition_raw else None
         except ValueError:
             return None
+
+    def with_inspect(self, info: dict[str, Any]) -> LiveContainer:
+        """This container with what an inspection adds: its networks and aliases, current state."""
+        nets = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        state = info.get("State") or {}
+        health = (state.get("Health") or {}).get("Status") or "none"
+        status = state.get("Status") or self.state
+        return replace(self, networks=tuple(sorted((n, tuple(e.get("Aliases") or ())) for n, e in nets.items())),
+                       state=status, health=health)
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> LiveContainer:
@@ -66,6 +105,8 @@ class LiveContainer:
             created=float(raw.get("Created") or 0),
             definition_raw=lab.get(labels.DEFINITION, ""),
             depends=deps,
+            endpoints=tuple(sorted((n, e.get("EndpointID") or "") for n, e in
+                                   ((raw.get("NetworkSettings") or {}).get("Networks") or {}).items())),
         )
 
 

@@ -12,7 +12,7 @@ Services live but absent from the spec are removed (their running containers ret
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import replace
 
 from gitdeploy.live.model import Live, LiveContainer
@@ -20,17 +20,20 @@ from gitdeploy.plan.model import FieldChange, ServiceChange
 from gitdeploy.spec.identity import Desired, field_changes
 
 
-def diff(desired: Sequence[Desired], live: Live, tainted: Set[str] = frozenset()) -> list[ServiceChange]:
+def diff(desired: Sequence[Desired], live: Live, tainted: Mapping[str, str] | Set[str] = frozenset()
+         ) -> list[ServiceChange]:
     """Every service's change: desired services in spec order, then removals (sorted).
 
-    `tainted` container IDs (drift found inside them: tampered files, changed settings) are
-    treated as an old revision, so they get replaced although their labels match.
+    `tainted` container IDs (drift found inside them: tampered files, changed settings; or not
+    serving: unhealthy, unreachable by name), with why when it is a mapping, are treated as an
+    old revision, so they get replaced although their labels match.
     """
+    why = dict(tainted) if isinstance(tainted, Mapping) else {}
     if tainted:
         live = Live(live.system, live.env, tuple(
             replace(c, hash=f"tainted:{c.hash}") if c.id in tainted else c for c in live.containers))
     by_service = live.by_service
-    out = [_service_change(d, by_service.get(d.path, [])) for d in desired]
+    out = [_service_change(d, by_service.get(d.path, []), why) for d in desired]
     wanted = {d.path for d in desired}
     for path in sorted(set(by_service) - wanted):
         change = _removal(path, by_service[path])
@@ -39,7 +42,7 @@ def diff(desired: Sequence[Desired], live: Live, tainted: Set[str] = frozenset()
     return out
 
 
-def _service_change(d: Desired, containers: list[LiveContainer]) -> ServiceChange:
+def _service_change(d: Desired, containers: list[LiveContainer], why: Mapping[str, str]) -> ServiceChange:
     target, replicas = d.hash, d.service.replicas
     at_target = [c for c in containers if c.hash == target]
     running_other = [c for c in containers if c.hash != target and c.running]
@@ -68,7 +71,12 @@ def _service_change(d: Desired, containers: list[LiveContainer]) -> ServiceChang
     if running_other and all(c.hash.startswith("tainted:") for c in running_other):
         action, fields = "replace", ()
         n = len(running_other)
-        reason = f"drift inside {n} container{'s' if n != 1 else ''}: replaced at the same revision"
+        said = sorted({why[c.id] for c in running_other if why.get(c.id, "drift") != "drift"})
+        if said:
+            reason = f"{'; '.join(f'replica {c.replica} {why[c.id]}' for c in running_other if c.id in why)}: " \
+                     "replaced at the same revision"
+        else:
+            reason = f"drift inside {n} container{'s' if n != 1 else ''}: replaced at the same revision"
     elif running_other:
         action, fields = "replace", _replace_fields(d, running_other)
         reason = f"definition changed ({len(fields)} field{'s' if len(fields) != 1 else ''})"
@@ -108,7 +116,7 @@ def _service_change(d: Desired, containers: list[LiveContainer]) -> ServiceChang
 
 def _replace_fields(d: Desired, old: Iterable[LiveContainer]) -> tuple[FieldChange, ...]:
     olds = list(old)
-    # The most common old definition speaks for the service (they are normally all the same).
+    # The newest old definition speaks for the service (they are normally all the same).
     newest = max(olds, key=lambda c: c.created)
     changes = [FieldChange(f, a, b) for f, a, b in field_changes(newest.definition, d.definition)]
     running_old = len(olds)

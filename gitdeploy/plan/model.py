@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["create", "replace", "scale", "start", "remove", "unchanged"]
+# The engine actions a rollout is made of (see Op). The executor runs these and nothing else.
+OpKind = Literal["await", "create", "start", "gate", "publish", "drain", "stop"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,63 @@ class ServiceChange:
 
 
 @dataclass(frozen=True)
+class GateSpec:
+    healthcheck: bool  # the container has a health check: the gate waits for "healthy"
+    monitor: float  # without one: seconds it must keep running
+    deadline: float  # with one: seconds it has to become healthy
+
+    @property
+    def window(self) -> float:
+        return self.deadline if self.healthcheck else self.monitor
+
+    def describe(self) -> str:
+        if self.healthcheck:
+            return f"healthy within {self.deadline:g}s"
+        return f"running for {self.monitor:g}s" if self.monitor > 0 else "started"
+
+
+
+@dataclass(frozen=True)
+class Op:
+    """One engine action of a service's rollout, decided by the planner.
+
+    - await: wait until `container` (a replica of the dependency `service`) is healthy;
+    - create: create replica `replica` (`hold_back`: on the network without the service's aliases);
+    - start: start replica `replica`: `container` when it exists already (a kept revision, which
+      rejoins the aliases), else the one this step created;
+    - gate: wait for replica `replica` to pass its health gate (healthy, or up for `monitor`);
+    - publish: give a held-back replica the service's aliases, once its gate passed;
+    - drain: take `container` out of the aliases and let it finish what it serves (`rollout.drain`);
+    - stop: stop `container` (kept for rollback; `rejoin`: its aliases restored while stopped).
+    """
+
+    kind: OpKind
+    replica: int = 0
+    container: str = ""
+    hold_back: bool = False
+    rejoin: bool = False
+    service: str = ""  # await: the dependency's path
+    gate: GateSpec | None = None  # gate and await: what passing means
+    seconds: float = 0.0  # drain: how long it keeps serving; stop: the grace period before SIGKILL
+
+    def describe(self) -> str:
+        """'create replica 2 (held back)', 'stop 1a2b3c4d5e6f', ..."""
+        if self.kind == "await":
+            return f"await {self.service} ({self.container[:12]}) healthy"
+        if self.kind in ("drain", "stop") or (self.kind == "start" and self.container):
+            what = f"{self.kind} {self.container[:12]}"
+            if self.kind == "start":
+                what += f" as replica {self.replica}"
+            return what + (" (aliases kept)" if self.rejoin else "")
+        if self.kind == "gate" and self.gate:
+            return f"gate replica {self.replica}: {self.gate.describe()}"
+        return f"{self.kind} replica {self.replica}" + (" (held back)" if self.hold_back else "")
+
+
+Phase = tuple[Op, ...]  # ops that run at the same time; phases run one after the other
+
+
+@dataclass(frozen=True)
 class Step:
     """One service's change, runnable once every step in `after` has succeeded."""
 
@@ -50,6 +109,11 @@ class Step:
     order: str = "start-first"  # start-first | stop-first (replacements)
     parallelism: int = 1  # replicas replaced at once
     wait_healthy: tuple[str, ...] = ()  # dependencies that must be healthy first (service_healthy)
+    rollout: tuple[Phase, ...] = ()  # the engine actions, phase by phase (see gitdeploy.plan.rollout)
+
+    @property
+    def ops(self) -> list[Op]:
+        return [op for phase in self.rollout for op in phase]
 
 
 @dataclass(frozen=True)
@@ -59,6 +123,8 @@ class Plan:
     commit: str | None  # the spec commit planned (None: working tree)
     changes: tuple[ServiceChange, ...]  # every service, unchanged ones included
     steps: tuple[Step, ...] = field(default=())  # changed services only, dependency-ordered
+    prune: tuple[str, ...] = ()  # stopped containers removed once the target is verified
+    keep: int = 0  # stopped revisions kept per service for rollback
 
     @property
     def has_changes(self) -> bool:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from gitdeploy.deploy.result import Result
-from gitdeploy.plan.model import Plan, ServiceChange
+from gitdeploy.plan.model import Op, Plan, ServiceChange
 from gitdeploy.plan.planner import waves
 
 PLAN_SCHEMA = "gitdeploy.plan/v1"
@@ -37,11 +37,34 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "services": [_change_dict(c) for c in plan.changes],
         "steps": [
             {"path": s.path, "action": s.change.action, "after": list(s.after), "order": s.order,
-             "parallelism": s.parallelism}
+             "parallelism": s.parallelism, "rollout": [[_op_dict(op) for op in phase] for phase in s.rollout]}
             for s in plan.steps
         ],
         "waves": waves(plan),
+        "prune": list(plan.prune),
+        "keep": plan.keep,
     }
+
+
+def _op_dict(op: Op) -> dict[str, Any]:
+    """One rollout op: only the fields that mean something for its kind."""
+    out: dict[str, Any] = {"op": op.kind}
+    if op.replica:
+        out["replica"] = op.replica
+    if op.container:
+        out["container"] = op.container[:12]
+    if op.service:
+        out["service"] = op.service
+    if op.kind == "create":
+        out["hold_back"] = op.hold_back
+    if op.kind == "stop":
+        out["keep_aliases"] = op.rejoin
+        out["grace"] = op.seconds
+    if op.kind == "drain":
+        out["seconds"] = op.seconds
+    if op.gate is not None:
+        out["gate"] = op.gate.describe()
+    return out
 
 
 def _change_dict(c: ServiceChange) -> dict[str, Any]:

@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
-        serve(config, load_handlers(args.handlers, config))
+        handlers = load_handlers(args.handlers, config)
+        bot = getattr(handlers, "bot", None)
+        if bot is not None:  # the real bot deploys: finish what a dead predecessor left first
+            from gitdeploy.server.recovery import recover_environments
+            recover_environments(config, bot.context)
+        serve(config, handlers)
     except GitdeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -11,9 +11,10 @@ from typing import Any
 from gitdeploy.spec.model import Build, ConfigFile, Rollout, Service
 from gitdeploy.spec.mounts import RawBuild, RawConfig, RawEnvFile
 from gitdeploy.spec.repofiles import check_build_context, parse_env_text, repo_path
+from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SpecSource
 from gitdeploy.spec.tree import Draft
-from gitdeploy.spec.yamlnode import Report
+from gitdeploy.spec.yamlnode import Pos, Report
 
 
 def sha256(data: bytes) -> str:
@@ -44,6 +45,10 @@ def assemble(
     labels = {**inh.labels, **{k: text for k, (text, _) in v.get("labels", {}).items()}}
     drift = list(inh.drift_ignore)
     drift += [p for p in v.get("drift_ignore", []) if p not in drift]
+    configs = _configs(r, source, v.get("configs", []), named_configs, files)
+    _check_targets(r, draft.path, [*(("volume", x.target, p) for x, p in v.get("volumes", [])),
+                                   *(("config", c.target, p) for c, p in configs),
+                                   *(("secret", x.target, p) for x, p in v.get("secrets", []))])
     kwargs: dict[str, Any] = {
         "path": draft.path,
         "image": v.get("image"),
@@ -52,9 +57,9 @@ def assemble(
         "entrypoint": v.get("entrypoint"),
         "environment": tuple(sorted(environment.items())),
         "env_files": tuple(env_files),
-        "ports": tuple(p for p, _ in v.get("ports", [])),
-        "volumes": tuple(v.get("volumes", [])),
-        "configs": tuple(_configs(r, source, v.get("configs", []), named_configs, files)),
+        "ports": tuple(p for entry, _ in v.get("ports", []) for p in entry.ports()),
+        "volumes": tuple(vol for vol, _ in v.get("volumes", [])),
+        "configs": tuple(c for c, _ in configs),
         "secrets": tuple(s for s, _ in v.get("secrets", [])),
         "healthcheck": v.get("healthcheck"),
         "replicas": v.get("replicas", 1),
@@ -80,16 +85,33 @@ def _env_file(
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        r.at(ef.pos, f"env_file '{path}' is not UTF-8 text")
+        r.at(ef.pos, f"env_file {shown(path)} is not UTF-8 text")
         return None
     files[path] = data
     return path, data, parse_env_text(r, text, path)
 
 
+def _check_targets(r: Report, path: str, mounts: list[tuple[str, str, Pos]]) -> None:
+    """Every mount (volume, config, secret) needs a target of its own, and never `/`."""
+    taken: dict[str, tuple[str, Pos]] = {}
+    for kind, target, pos in mounts:
+        norm = "/" + "/".join(p for p in posixpath.normpath(target).split("/") if p)
+        if norm == "/":
+            r.at(pos, f"a {kind} of service '{path}' is mounted at '/', the container's root",
+                 "mount it at a path below /")
+            continue
+        if norm in taken:
+            other, at = taken[norm]
+            r.at(pos, f"a {kind} of service '{path}' is mounted at {shown(norm)}, where a {other} "
+                      f"(line {at[0]}) is mounted already", "give each volume, config and secret its own target")
+            continue
+        taken[norm] = (kind, pos)
+
+
 def _configs(
     r: Report, source: SpecSource, raw: list[RawConfig], named: dict[str, str], files: dict[str, bytes]
-) -> list[ConfigFile]:
-    out: list[ConfigFile] = []
+) -> list[tuple[ConfigFile, Pos]]:
+    out: list[tuple[ConfigFile, Pos]] = []
     targets: dict[str, str] = {}
     for c in raw:
         if c.source in named:
@@ -102,12 +124,12 @@ def _configs(
             continue
         target = c.target or default_target
         if target in targets:
-            r.at(c.pos, f"two configs are mounted at '{target}' ('{targets[target]}' and '{path}')")
+            r.at(c.pos, f"two configs are mounted at {shown(target)} ({shown(targets[target])} and {shown(path)})")
             continue
         targets[target] = path
         data = source.read(path)
         files[path] = data
-        out.append(ConfigFile(source=path, target=target, digest=sha256(data), mode=c.mode))
+        out.append((ConfigFile(source=path, target=target, digest=sha256(data), mode=c.mode), c.pos))
     return out
 
 
@@ -115,7 +137,7 @@ def _build(r: Report, source: SpecSource, b: RawBuild) -> Build | None:
     if "://" in b.context or b.context.startswith("git@"):
         r.at(
             b.context_pos,
-            f"build context '{b.context}' is not a directory of the repository",
+            f"build context {shown(b.context)} is not a directory of the repository",
             "commit the sources to build into the spec repository, or build elsewhere and use `image`",
         )
         return None
@@ -127,7 +149,7 @@ def _build(r: Report, source: SpecSource, b: RawBuild) -> Build | None:
     if b.dockerfile.startswith("/") or ".." in parts:
         r.at(
             b.dockerfile_pos,
-            f"dockerfile '{b.dockerfile}' must be inside the build context",
+            f"dockerfile {shown(b.dockerfile)} must be inside the build context",
             "give a path relative to the context, without '..'",
         )
         return None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gitdeploy.spec.fields import RawDep
-from gitdeploy.spec.model import Dependency, Port, Service
+from gitdeploy.spec.model import Dependency, Service
+from gitdeploy.spec.mounts import PortEntry
 from gitdeploy.spec.secrets import SecretStore
+from gitdeploy.spec.shown import shown
 from gitdeploy.spec.tree import Draft
 from gitdeploy.spec.yamlnode import Pos, Report, did_you_mean
 
@@ -29,6 +33,7 @@ def resolve_dependencies(r: Report, drafts: list[Draft]) -> dict[str, tuple[tupl
     """Every service's dependencies as full paths, each with the position of its entry."""
     paths = {d.path for d in drafts}
     out: dict[str, tuple[tuple[Dependency, Pos], ...]] = {}
+    suggestions = 20  # each costs a comparison with every path: only for the first few mistakes
     for d in drafts:
         group = d.path.rsplit("/", 1)[0] if "/" in d.path else ""
         deps: list[tuple[Dependency, Pos]] = []
@@ -37,10 +42,11 @@ def resolve_dependencies(r: Report, drafts: list[Draft]) -> dict[str, tuple[tupl
         for dep in raw:
             target = resolve_target(dep.name, group, paths)
             if target is None:
+                suggestions -= 1
                 r.at(
                     dep.pos,
-                    f"service '{d.path}' depends on '{dep.name}', which does not exist",
-                    did_you_mean(dep.name, paths)
+                    f"service '{d.path}' depends on {shown(dep.name)}, which does not exist",
+                    (did_you_mean(dep.name, paths) if suggestions >= 0 else "")
                     or "name a service of the same group, a top-level service or a full path",
                 )
                 continue
@@ -54,30 +60,40 @@ def resolve_dependencies(r: Report, drafts: list[Draft]) -> dict[str, tuple[tupl
 
 
 def report_cycles(r: Report, deps: dict[str, tuple[tuple[Dependency, Pos], ...]]) -> None:
-    """Reports each dependency cycle once, as 'a -> b -> a', at the entry that starts it."""
-    order = list(deps)
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    reported: set[frozenset[str]] = set()
+    """Reports each dependency cycle once, as 'a -> b -> a', at the entry that starts it.
 
-    def visit(path: str, stack: list[str]) -> None:
-        state[path] = 1
-        stack.append(path)
-        for dep, _ in deps.get(path, ()):
-            nxt = dep.service
-            if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :]
+    A depth-first search with its own stack: chains of any length, no recursion limit.
+    """
+    order = list(deps)
+    done: set[str] = set()
+    reported: set[frozenset[str]] = set()
+    for root in order:
+        if root in done:
+            continue
+        stack: list[str] = [root]
+        on_stack: dict[str, int] = {root: 0}  # path -> index in stack
+        nexts: list[int] = [0]  # per stack entry: the next dependency to look at
+        while stack:
+            path = stack[-1]
+            entries = deps.get(path, ())
+            if nexts[-1] >= len(entries):
+                done.add(path)
+                del on_stack[path]
+                stack.pop()
+                nexts.pop()
+                continue
+            nxt = entries[nexts[-1]][0].service
+            nexts[-1] += 1
+            if nxt in on_stack:
+                cycle = stack[on_stack[nxt]:]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
                     _report_cycle(r, cycle, deps, order)
-            elif nxt not in state:
-                visit(nxt, stack)
-        stack.pop()
-        state[path] = 2
-
-    for path in order:
-        if path not in state:
-            visit(path, [])
+            elif nxt not in done:
+                on_stack[nxt] = len(stack)
+                stack.append(nxt)
+                nexts.append(0)
 
 
 def _report_cycle(
@@ -89,7 +105,8 @@ def _report_cycle(
     cycle = cycle[i:] + cycle[:i]
     nxt = cycle[1] if len(cycle) > 1 else cycle[0]
     pos = next(p for d, p in deps[first] if d.service == nxt)
-    text = " -> ".join([*cycle, first])
+    shown_cycle = cycle if len(cycle) <= 12 else [*cycle[:6], f"({len(cycle) - 10:,} more)", *cycle[-4:]]
+    text = " -> ".join([*shown_cycle, first])
     r.at(pos, f"dependency cycle: {text}", "remove one of these depends_on entries")
 
 
@@ -105,43 +122,91 @@ def report_unmeetable_health_conditions(
                      f"give '{dep.service}' a healthcheck, or use condition: service_started")
 
 
+MAX_PORTS = 65_535  # ports in a whole spec, a range counting each of its ports
+
+
+def limit_ports(r: Report, drafts: list[Draft]) -> None:
+    """Reports the entry where the spec's ports pass MAX_PORTS and drops the ports from there
+    on, before anything expands a range port by port."""
+    total = 0
+    for d in drafts:
+        entries: list[tuple[PortEntry, Pos]] = d.values.get("ports", [])
+        for i, (entry, pos) in enumerate(entries):
+            total += entry.size
+            if total > MAX_PORTS:
+                r.at(pos, f"the spec declares more than {MAX_PORTS:,} ports (a range counts each of its ports)",
+                     "publish fewer or shorter port ranges")
+                d.values["ports"] = entries[:i]
+                for rest in drafts[drafts.index(d) + 1:]:
+                    rest.values.pop("ports", None)
+                return
+
+
+@dataclass(frozen=True)
+class _Published:
+    index: int  # in the order written
+    path: str
+    pos: Pos
+    entry: PortEntry
+    lo: int
+    hi: int
+
+    @property
+    def wildcard(self) -> bool:
+        return self.entry.host_ip in WILDCARD_IPS
+
+
 def report_port_conflicts(
-    r: Report, services: list[Service], port_pos: dict[str, list[tuple[Port, Pos]]]
+    r: Report, services: list[Service], port_pos: dict[str, list[tuple[PortEntry, Pos]]]
 ) -> None:
-    """Reports host ports published twice (same ip+port+protocol, or a wildcard IP overlapping)."""
-    taken: list[tuple[Port, str]] = []
+    """Reports host ports published twice (same ip+port+protocol, or a wildcard IP overlapping).
+
+    Ranges are compared as intervals, sorted once: a range of 30,000 ports costs no more than
+    one port.
+    """
+    published: list[_Published] = []
     for s in services:
         if s.replicas < 1:
             continue
-        for port, pos in port_pos.get(s.path, []):
-            if port.host is None:
+        for entry, pos in port_pos.get(s.path, []):
+            if entry.host is None:
                 continue
             if s.replicas > 1:
                 r.at(
                     pos,
-                    f"service '{s.path}' publishes host port {_host(port)} but has {s.replicas} replicas",
+                    f"service '{s.path}' publishes host port {_host(entry, entry.host[0])} but has {s.replicas} replicas",
                     "only one container can hold a host port: use replicas: 1, or publish no host port",
                 )
-            for other, owner in taken:
-                if _overlap(port, other):
-                    where = "itself" if owner == s.path else f"service '{owner}'"
-                    r.at(
-                        pos,
-                        f"host port {_host(port)} of service '{s.path}' is already published by {where}",
-                        "publish a different host port",
-                    )
-                    break
-            taken.append((port, s.path))
+            published.append(_Published(len(published), s.path, pos, entry, entry.host[0], entry.host[1]))
+    reported: set[int] = set()
+    for proto in sorted({p.entry.protocol for p in published}):
+        # Sweep by first port: an entry overlaps an earlier-starting one exactly when the
+        # latest-ending compatible one seen so far ends at or after its start.
+        reach_by_ip: dict[str, _Published] = {}  # specific IP -> the one reaching furthest
+        reach_wild: _Published | None = None
+        reach_any: _Published | None = None
+        for p in sorted((p for p in published if p.entry.protocol == proto), key=lambda p: (p.lo, p.index)):
+            candidates = [reach_any] if p.wildcard else [reach_by_ip.get(p.entry.host_ip), reach_wild]
+            hit = max((c for c in candidates if c is not None and c.hi >= p.lo), key=lambda c: c.hi, default=None)
+            if hit is not None:
+                later, earlier = (p, hit) if p.index > hit.index else (hit, p)
+                if later.index not in reported:
+                    reported.add(later.index)
+                    where = "itself" if earlier.path == later.path else f"service '{earlier.path}'"
+                    port = max(later.lo, earlier.lo)
+                    r.at(later.pos, f"host port {_host(later.entry, port)} of service '{later.path}' "
+                                    f"is already published by {where}", "publish a different host port")
+            if reach_any is None or p.hi > reach_any.hi:
+                reach_any = p
+            if p.wildcard:
+                if reach_wild is None or p.hi > reach_wild.hi:
+                    reach_wild = p
+            elif p.entry.host_ip not in reach_by_ip or p.hi > reach_by_ip[p.entry.host_ip].hi:
+                reach_by_ip[p.entry.host_ip] = p
 
 
-def _host(p: Port) -> str:
-    return f"{p.host_ip + ':' if p.host_ip else ''}{p.host}/{p.protocol}"
-
-
-def _overlap(a: Port, b: Port) -> bool:
-    if a.host != b.host or a.protocol != b.protocol:
-        return False
-    return a.host_ip == b.host_ip or a.host_ip in WILDCARD_IPS or b.host_ip in WILDCARD_IPS
+def _host(e: PortEntry, port: int) -> str:
+    return f"{e.host_ip + ':' if e.host_ip else ''}{port}/{e.protocol}"
 
 
 def report_missing_secrets(r: Report, drafts: list[Draft], secrets: SecretStore) -> None:

@@ -15,7 +15,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.spec import fastyaml
 from gitdeploy.spec.mounts import BUILD_KEYS
+from gitdeploy.spec.names import NAME_MAX
 from gitdeploy.spec.tree import SERVICE_KEYS, UNSUPPORTED_SERVICE_KEYS
 
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
@@ -29,6 +31,7 @@ def import_compose(text: str, system: str | None = None) -> tuple[str, list[str]
     `system` names the system; by default the Compose `name`, else "app". Raises GitdeployError
     when the text is not a YAML mapping.
     """
+    _check_bounds(text)
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.preserve_quotes = True
@@ -52,12 +55,25 @@ def import_compose(text: str, system: str | None = None) -> tuple[str, list[str]
     return out.getvalue(), warnings
 
 
+def _check_bounds(text: str) -> None:
+    """Refuses what gitdeploy.yaml may not hold either (alias bombs, deep nesting, complex keys,
+    control characters), before ruamel's recursive round-trip loader sees it."""
+    try:
+        problems = fastyaml.load(text).problems
+    except fastyaml.YAMLSyntaxError:
+        return  # ruamel reports it, as before
+    if problems:
+        (line, col), message, hint = problems[0]
+        raise GitdeployError(f"the Compose file cannot be imported: line {line}, column {col}: {message}", hint,
+                             exit_code=EXIT_INVALID)
+
+
 def _system_name(root: CommentedMap, system: str | None, warnings: list[str]) -> str:
     if system:
         return system
     name = root.get("name")
     if isinstance(name, str) and name:
-        clean = re.sub(r"[^a-z0-9_.-]", "-", name.lower()).lstrip("_.-") or "app"
+        clean = re.sub(r"[^a-z0-9_-]", "-", name.lower()).lstrip("_-")[:NAME_MAX] or "app"  # no dots
         if clean != name:
             warnings.append(f"system name '{clean}' made from the Compose name '{name}'")
         return clean

@@ -13,11 +13,14 @@ from typing import Any
 
 from gitdeploy.spec.durations import parse_duration
 from gitdeploy.spec.model import HealthCheck
-from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, items
+from gitdeploy.spec.names import name_problem
+from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, items, shown
 
-NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 ENV_KEY_RE = re.compile(r"[^=\s]+")
-RESTART_RE = re.compile(r"no|always|unless-stopped|on-failure(:[0-9]+)?")
+RESTART_RE = re.compile(r"no|always|unless-stopped|on-failure(:(?P<count>[0-9]+))?")
+INT64_MAX = 2**63 - 1  # Docker's integers (retries, restart counts) are Go int64
+MAX_REPLICAS = 1_000
+DOCKER_MIN_DURATION = 0.001  # Docker refuses health check durations below 1 ms (0 = its default)
 RESERVED_LABEL_PREFIX = "io.gitdeploy."
 
 
@@ -44,16 +47,19 @@ def get_str(r: Report, n: Node, what: str, allow_numbers: bool = False) -> str |
     return None
 
 
-def get_int(r: Report, n: Node, what: str, minimum: int) -> int | None:
-    """The node's integer value when it is an integer >= minimum, else None (reported)."""
+def get_int(r: Report, n: Node, what: str, minimum: int, maximum: int = INT64_MAX) -> int | None:
+    """The node's integer value when minimum <= it <= maximum, else None (reported)."""
     v = n.value
-    if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v.strip()):
+    if isinstance(v, str) and re.fullmatch(r"-?[0-9]{1,30}", v.strip()):
         v = int(v)
     if not isinstance(v, int) or isinstance(v, bool):
         r.at(n.pos, f"{what} must be an integer >= {minimum}, not {describe(n.value)}")
         return None
     if v < minimum:
-        r.at(n.pos, f"{what} must be an integer >= {minimum}, not {v}")
+        r.at(n.pos, f"{what} must be an integer >= {minimum}, not {shown(v)}")
+        return None
+    if v > maximum:
+        r.at(n.pos, f"{what} must be at most {maximum:,}, not {shown(v)}")
         return None
     return int(v)
 
@@ -81,20 +87,18 @@ def get_abs_path(r: Report, n: Node, what: str) -> str | None:
     if text is None:
         return None
     if not text.startswith("/"):
-        r.at(n.pos, f"{what} must be an absolute path inside the container, not '{text}'")
+        r.at(n.pos, f"{what} must be an absolute path inside the container, not {shown(text)}")
         return None
     return text
 
 
 def get_name(r: Report, pos: Pos, name: str, what: str) -> bool:
-    """True when `name` is a valid service/group/volume name; reports it otherwise."""
-    if NAME_RE.fullmatch(name):
+    """True when `name` is a valid service/group/volume/secret/config name; reports it otherwise
+    (see gitdeploy.spec.names)."""
+    problem = name_problem(name, what)
+    if problem is None:
         return True
-    r.at(
-        pos,
-        f"invalid {what} name '{name}'",
-        "use letters, digits, '_', '.' and '-', starting with a letter or digit",
-    )
+    r.at(pos, *problem)
     return False
 
 
@@ -145,7 +149,7 @@ def parse_mapping_or_list(r: Report, n: Node, what: str, kind: str) -> dict[str,
         return None
     for key, value, pos, has_value in pairs:
         if not ENV_KEY_RE.fullmatch(key):
-            r.at(pos, f"invalid key '{key}' in {what}")
+            r.at(pos, f"invalid key {shown(key)} in {what}")
             continue
         if not has_value:
             if kind == "labels":
@@ -153,7 +157,7 @@ def parse_mapping_or_list(r: Report, n: Node, what: str, kind: str) -> dict[str,
             else:
                 r.at(
                     pos,
-                    f"'{key}' in {what} has no value",
+                    f"{shown(key)} in {what} has no value",
                     "gitdeploy never copies the deploying host's environment: write the value, "
                     "or use `secrets` for secret values",
                 )
@@ -162,13 +166,13 @@ def parse_mapping_or_list(r: Report, n: Node, what: str, kind: str) -> dict[str,
         if text is None:
             r.at(
                 pos,
-                f"the value of '{key}' in {what} must be a string, number or boolean, not {describe(value)}",
+                f"the value of {shown(key)} in {what} must be a string, number or boolean, not {describe(value)}",
             )
             continue
         if kind == "labels" and key.startswith(RESERVED_LABEL_PREFIX):
             r.at(
                 pos,
-                f"label '{key}' is reserved for gitdeploy",
+                f"label {shown(key)} is reserved for gitdeploy",
                 f"use a prefix other than '{RESERVED_LABEL_PREFIX}'",
             )
             continue
@@ -181,9 +185,13 @@ def parse_restart(r: Report, n: Node, what: str) -> str | None:
     v = n.value
     if v is False:  # `restart: false` written for "no"
         v = "no"
-    if isinstance(v, str) and RESTART_RE.fullmatch(v):
+    m = RESTART_RE.fullmatch(v) if isinstance(v, str) and len(v) < 60 else None
+    if m is not None and m.group("count") is not None and int(m.group("count")) > INT64_MAX:
+        r.at(n.pos, f"the restart count of {what} must be at most {INT64_MAX:,}")
+        return None
+    if m is not None:
         return str(v)
-    r.at(n.pos, f"invalid restart policy {v!r} in {what}", "use no, always, on-failure[:N] or unless-stopped")
+    r.at(n.pos, f"invalid restart policy {shown(v)} in {what}", "use no, always, on-failure[:N] or unless-stopped")
     return None
 
 
@@ -201,14 +209,14 @@ def parse_rollout(r: Report, n: Node, what: str) -> dict[str, Any] | None:
             if v.value in ("start-first", "stop-first"):
                 out[key] = v.value
             else:
-                r.at(v.pos, f"rollout.order must be start-first or stop-first, not {v.value!r}")
+                r.at(v.pos, f"rollout.order must be start-first or stop-first, not {shown(v.value)}")
         elif key == "on_failure":
             if v.value in ("rollback", "pause"):
                 out[key] = v.value
             else:
-                r.at(v.pos, f"rollout.on_failure must be rollback or pause, not {v.value!r}")
+                r.at(v.pos, f"rollout.on_failure must be rollback or pause, not {shown(v.value)}")
         elif key == "parallelism":
-            if (p := get_int(r, v, "rollout.parallelism", 1)) is not None:
+            if (p := get_int(r, v, "rollout.parallelism", 1, MAX_REPLICAS)) is not None:
                 out[key] = p
         elif (d := get_duration(r, v, f"rollout.{key}")) is not None:
             out[key] = d
@@ -242,6 +250,8 @@ def parse_healthcheck(r: Report, n: Node, what: str) -> HealthCheck | None:
     for key in ("interval", "timeout", "start_period"):
         if key in fields:
             kwargs[key] = get_duration(r, fields[key][1], f"healthcheck.{key}")
+            if kwargs[key] is not None and 0 < kwargs[key] < DOCKER_MIN_DURATION:
+                r.at(fields[key][1].pos, f"healthcheck.{key} must be 0 or at least 1ms (Docker's minimum)")
     if "retries" in fields:
         kwargs["retries"] = get_int(r, fields["retries"][1], "healthcheck.retries", 0)
     disable = False
@@ -281,7 +291,7 @@ def _health_test(r: Report, n: Node) -> tuple[str, ...] | None:
     if not ok:
         r.at(
             n.pos,
-            f'healthcheck.test must start with CMD (with arguments), CMD-SHELL (with one command) or be ["NONE"], not {head!r}',
+            f'healthcheck.test must start with CMD (with arguments), CMD-SHELL (with one command) or be ["NONE"], not {shown(head)}',
         )
         return None
     return tuple(a for a in argv if a is not None)
@@ -335,7 +345,7 @@ def parse_depends_on(r: Report, n: Node, what: str) -> list[RawDep] | None:
                     )
                     continue
                 else:
-                    r.at(c.pos, f"invalid condition {c.value!r}", "use service_started or service_healthy")
+                    r.at(c.pos, f"invalid condition {shown(c.value)}", "use service_started or service_healthy")
                     continue
         out.append(RawDep(name, condition, kpos))
     return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from gitdeploy.spec.shown import shown
+
 _ALNUM = r"[a-z0-9]+"
 _SEP = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEP}{_ALNUM})*"
@@ -22,20 +24,20 @@ def image_problem(ref: str) -> tuple[str, str] | None:
         return "the image reference is empty", "e.g. image: nginx:1.27"
     if "$" in ref:
         return (
-            f"invalid image reference '{ref}': variable interpolation is not supported",
+            f"invalid image reference {shown(ref)}: variable interpolation is not supported",
             "write the image tag into the spec; every change to it is a commit",
         )
     m = _REFERENCE.fullmatch(ref)
     if m is None:
         lowered = _REFERENCE.fullmatch(_lower_repository(ref))
         if lowered is not None:
-            return f"invalid image reference '{ref}': the repository name must be lowercase", ""
+            return f"invalid image reference {shown(ref)}: the repository name must be lowercase", ""
         return (
-            f"invalid image reference '{ref}'",
+            f"invalid image reference {shown(ref)}",
             "expected [registry[:port]/]name[:tag][@sha256:digest], e.g. ghcr.io/acme/web:1.2",
         )
     if len(m.group(1)) > 255:
-        return f"invalid image reference '{ref}': the name is longer than 255 characters", ""
+        return f"invalid image reference {shown(ref)}: the name is longer than 255 characters", ""
     return None
 
 

@@ -7,7 +7,6 @@ validate_spec(source, secrets)  -> [Problem, ...] (empty when the spec is valid)
 from __future__ import annotations
 
 import dataclasses
-import re
 from types import MappingProxyType
 
 from gitdeploy.errors import Problem, SpecInvalid
@@ -15,13 +14,15 @@ from gitdeploy.spec import checks
 from gitdeploy.spec.assemble import assemble
 from gitdeploy.spec.fields import get_int, get_name, get_str
 from gitdeploy.spec.model import Service, Spec
+from gitdeploy.spec.names import alias_collisions, name_problem
 from gitdeploy.spec.repofiles import repo_path
 from gitdeploy.spec.secrets import SecretStore
+from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SPEC_FILE, SpecSource
-from gitdeploy.spec.tree import read_tree
-from gitdeploy.spec.yamlnode import Node, Report, check_keys, describe, entries, read_yaml
+from gitdeploy.spec.tree import Draft, read_tree
+from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, read_yaml
 
-SYSTEM_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+MAX_BYTES = 4 * 1024 * 1024  # gitdeploy.yaml; 5,000 services take about 1 MiB
 TOP_KEYS = ("system", "services", "groups", "keep", "configs", "secrets", "volumes")
 UNSUPPORTED_TOP_KEYS = {
     "version": "remove it; gitdeploy.yaml has no version",
@@ -47,13 +48,15 @@ def validate_spec(source: SpecSource, secrets: SecretStore | None = None) -> lis
 
 
 def _load(source: SpecSource, secrets: SecretStore | None) -> tuple[Spec | None, list[Problem]]:
-    spec, problems = _load_unsorted(source, secrets)
+    r = Report(SPEC_FILE)
+    spec, problems = _load_unsorted(r, source, secrets)
     problems.sort(key=lambda p: (p.file != SPEC_FILE, p.file, p.line, p.column))
+    if r.dropped:
+        problems.append(Problem(f"and {r.dropped:,} more problems (only the first {len(problems):,} are listed)"))
     return spec, problems
 
 
-def _load_unsorted(source: SpecSource, secrets: SecretStore | None) -> tuple[Spec | None, list[Problem]]:
-    r = Report(SPEC_FILE)
+def _load_unsorted(r: Report, source: SpecSource, secrets: SecretStore | None) -> tuple[Spec | None, list[Problem]]:
     try:
         data = source.read(SPEC_FILE)
     except FileNotFoundError:
@@ -63,10 +66,15 @@ def _load_unsorted(source: SpecSource, secrets: SecretStore | None) -> tuple[Spe
             "create one (`gitdeploy init`, or `gitdeploy import` from a docker-compose.yml) and commit it",
         )
         return None, r.problems
+    if len(data) > MAX_BYTES:
+        r.at(byte_position(data, MAX_BYTES), f"{SPEC_FILE} is larger than {MAX_BYTES // 1024 // 1024} MiB "
+             f"({len(data):,} bytes)", "split what is repeated into groups and aliases")
+        return None, r.problems
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        r.at((0, 0), f"{SPEC_FILE} is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        r.at(byte_position(data, exc.start), f"{SPEC_FILE} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+             "save the file as UTF-8")
         return None, r.problems
     root = read_yaml(text, r)
     if root is None:
@@ -91,6 +99,8 @@ def _load_unsorted(source: SpecSource, secrets: SecretStore | None) -> tuple[Spe
     if services is None and groups is None:
         r.at((1, 1), f"{SPEC_FILE} defines no services", "add `services:` (and `groups:` if you need them)")
     tree = read_tree(r, services, groups)
+    _report_alias_collisions(r, tree.drafts, tree.positions)
+    checks.limit_ports(r, tree.drafts)
 
     files: dict[str, bytes] = {}
     built = [assemble(r, d, source, named_configs, files) for d in tree.drafts]
@@ -118,18 +128,28 @@ def _load_unsorted(source: SpecSource, secrets: SecretStore | None) -> tuple[Spe
 
 def _system(r: Report, entry: tuple[tuple[int, int], Node] | None) -> str | None:
     if entry is None:
-        r.at((1, 1), "`system` is missing", "add `system: NAME` (lowercase letters, digits, '_', '.', '-')")
+        r.at((1, 1), "`system` is missing", "add `system: NAME` (lowercase letters, digits, '_', '-')")
         return None
     n = entry[1]
     name = get_str(r, n, "system")
-    if name is not None and not SYSTEM_RE.fullmatch(name):
-        r.at(
-            n.pos,
-            f"invalid system name '{name}'",
-            "use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit",
-        )
+    if name is not None and (problem := name_problem(name, "system")) is not None:
+        r.at(n.pos, *problem)
         return None
     return name
+
+
+def byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """The (line, column) of byte `offset`, counting columns in characters as editors do."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, len(data[line_start:offset].decode("utf-8", "replace")) + 1
+
+
+def _report_alias_collisions(r: Report, drafts: list[Draft], positions: dict[str, Pos]) -> None:
+    for c in alias_collisions(d.path for d in drafts):
+        first = positions.get(c.first, (0, 0))
+        r.at(positions.get(c.second, (0, 0)),
+             f"services '{c.first}' (line {first[0]}) and '{c.second}' both answer to the DNS name '{c.alias}'",
+             "rename one of them; a service's DNS name is its path with '/' as '-'")
 
 
 def _named_configs(r: Report, source: SpecSource, n: Node) -> dict[str, str]:
@@ -144,15 +164,15 @@ def _named_configs(r: Report, source: SpecSource, n: Node) -> dict[str, str]:
         if not get_name(r, kpos, name, "config"):
             continue
         if not v.is_map:
-            r.at(v.pos, f"config '{name}' must be a mapping like {{file: PATH}}, not {describe(v.value)}")
+            r.at(v.pos, f"config {shown(name)} must be a mapping like {{file: PATH}}, not {describe(v.value)}")
             continue
-        f = check_keys(r, v, ("file",), f"config '{name}'", unsupported)
+        f = check_keys(r, v, ("file",), f"config {shown(name)}", unsupported)
         if "file" not in f:
-            r.at(kpos, f"config '{name}' has no `file`", "add file: PATH (a file of the repository)")
+            r.at(kpos, f"config {shown(name)} has no `file`", "add file: PATH (a file of the repository)")
             continue
-        path = get_str(r, f["file"][1], f"config '{name}' file")
+        path = get_str(r, f["file"][1], f"config {shown(name)} file")
         if path is not None:
-            found = repo_path(r, source, path, f["file"][1].pos, f"config '{name}'", "file")
+            found = repo_path(r, source, path, f["file"][1].pos, f"config {shown(name)}", "file")
             if found is not None:
                 out[name] = found
     return out
@@ -172,11 +192,11 @@ def _declared_secrets(r: Report, n: Node) -> None:
         if not get_name(r, kpos, name, "secret") or v.value is None:
             continue
         if not v.is_map:
-            r.at(v.pos, f"secret '{name}' must be a mapping, not {describe(v.value)}")
+            r.at(v.pos, f"secret {shown(name)} must be a mapping, not {describe(v.value)}")
             continue
-        f = check_keys(r, v, ("environment",), f"secret '{name}'", unsupported)
+        f = check_keys(r, v, ("environment",), f"secret {shown(name)}", unsupported)
         if "environment" in f:
-            get_str(r, f["environment"][1], f"secret '{name}' environment")
+            get_str(r, f["environment"][1], f"secret {shown(name)} environment")
 
 
 def _declared_volumes(r: Report, n: Node) -> None:
@@ -190,6 +210,6 @@ def _declared_volumes(r: Report, n: Node) -> None:
         if not get_name(r, kpos, name, "volume") or v.value is None:
             continue
         if not v.is_map:
-            r.at(v.pos, f"volume '{name}' must be an empty mapping, not {describe(v.value)}")
+            r.at(v.pos, f"volume {shown(name)} must be an empty mapping, not {describe(v.value)}")
             continue
-        check_keys(r, v, (), f"volume '{name}'", unsupported)
+        check_keys(r, v, (), f"volume {shown(name)}", unsupported)

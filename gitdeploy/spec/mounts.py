@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gitdeploy.spec.fields import get_bool, get_int, get_name, get_str, parse_mapping_or_list
 from gitdeploy.spec.model import Port, SecretRef, Volume
+from gitdeploy.spec.shown import shown
 from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, items
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -21,57 +22,74 @@ _PORT_RE = re.compile(
 )
 
 
-def parse_port_text(text: str) -> list[Port]:
-    """Ports from the short syntax ("8080:80", "127.0.0.1:8080:80/udp", "80", ranges "8000-8001:80-81").
+@dataclass(frozen=True)
+class PortEntry:
+    """One `ports` entry: a range of container ports, maybe published on a host range of the
+    same length. Kept as intervals until the spec's port budget is checked (see checks)."""
 
-    Raises ValueError with the reason.
-    """
-    m = _PORT_RE.fullmatch(text.strip())
+    container: tuple[int, int]  # first, last
+    host: tuple[int, int] | None = None
+    host_ip: str = ""
+    protocol: str = "tcp"
+
+    @property
+    def size(self) -> int:
+        return self.container[1] - self.container[0] + 1
+
+    def ports(self) -> list[Port]:
+        """The entry port by port."""
+        c0, h0 = self.container[0], self.host[0] if self.host else None
+        return [
+            Port(container=c0 + i, host=None if h0 is None else h0 + i, host_ip=self.host_ip, protocol=self.protocol)
+            for i in range(self.size)
+        ]
+
+
+def parse_port_entry(text: str) -> PortEntry:
+    """A port from the short syntax ("8080:80", "127.0.0.1:8080:80/udp", "80", ranges
+    "8000-8001:80-81"). Raises ValueError with the reason."""
+    m = _PORT_RE.fullmatch(text.strip()) if len(text) < 100 else None
     if m is None:
-        raise ValueError(f"invalid port '{text}'")
+        raise ValueError(f"invalid port {shown(text)}")
     proto = m.group("proto") or "tcp"
     if proto not in PROTOCOLS:
-        raise ValueError(f"invalid protocol '{proto}' in port '{text}'")
+        raise ValueError(f"invalid protocol {shown(proto)} in port {shown(text)}")
     ip = (m.group("ip") or "").strip("[]")
     if ip:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            raise ValueError(f"invalid host IP '{ip}' in port '{text}'") from None
+            raise ValueError(f"invalid host IP {shown(ip)} in port {shown(text)}") from None
     if ip and m.group("host") is None:
-        raise ValueError(f"port '{text}' gives a host IP but no host port")
-    containers = _port_range(m.group("container"), text)
-    hosts: list[int | None] = (
-        list(_port_range(m.group("host"), text)) if m.group("host") else [None] * len(containers)
-    )
-    if len(hosts) != len(containers):
-        raise ValueError(f"port ranges of different lengths in '{text}'")
-    return [
-        Port(container=c, host=h, host_ip=ip, protocol=proto) for h, c in zip(hosts, containers, strict=True)
-    ]
+        raise ValueError(f"port {shown(text)} gives a host IP but no host port")
+    container = _port_range(m.group("container"), text)
+    host = _port_range(m.group("host"), text) if m.group("host") else None
+    if host is not None and host[1] - host[0] != container[1] - container[0]:
+        raise ValueError(f"port ranges of different lengths in {shown(text)}")
+    return PortEntry(container, host, ip, proto)
 
 
-def _port_range(text: str, whole: str) -> list[int]:
+def _port_range(text: str, whole: str) -> tuple[int, int]:
     lo, _, hi = text.partition("-")
     first, last = int(lo), int(hi or lo)
     if not (1 <= first <= last <= 65535):
-        raise ValueError(f"invalid port number or range '{text}' in '{whole}' (1-65535)")
-    return list(range(first, last + 1))
+        raise ValueError(f"invalid port number or range {shown(text)} in {shown(whole)} (1-65535)")
+    return first, last
 
 
 PORT_KEYS = ("target", "published", "host_ip", "protocol", "mode")
 
 
-def parse_ports(r: Report, n: Node, what: str) -> list[tuple[Port, Pos]] | None:
-    """Every port with the position of the entry that declares it."""
+def parse_ports(r: Report, n: Node, what: str) -> list[tuple[PortEntry, Pos]] | None:
+    """Every port entry with its position."""
     if not n.is_list:
         r.at(n.pos, f"ports in {what} must be a list, not {describe(n.value)}")
         return None
-    out: list[tuple[Port, Pos]] = []
+    out: list[tuple[PortEntry, Pos]] = []
     for _, item in items(n):
         if isinstance(item.value, int | str) and not isinstance(item.value, bool):
             try:
-                out.extend((p, item.pos) for p in parse_port_text(str(item.value)))
+                out.append((parse_port_entry(str(item.value)), item.pos))
             except ValueError as exc:
                 r.at(item.pos, str(exc), 'e.g. "8080:80", "127.0.0.1:8080:80/udp" or "80"')
         elif item.is_map:
@@ -83,31 +101,28 @@ def parse_ports(r: Report, n: Node, what: str) -> list[tuple[Port, Pos]] | None:
     return out
 
 
-def _long_port(r: Report, n: Node) -> Port | None:
+def _long_port(r: Report, n: Node) -> PortEntry | None:
     before = r.count()
     f = check_keys(r, n, PORT_KEYS, "a port", {"name": "remove it", "app_protocol": "remove it"})
     if "target" not in f:
         r.at(n.pos, "a port needs `target` (the container port)")
         return None
-    target = get_int(r, f["target"][1], "ports.target", 1)
-    host = get_int(r, f["published"][1], "ports.published", 1) if "published" in f else None
+    target = get_int(r, f["target"][1], "ports.target", 1, 65535)
+    host = get_int(r, f["published"][1], "ports.published", 1, 65535) if "published" in f else None
     ip = get_str(r, f["host_ip"][1], "ports.host_ip") if "host_ip" in f else ""
     proto = f["protocol"][1].value if "protocol" in f else "tcp"
     if proto not in PROTOCOLS:
-        r.at(f["protocol"][1].pos, f"invalid protocol {proto!r}", "use tcp, udp or sctp")
+        r.at(f["protocol"][1].pos, f"invalid protocol {shown(proto)}", "use tcp, udp or sctp")
     if "mode" in f and f["mode"][1].value != "host":
         r.at(f["mode"][1].pos, "only `mode: host` is supported by gitdeploy (no swarm ingress)")
     if ip:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            r.at(f["host_ip"][1].pos, f"invalid host IP '{ip}'")
-    for value in (target, host):
-        if value is not None and value > 65535:
-            r.at(n.pos, f"port {value} is out of range (1-65535)")
+            r.at(f["host_ip"][1].pos, f"invalid host IP {shown(ip)}")
     if r.count() != before or target is None:
         return None
-    return Port(container=target, host=host, host_ip=ip or "", protocol=str(proto))
+    return PortEntry((target, target), None if host is None else (host, host), ip or "", str(proto))
 
 
 BIND_HINT = (
@@ -116,12 +131,12 @@ BIND_HINT = (
 )
 
 
-def parse_volumes(r: Report, n: Node, what: str) -> list[Volume] | None:
-    """Named volumes; bind mounts and anonymous volumes are reported."""
+def parse_volumes(r: Report, n: Node, what: str) -> list[tuple[Volume, Pos]] | None:
+    """Named volumes, each with its position; bind mounts and anonymous volumes are reported."""
     if not n.is_list:
         r.at(n.pos, f"volumes in {what} must be a list, not {describe(n.value)}")
         return None
-    out: list[Volume] = []
+    out: list[tuple[Volume, Pos]] = []
     for _, item in items(n):
         v = _short_volume(r, item) if isinstance(item.value, str) else None
         if item.is_map:
@@ -129,30 +144,30 @@ def parse_volumes(r: Report, n: Node, what: str) -> list[Volume] | None:
         elif not isinstance(item.value, str):
             r.at(item.pos, f"a volume must be a string or a mapping, not {describe(item.value)}")
         if v is not None:
-            out.append(v)
+            out.append((v, item.pos))
     return out
 
 
 def _short_volume(r: Report, n: Node) -> Volume | None:
     parts = str(n.value).split(":")
     if len(parts) == 1:
-        r.at(n.pos, f"anonymous volume '{n.value}' is not supported", "name it: 'NAME:" + parts[0] + "'")
+        r.at(n.pos, f"anonymous volume {shown(n.value)} is not supported", "name it: 'NAME:" + parts[0] + "'")
         return None
     if len(parts) > 3:
-        r.at(n.pos, f"invalid volume '{n.value}'", "use 'NAME:/path' or 'NAME:/path:ro'")
+        r.at(n.pos, f"invalid volume {shown(n.value)}", "use 'NAME:/path' or 'NAME:/path:ro'")
         return None
     source, target = parts[0], parts[1]
     mode = parts[2] if len(parts) == 3 else "rw"
     if source.startswith(("/", ".", "~", "$")) or "/" in source:
-        r.at(n.pos, f"bind mount '{n.value}' is not supported", BIND_HINT)
+        r.at(n.pos, f"bind mount {shown(n.value)} is not supported", BIND_HINT)
         return None
     if not get_name(r, n.pos, source, "volume"):
         return None
     if not target.startswith("/"):
-        r.at(n.pos, f"volume target '{target}' must be an absolute path inside the container")
+        r.at(n.pos, f"volume target {shown(target)} must be an absolute path inside the container")
         return None
     if mode not in ("ro", "rw"):
-        r.at(n.pos, f"volume option '{mode}' is not supported by gitdeploy", "use ro or rw")
+        r.at(n.pos, f"volume option {shown(mode)} is not supported by gitdeploy", "use ro or rw")
         return None
     return Volume(source=source, target=target, read_only=mode == "ro")
 
@@ -169,7 +184,7 @@ def _long_volume(r: Report, n: Node) -> Volume | None:
         r.at(f["type"][1].pos, "bind mounts are not supported", BIND_HINT)
         return None
     if kind != "volume":
-        r.at(f["type"][1].pos, f"volume type {kind!r} is not supported by gitdeploy", "use type: volume")
+        r.at(f["type"][1].pos, f"volume type {shown(kind)} is not supported by gitdeploy", "use type: volume")
         return None
     if "source" not in f or "target" not in f:
         r.at(n.pos, "a volume needs `source` (the volume name) and `target`")
@@ -180,7 +195,7 @@ def _long_volume(r: Report, n: Node) -> Volume | None:
     if source is not None and get_name(r, f["source"][1].pos, source, "volume") is False:
         source = None
     if target is not None and not target.startswith("/"):
-        r.at(f["target"][1].pos, f"volume target '{target}' must be an absolute path inside the container")
+        r.at(f["target"][1].pos, f"volume target {shown(target)} must be an absolute path inside the container")
     if r.count() != before or source is None or target is None:
         return None
     return Volume(source=source, target=target, read_only=bool(ro))
@@ -223,7 +238,7 @@ def parse_configs(r: Report, n: Node, what: str) -> list[RawConfig] | None:
             r.at(item.pos, f"a config must be a string or a mapping, not {describe(item.value)}")
     for c in out:
         if c.target is not None and not c.target.startswith("/"):
-            r.at(c.pos, f"config target '{c.target}' must be an absolute path inside the container")
+            r.at(c.pos, f"config target {shown(c.target)} must be an absolute path inside the container")
     return [c for c in out if c.target is None or c.target.startswith("/")]
 
 
@@ -237,7 +252,7 @@ def _mode(r: Report, n: Node) -> int | None:
     else:
         text = ""
     if not re.fullmatch(r"[0-7]{1,4}", text) or int(text, 8) > 0o777:
-        r.at(n.pos, f"config mode must be octal permissions like 0444, not {v!r}")
+        r.at(n.pos, f"config mode must be octal permissions like 0444, not {shown(v)}")
         return None
     return int(text, 8)
 

@@ -8,6 +8,8 @@ import os
 import posixpath
 import re
 
+from gitdeploy.spec.fastyaml import CONTROL
+from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SpecSource, WorktreeSource
 from gitdeploy.spec.yamlnode import Pos, Report
 
@@ -27,13 +29,13 @@ def repo_path(
         r.at(pos, f"{what} is empty")
         return None
     if path.startswith("/") or path.startswith("~"):
-        r.at(pos, f"{what} '{path}' is an absolute path", "use a path relative to the repository root")
+        r.at(pos, f"{what} {shown(path)} is an absolute path", "use a path relative to the repository root")
         return None
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         r.at(
             pos,
-            f"{what} '{path}' escapes the repository ('..')",
+            f"{what} {shown(path)} escapes the repository ('..')",
             "use a path inside the repository, without '..'",
         )
         return None
@@ -41,7 +43,7 @@ def repo_path(
     if norm == ".":
         if kind == "dir":
             return "."
-        r.at(pos, f"{what} '{path}' is the repository itself, not a file")
+        r.at(pos, f"{what} {shown(path)} is the repository itself, not a file")
         return None
     for i in range(1, len(parts) + 1):
         prefix = "/".join(parts[:i])
@@ -50,23 +52,27 @@ def repo_path(
             if required:
                 r.at(
                     pos,
-                    f"{what} '{norm}' does not exist in the {source.label}",
+                    f"{what} {shown(norm)} does not exist in the {source.label}",
                     "commit the file (gitdeploy reads commits, not the working tree)"
                     if source.commit
                     else "",
                 )
             return None
+        if found == "submodule" and i < len(parts):
+            r.at(pos, f"{what} {shown(norm)} goes through the submodule {shown(prefix)}",
+                 "gitdeploy reads only this repository's files; commit the file itself")
+            return None
         if found == "symlink":
             r.at(
                 pos,
-                f"{what} '{norm}' goes through the symlink '{prefix}'",
+                f"{what} {shown(norm)} goes through the symlink {shown(prefix)}",
                 "symlinks could point outside the repository; commit the real file or directory",
             )
             return None
     final = source.kind(norm)
     if final != kind:
-        names = {"dir": "directory", "file": "file"}
-        r.at(pos, f"{what} '{norm}' is a {names.get(final or '', final)}, not a {names[kind]}")
+        names = {"dir": "directory", "file": "file", "submodule": "submodule (another repository)"}
+        r.at(pos, f"{what} {shown(norm)} is a {names.get(final or '', final)}, not a {names[kind]}")
         return None
     return norm
 
@@ -75,6 +81,10 @@ def check_build_context(r: Report, source: SpecSource, context: str, pos: Pos) -
     """Reports every symlink inside the build context that points outside it."""
     base = "" if context == "." else context
     for rel, kind in source.walk(base):
+        if kind == "submodule":
+            r.at(pos, f"the build context {shown(context)} contains the submodule {shown(rel)}",
+                 "gitdeploy builds only from this repository's files; commit them instead of a submodule")
+            continue
         if kind != "symlink":
             continue
         target = link_target(source, rel)
@@ -83,7 +93,7 @@ def check_build_context(r: Report, source: SpecSource, context: str, pos: Pos) -
         if target.startswith("/") or inside == ".." or inside.startswith("../") or not within:
             r.at(
                 pos,
-                f"the build context '{context}' contains the symlink '{rel}' pointing outside it ('{target}')",
+                f"the build context {shown(context)} contains the symlink {shown(rel)} pointing outside it ({shown(target)})",
                 "replace the symlink by the file itself; the build would read files outside the context",
             )
 
@@ -99,6 +109,10 @@ def parse_env_text(r: Report, text: str, file: str) -> dict[str, str]:
     """KEY=VALUE lines of an env file, in order; problems are reported at file:line."""
     out: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
+        if (bad := CONTROL.search(raw)) is not None:
+            r.at((n, bad.start() + 1), f"the env file has the control character U+{ord(bad.group()):04X}",
+                 "containers cannot carry NUL or control characters (tab is fine)", file=file)
+            continue
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -106,7 +120,7 @@ def parse_env_text(r: Report, text: str, file: str) -> dict[str, str]:
         if m is None:
             r.at(
                 (n, 1),
-                f"invalid line in env file: {raw!r}",
+                f"invalid line in env file: {shown(raw)}",
                 "write KEY=VALUE (lines starting with # are comments)",
                 file=file,
             )
@@ -115,7 +129,7 @@ def parse_env_text(r: Report, text: str, file: str) -> dict[str, str]:
         if value is None:
             r.at(
                 (n, 1),
-                f"unterminated quote in env file: {raw!r}",
+                f"unterminated quote in env file: {shown(raw)}",
                 "close the quote on the same line",
                 file=file,
             )

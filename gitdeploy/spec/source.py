@@ -32,7 +32,7 @@ class SpecSource(Protocol):
         """The file's bytes. Raises FileNotFoundError when absent or a directory."""
 
     def kind(self, path: str) -> str | None:
-        """"file", "dir", "symlink" or None when the path does not exist."""
+        """"file", "dir", "symlink", "submodule" or None when the path does not exist."""
 
     def walk(self, path: str) -> list[tuple[str, str]]:
         """Every entry below a directory as (repo path, kind), sorted."""
@@ -99,7 +99,7 @@ class GitSource:
             return "dir"
         if obj.type == "blob":
             return "symlink" if obj.mode == 0o120000 else "file"
-        return "file"  # submodule commit: treated as an opaque entry
+        return "submodule"  # a commit of another repository: its files are not in this one
 
     @_locked
     def walk(self, path: str) -> list[tuple[str, str]]:
@@ -108,7 +108,10 @@ class GitSource:
             return []
         out = []
         for item in obj.traverse():
-            kind = "dir" if item.type == "tree" else ("symlink" if item.mode == 0o120000 else "file")
+            if item.type in ("submodule", "commit"):
+                kind = "submodule"
+            else:
+                kind = "dir" if item.type == "tree" else ("symlink" if item.mode == 0o120000 else "file")
             out.append((item.path, kind))
         return sorted(out)
 

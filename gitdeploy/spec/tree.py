@@ -11,7 +11,8 @@ from typing import Any
 from gitdeploy.spec import fields as F
 from gitdeploy.spec import mounts as M
 from gitdeploy.spec.imageref import image_problem
-from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries
+from gitdeploy.spec.names import DNS_LABEL_MAX, dns_name
+from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, shown_text
 
 
 def _image(r: Report, n: Node, what: str) -> str | None:
@@ -39,7 +40,7 @@ SERVICE_PARSERS: dict[str, Parser] = {
     "secrets": M.parse_secrets,
     "healthcheck": F.parse_healthcheck,
     "depends_on": F.parse_depends_on,
-    "replicas": lambda r, n, w: F.get_int(r, n, "replicas", 0),
+    "replicas": lambda r, n, w: F.get_int(r, n, "replicas", 0, F.MAX_REPLICAS),
     "labels": lambda r, n, w: F.parse_mapping_or_list(r, n, f"labels of {w}", "labels"),
     "restart": F.parse_restart,
     "init": lambda r, n, w: F.get_bool(r, n, "init"),
@@ -146,7 +147,7 @@ def _level(
             )
         else:
             for name, kpos, node in entries(services):
-                if F.get_name(r, kpos, name, "service"):
+                if F.get_name(r, kpos, name, "service") and _fits_dns(r, prefix + name, kpos, "service", 0):
                     names[name] = "service"
                     _service(r, tree, prefix + name, kpos, node, inh)
     if groups is not None and groups.value is not None:
@@ -168,7 +169,21 @@ def _level(
                 )
                 continue
             names[name] = "group"
-            _group(r, tree, prefix + name, kpos, node, inh)
+            # a member adds at least '-x' to the group's DNS name: a group too long for one is
+            # not read further (this also bounds how deep groups nest)
+            if _fits_dns(r, prefix + name, kpos, "group", 2):
+                _group(r, tree, prefix + name, kpos, node, inh)
+
+
+def _fits_dns(r: Report, path: str, pos: Pos, what: str, room: int) -> bool:
+    dashed = dns_name(path)
+    if len(dashed) + room <= DNS_LABEL_MAX:
+        return True
+    limit = DNS_LABEL_MAX - room
+    r.at(pos, f"the DNS name of {what} '{shown_text(path)}' ('{shown_text(dashed)}', its path with '/' as '-') "
+              f"has {len(dashed)} characters (at most {limit}{' for a group' if room else ''})",
+         "use shorter service or group names, or nest groups less deeply")
+    return False
 
 
 def _group(r: Report, tree: Tree, path: str, kpos: Pos, node: Node, inh: Inherited) -> None:

@@ -11,26 +11,34 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from gitdeploy.errors import Problem
 from gitdeploy.spec import fastyaml
+from gitdeploy.spec.shown import describe, shown, shown_text
+
+__all__ = ["describe", "shown", "shown_text"]  # re-exported: the parsers import them from here
 
 Pos = tuple[int, int]  # (line, column), both 1-based; (0, 0) = unknown
 
 
+MAX_PROBLEMS = 1_000  # a hostile spec must not make a report of millions of lines
+
+
 @dataclass
 class Report:
-    """The problems found so far, in the order they were found."""
+    """The problems found so far, in the order they were found (at most MAX_PROBLEMS of them)."""
 
     file: str
     problems: list[Problem] = field(default_factory=list)
+    dropped: int = 0
 
     def at(self, pos: Pos, message: str, hint: str = "", file: str | None = None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.dropped += 1
+            return
         self.problems.append(Problem(message, file or self.file, pos[0], pos[1], hint))
 
     def count(self) -> int:
-        return len(self.problems)
+        return len(self.problems) + self.dropped
 
 
 @dataclass(frozen=True)
@@ -79,25 +87,10 @@ def items(node: Node) -> Iterator[tuple[int, Node]]:
         yield i, Node(v, pos)
 
 
-def describe(value: Any) -> str:
-    """A short phrase naming the YAML type of a value ("a string", "a list", ...)."""
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
     """A hint 'did you mean X?' for the closest choice, or '' when none is close."""
+    if len(word) > 80:  # comparing costs len(word) * len(choice): a long word is no typo
+        return ""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 
@@ -122,57 +115,33 @@ def check_keys(
         elif key.startswith("x-"):
             continue
         elif unsupported is not None and key in unsupported:
-            r.at(kpos, f"'{key}' is not supported by gitdeploy ({where})", unsupported[key])
+            r.at(kpos, f"{shown(key)} is not supported by gitdeploy ({where})", unsupported[key])
         else:
             hint = did_you_mean(key, allowed) or (
                 f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
             )
-            r.at(kpos, f"unknown key '{key}' in {where}", hint)
+            r.at(kpos, f"unknown key {shown(key)} in {where}", hint)
     return out
 
 
 def read_yaml(text: str, r: Report) -> Node | None:
-    """Parses YAML text into a root node with positions, or None after reporting a syntax error.
+    """Parses YAML text into a root node with positions, or None after reporting why not.
 
-    Duplicate keys are all reported (the first occurrence wins for what follows). See fastyaml
-    for how parsing stays fast (libyaml) and exact (YAML 1.2, positions kept).
+    Duplicate keys are all reported (the first occurrence wins for what follows). Anything else
+    wrong at the YAML level (syntax, limits, complex or bad merge keys, control characters) is
+    reported and the document is not read further. See fastyaml for how parsing stays fast
+    (libyaml), exact (YAML 1.2, positions kept) and bounded.
     """
     try:
-        root = fastyaml.compose(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        what = exc.problem or exc.context or "invalid YAML"
-        r.at(pos, f"YAML syntax error: {what}", "check indentation, colons and quotes around this spot")
+        loaded = fastyaml.load(text)
+    except fastyaml.YAMLSyntaxError as exc:
+        r.at(exc.pos, f"YAML syntax error: {shown_text(exc.what, 200)}",
+             "check indentation, colons and quotes around this spot")
         return None
-    except YAMLError as exc:
-        r.at((0, 0), f"YAML error: {exc}")
+    for pos, message in loaded.duplicates:
+        r.at(pos, message, "remove one of them; YAML keeps only one")
+    for pos, message, hint in loaded.problems:
+        r.at(pos, message, hint)
+    if not loaded.ok:
         return None
-    if root is None:
-        return Node(None, (1, 1))
-    _report_duplicates(root, r, set())
-    return Node(fastyaml.Builder().build(root), (1, 1))
-
-
-def _report_duplicates(node: Any, r: Report, seen: set[int]) -> None:
-    if id(node) in seen:  # aliases can make the graph cyclic
-        return
-    seen.add(id(node))
-    if node.id == "mapping":
-        firsts: dict[str, Any] = {}
-        for k, v in node.value:
-            key = str(k.value)
-            if key != "<<" and k.id == "scalar":
-                if key in firsts:
-                    first = firsts[key].start_mark
-                    r.at(
-                        (k.start_mark.line + 1, k.start_mark.column + 1),
-                        f"duplicate key '{key}' (first defined at line {first.line + 1})",
-                        "remove one of them; YAML keeps only one",
-                    )
-                else:
-                    firsts[key] = k
-            _report_duplicates(v, r, seen)
-    elif node.id == "sequence":
-        for v in node.value:
-            _report_duplicates(v, r, seen)
+    return Node(loaded.root, (1, 1))

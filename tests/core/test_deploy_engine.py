@@ -178,10 +178,12 @@ def test_missing_image_is_a_clear_error(spec_repo, system_name):
     assert "nope/missing:1" in err.value.message and "could not be pulled" in err.value.message
 
 
-def test_service_healthy_waits_for_an_unchanged_dependency(spec_repo, system_name, docker_client):
+def test_an_unhealthy_dependency_is_replaced_before_its_dependent_starts(spec_repo, system_name, docker_client):
+    """An unchanged dependency that turned unhealthy is not kept: the plan replaces it at the
+    same revision, and its `service_healthy` dependent starts only after the new one is healthy."""
     db = svc(command=["sh", "-c", "touch /tmp/ok; exec sleep 3600"],
              healthcheck={"test": "test -e /tmp/ok", "interval": "0.3s", "retries": 1},
-             rollout={"deadline": "2s"})
+             rollout={"deadline": "5s"})
     spec = {"system": system_name, "services": {"db": db}}
     spec_repo.commit({"gitdeploy.yaml": spec})
     ctx = spec_repo.ctx()
@@ -197,10 +199,14 @@ def test_service_healthy_waits_for_an_unchanged_dependency(spec_repo, system_nam
 
     spec["services"]["web"] = svc(depends_on={"db": {"condition": "service_healthy"}})
     spec_repo.commit({"gitdeploy.yaml": spec})
-    result = pipeline.deploy(ctx)  # db is unchanged: web must wait for it, and it never recovers
-    assert not result.ok and result.rolled_back
-    assert "dependency db is not healthy" in result.failure
-
-    db_container.exec_run(["touch", "/tmp/ok"])  # healthy again: web goes ahead
-    result = pipeline.deploy(ctx)
+    plans = []
+    result = pipeline.deploy(ctx, on_plan=plans.append)
     assert result.ok, result.failure
+    (db_change,) = [c for c in plans[0].changes if c.path == "db"]
+    assert db_change.action == "replace" and "not healthy" in db_change.reason
+    (web_step,) = [s for s in plans[0].steps if s.path == "web"]
+    assert web_step.after == ("db",)
+    ids = {c.labels["io.gitdeploy.service"]: c.id for c in running(docker_client, system_name)}
+    assert ids["db"] != db_container.id
+    db_container.reload()
+    assert db_container.status == "exited"  # kept for rollback, not serving

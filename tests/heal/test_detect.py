@@ -121,3 +121,29 @@ def test_unmanaged_container_holding_a_declared_port(spec_repo, system_name, doc
         assert any(d.kind == "unmanaged" for d in out.after.drifts)
     finally:
         stranger.remove(force=True)
+
+
+def test_a_replica_out_of_dns_is_drift_and_is_not_kept_by_the_next_deploy(deployed, docker_client, system_name):
+    """What an interrupted start-first leaves: a running replica on the network without its
+    aliases. `check` must see it, verification must refuse it, and a deploy must replace it."""
+    from gitdeploy import pipeline
+    from gitdeploy.live.engine import network_name
+
+    ctx, _ = deployed
+    app = one(docker_client, system_name, "app")
+    net = network_name(system_name, "production")
+    docker_client.api.disconnect_container_from_network(app.id, net)
+    docker_client.api.connect_container_to_network(app.id, net)  # back, without its aliases
+    report = check(ctx)
+    (d,) = report.drifts
+    assert (d.kind, d.container_id, d.field) == ("unpublished", app.id, "network")
+    assert "aliases app" in d.actual and "cannot reach it by name" in d.explanation
+    prepared = pipeline.prepare(ctx)
+    v = pipeline.check_verified(ctx, prepared)
+    assert not v.ok and any("not reachable by name" in p for p in v.problems)
+    (change,) = [c for c in prepared.plan.changes if c.path == "app"]
+    assert change.action == "replace" and "not reachable by name" in change.reason
+    result = pipeline.deploy(ctx)
+    assert result.ok, result.failure
+    assert one(docker_client, system_name, "app").id != app.id
+    assert check(ctx).clean

@@ -40,9 +40,8 @@ def test_killed_container_is_replaced_in_heal_mode(small, docker_client, system_
         victim.kill()
         assert wait_for(lambda: w.last_report.drifts == () and running_ids(docker_client, system_name, "a")
                         and any(e.kind == "repaired" for e in events), 10), events
-        took = time.monotonic() - killed
-        assert took < 5, f"replaced after {took:.1f}s"  # typically well under 2s
-        print(f"killed -> running again in {took:.2f}s")
+        # how fast is measured in bench/heal.py (a timing bound here only measures the machine's load)
+        print(f"killed -> running again in {time.monotonic() - killed:.2f}s")
         assert [e.service for e in events if e.kind == "repaired"] == ["a"]
         assert running_ids(docker_client, system_name, "b")  # b was left alone
     finally:

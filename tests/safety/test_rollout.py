@@ -90,7 +90,7 @@ def test_knight_one_replica_of_eight_fails_everything_back_with_its_config(spec_
     sha = spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"trader": new}},
                             "conf/app.conf": "power_peg=on\n"})
     result = pipeline.deploy(ctx)
-    assert not result.ok and result.rolled_back and result.rollback_verified, result.failure
+    assert not result.ok and result.rolled_back and result.rollback_verified, "\n".join(f"{e.kind} {e.message}" for e in result.events)
     assert "replica 6" in result.failure and sha[:7] in result.headline
     gates = [e for e in result.events if e.kind == "gate-ok"]
     assert gates, "some replicas of the new revision came up before the 6th failed"

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.spec.compose_import import import_compose
 from gitdeploy.spec.model import ConfigFile, Dependency, Port, Rollout, Volume
 
@@ -125,3 +125,22 @@ def test_not_a_compose_file(text):
     with pytest.raises(GitdeployError) as info:
         import_compose(text)
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("services:\n  web: {image: x, command: " + "[" * 2000 + "]" * 2000 + "}\n", "nests deeper than 100 levels"),
+    ("x-a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"x-{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(7))
+     + "services: {web: {image: x}}\n", "more than 250,000 values"),
+    ("services:\n  ? {a: 1}\n  : {image: x}\n", "a key must be a plain value"),
+])
+def test_hostile_compose_files_are_refused_with_a_position(text, fragment):
+    with pytest.raises(GitdeployError) as info:
+        import_compose(text)
+    assert info.value.exit_code == EXIT_INVALID
+    assert fragment in info.value.message and "line " in info.value.message
+
+
+def test_system_names_from_compose_have_no_dots():
+    text, _ = import_compose("name: My.Shop\nservices: {web: {image: x}}\n")
+    assert text.startswith("system: my-shop\n")

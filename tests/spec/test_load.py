@@ -318,7 +318,7 @@ def test_load_spec_raises_with_every_problem(tmp_path):
     with pytest.raises(SpecInvalid) as info:
         load_spec(src)
     assert [str(p) for p in info.value.problems] == [
-        "gitdeploy.yaml:1:9: invalid system name 'Bad!' (hint: use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit)",
+        "gitdeploy.yaml:1:9: invalid system name 'Bad!' (hint: use lowercase letters, digits, '_' and '-', starting with a letter or digit (no '.'))",
         "gitdeploy.yaml:3:3: service 'web' has neither `image` nor `build` (hint: add image: NAME:TAG or build: DIRECTORY)",
         "gitdeploy.yaml:3:9: unknown key 'imag' in service 'web' (hint: did you mean 'image'?)",
     ]

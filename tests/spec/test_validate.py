@@ -59,11 +59,11 @@ def test_top_level_not_a_mapping(tmp_path):
     [
         (
             "services:\n  web: {image: x}\n",
-            "gitdeploy.yaml:1:1: `system` is missing (hint: add `system: NAME` (lowercase letters, digits, '_', '.', '-'))",
+            "gitdeploy.yaml:1:1: `system` is missing (hint: add `system: NAME` (lowercase letters, digits, '_', '-'))",
         ),
         (
             "system: My_Shop\nservices:\n  web: {image: x}\n",
-            "gitdeploy.yaml:1:9: invalid system name 'My_Shop' (hint: use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit)",
+            "gitdeploy.yaml:1:9: invalid system name 'My_Shop' (hint: use lowercase letters, digits, '_' and '-', starting with a letter or digit (no '.'))",
         ),
         (
             "system: [a]\nservices:\n  web: {image: x}\n",
@@ -302,7 +302,7 @@ def test_names_and_duplicate_paths(tmp_path):
               x: {image: x}
     """
     assert problems(tmp_path, spec) == [
-        "gitdeploy.yaml:4:3: invalid service name 'bad name' (hint: use letters, digits, '_', '.' and '-', starting with a letter or digit)",
+        "gitdeploy.yaml:4:3: invalid service name 'bad name' (hint: use letters, digits, '_' and '-', starting with a letter or digit (no '.': gitdeploy joins names with dots))",
         "gitdeploy.yaml:6:3: a service and a group are both named 'shop' (the service is at line 3) (hint: rename one of them; a path must name exactly one thing)",
         "gitdeploy.yaml:13:7: a service and a group are both named 'other/web' (the service is at line 11) (hint: rename one of them; a path must name exactly one thing)",
     ]
