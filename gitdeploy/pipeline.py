@@ -206,6 +206,8 @@ def execute(
     runner.emit("", "rollback-done", detail)
     if restored:
         discard(engine, runner.created, runner.emit)
+    else:  # said in the result and the record, not only in an event
+        failure += f"; {detail}"
     return _result(plan, False, outcomes, verification, failure, started, runner, rolled_back=True,
                    rollback_verified=restored, interrupted=bool(cancel))
 
@@ -407,6 +409,8 @@ def deploy(
             recorded, missing = _record_told(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
             if missing:  # the result says what of the record is missing (the ref moves regardless)
                 result = replace(result, events=result.events + (missing,))
+            if journal and recorded:
+                journal.note(phase="recorded")  # a recovery then adds its own line, not a second one for this
         if journal and (recorded or not result.ok) and not (result.rolled_back and not result.rollback_verified):
             journal.finish()  # else it stays: the next run recovers (or records) what this one could not
         return result
@@ -505,10 +509,14 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
         discard(ctx.engine(), [str(r["cid"]) for r in left.records if r.get("op") == "create" and r.get("cid")],
                 say)
     if left.target:
-        failure = f"interrupted {where}; {outcome}" + ("" if ok else " - NOT verified: " + "; ".join(v.problems[:5]))
+        already = "recorded" in left.phases  # its failure is in the history: this line is the recovery's
+        failure = (f"rollback completed by recovery: {outcome}" if already else f"interrupted {where}; {outcome}") \
+            + ("" if ok else " - NOT verified: " + "; ".join(v.problems[:5]))
         _record(ctx, Attempt(left.target, ctx.env, str(left.intent.get("system", "")),
-                             str(left.intent.get("trigger", "")), str(left.intent.get("who", "")),
-                             float(left.intent.get("started", started)), time.time(), "interrupted",
+                             "recover" if already else str(left.intent.get("trigger", "")),
+                             who if already else str(left.intent.get("who", "")),
+                             started if already else float(left.intent.get("started", started)), time.time(),
+                             "rolled-back" if already and ok else "failed" if already else "interrupted",
                              failure=failure), None)
     if not ok:
         raise GitdeployError(
@@ -574,8 +582,8 @@ def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | N
 
 def _attempt(ctx: Context, prepared: Prepared, result: Result, trigger: str, who: str, started: float) -> Attempt:
     v = result.verification
-    outcome = "ok" if result.ok else "interrupted" if result.interrupted else "rolled-back" if result.rolled_back \
-        else "paused" if result.paused else "failed"
+    outcome = "ok" if result.ok else "interrupted" if result.interrupted else "paused" if result.paused \
+        else "rolled-back" if result.rolled_back and result.rollback_verified else "failed"
     failure = result.failure
     if result.rolled_back and not result.rollback_verified:
         failure += " (rollback NOT verified)"

@@ -51,7 +51,7 @@ class Result:
             return f"deployed {at}: {self.verification.headline(self.plan.commit)} ({self.duration:.1f}s)"
         if self.rolled_back:
             state = "last verified revision restored and verified" if self.rollback_verified else (
-                "rollback NOT verified")
+                "rollback NOT verified: see the failure; the next deploy, fix or server start recovers")
             what = "INTERRUPTED" if self.interrupted else "FAILED"
             return f"deploy of {at} {what}, rolled back ({state})"
         if self.paused:

@@ -26,7 +26,6 @@ import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.history.notes import attempts, deployed_commit
-from gitdeploy.live.engine import network_name
 from tests.gitops.helpers import clean_env, free_port
 from tests.safety.common import svc, web
 
@@ -65,10 +64,12 @@ def journal_records(spec_repo, rev: str) -> int:
     return 1 + 1 + ops + 2
 
 
-def reachable(docker_client, base_image: str, system: str, names: list[str]) -> dict[str, bool]:
+def reachable(docker_client, system: str, names: list[str]) -> dict[str, bool]:
+    """Name resolution as another service sees it: from inside a running worker container."""
+    (worker,) = docker_client.containers.list(filters={"label": [f"io.gitdeploy.system={system}",
+                                                                  "io.gitdeploy.service=worker"]})
     script = "; ".join(f"if nslookup {n} >/dev/null 2>&1; then echo {n}=yes; else echo {n}=no; fi" for n in names)
-    out = docker_client.containers.run(base_image, ["sh", "-c", script], remove=True,
-                                       network=network_name(system, "production")).decode()
+    out = worker.exec_run(["sh", "-c", script]).output.decode()
     return {k: v == "yes" for k, v in (line.split("=") for line in out.split())}
 
 
@@ -76,7 +77,7 @@ def assert_converged(spec_repo, docker_client, base_image, system: str, rev: str
     ctx = spec_repo.ctx()
     v = pipeline.check_verified(ctx, pipeline.prepare(ctx, rev))
     assert v.ok, v.problems
-    assert all(reachable(docker_client, base_image, system, ["api", "front", "worker"]).values())
+    assert reachable(docker_client, system, ["api", "front", "worker"]) == dict.fromkeys(["api", "front", "worker"], True)
     repo = spec_repo.repo
     ref = deployed_commit(repo, "production")
     assert ref == repo.commit(rev).hexsha

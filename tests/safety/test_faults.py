@@ -123,7 +123,7 @@ def test_an_exception_or_a_full_disk_at_each_step_kind_rolls_back(kind, spec_rep
         assert not (spec_repo.data_dir / "envs" / "production" / "journal.json").exists()
 
 
-@pytest.mark.parametrize("kind", ["create", "gate", "drain"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_lost_engine_is_said_and_the_next_deploy_recovers(kind, spec_repo, system_name, tmp_path):
     good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
     assert pipeline.deploy(spec_repo.ctx()).ok

@@ -181,10 +181,11 @@ def test_validate_refuses_with_a_location(case, repos, tmp_path):
     assert all(len(p.message) < 2000 for p in exc.problems), "a message printed an expanded value"
 
 
-def _created(client, since: float, until: float) -> list[str]:
+def _created(client, since: float, until: float, services_only: bool = False) -> list[str]:
+    """Containers created for this run's system (`services_only`: not its engine lock)."""
     events = client.events(since=since, until=until, filters={"type": "container", "event": "create"}, decode=True)
-    return [str(e.get("Actor", {}).get("Attributes", {})) for e in events
-            if RUN in str(e.get("Actor", {}).get("Attributes", {}))]
+    attrs = [e.get("Actor", {}).get("Attributes", {}) for e in events]
+    return [str(a) for a in attrs if RUN in str(a) and (not services_only or a.get("io.gitdeploy.system") == RUN)]
 
 
 def test_deploy_creates_no_container(repos, tmp_path, docker_client, base_image):
@@ -214,7 +215,7 @@ def test_deploy_counts_creations_it_sees(spec_repo, docker_client):
     since = time.time() - 1
     try:
         assert pipeline.deploy(spec_repo.ctx()).ok
-        assert len(_created(docker_client, since, time.time() + 1)) == 1
+        assert len(_created(docker_client, since, time.time() + 1, services_only=True)) == 1
     finally:
         for container in docker_client.containers.list(all=True, filters={"label": f"io.gitdeploy.system={RUN}"}):
             container.remove(force=True)
