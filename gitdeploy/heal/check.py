@@ -93,7 +93,18 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     no drift (the system is between revisions). Raises GitdeployError (spec, engine).
     """
     started = time.time()
-    target = target or load_target(ctx)
+    if target is None:
+        try:
+            commit = brakes.deployed_commit(ctx)
+        except GitdeployError:
+            # nothing verified yet: only a first deploy in progress (maybe from another data dir) is
+            # worth saying; HEAD names the system to look for it, it is never compared with
+            busy = _first_deploy(ctx)
+            if busy is None:
+                raise
+            return CheckReport(system=busy[0], env=ctx.env, commit="", drifts=(), deploying=busy[1],
+                               checked_at=started, seconds=time.time() - started)
+        target = load_target(ctx, commit)
     system = target.spec.system
     base = dict(system=system, env=ctx.env, commit=target.commit, checked_at=started,
                 frozen=brakes.frozen(ctx) or "")
@@ -106,6 +117,16 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     obs = observe(ctx.docker(), system, ctx.env, target.desired, workers)
     drifts = detect(target.desired, system, ctx.env, obs)
     return CheckReport(drifts=tuple(drifts), seconds=time.time() - started, containers=len(obs.inspects), **base)
+
+
+def _first_deploy(ctx: Context) -> tuple[str, str] | None:
+    """(system, who) of a deploy running now in an environment with no verified revision, or None."""
+    try:
+        _, spec = pipeline.load(ctx, "HEAD")
+    except GitdeployError:
+        return None
+    who = brakes.deploying(ctx, spec.system)
+    return (spec.system, who) if who else None
 
 
 class TargetMoved(GitdeployError):
