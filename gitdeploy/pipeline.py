@@ -466,7 +466,16 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
     journal = Journal(folder)
     journal.resume()
     outcome, ok = "", False
+    rolled_back_ok = any(r.get("phase") == "rolled-back" and r.get("ok") is True for r in left.records)
+    finished = "recorded" in left.phases and (rolled_back_ok or "rollback" not in left.phases)
     try:
+        if finished:  # it had ended and was recorded; only its journal was left behind
+            v = converge(ctx, verified, only, say, journal, stage="recover") if verified else None
+            if v is None or v.ok:
+                journal.finish()
+                say("", "recovery", f"the attempt of {left.target[:7] or 'the working tree'} had finished and "
+                                    "was recorded; only its journal was left (removed)")
+                return Recovery(left.target, where, "finished", True)
         if left.phase in ("verified", "record") and left.target:
             prepared = prepare(ctx, left.target, only=only)
             v = verify_target(ctx, prepared)

@@ -59,7 +59,7 @@ def start_watchers(config: ServerConfig, bot: Bot) -> dict:
         except GitdeployError as exc:
             log.error("no drift watcher for %s: %s", env.name, exc.message)
             continue
-        w = Watcher(ctx, mode=env.heal, notify=github_issue_notifier(bot.forge(repo)))
+        w = Watcher(ctx, mode=env.heal, notify=github_issue_notifier(bot.issue_forge(repo)))
         w.start()
         watchers[env.name] = w
         log.info("drift watcher for %s started (%s mode)", env.name, env.heal)

@@ -16,9 +16,15 @@ from gitdeploy.deploy import freeze as brakes
 from gitdeploy.errors import GitdeployError
 from gitdeploy.forge import comments
 from gitdeploy.forge.github import GitHubForge, PullInfo
-from gitdeploy.forge.policy import deploy_refusals, operator_refusals
+from gitdeploy.forge.policy import (
+    PullGate,
+    deploy_refusals,
+    latest_verdicts,
+    operator_refusals,
+    pull_refusals,
+)
 from gitdeploy.history.revert import TRAILER_OF
-from gitdeploy.server.config import Environment
+from gitdeploy.server.config import DeployPolicy, Environment
 from gitdeploy.server.queue import Job, JobSpec
 
 log = logging.getLogger(__name__)
@@ -35,7 +41,9 @@ def run_command(bot, job: Job) -> str:
     p = job.payload
     repo, pr, name, author = p["repo"], int(p["pr"]), p["command"], p.get("author", "")
     comment_id = p.get("comment_id")
-    forge = bot.forge(repo)
+    forge = bot.forge(repo, p.get("installation"))
+    if author and author.lower() == forge.bot_login().lower():
+        return f"ignored /{name} on #{pr}: the bot's own comment"
     if comment_id:
         forge.react(comment_id, "eyes")
     command = COMMANDS.get(name.lower())
@@ -63,12 +71,39 @@ def _environments(bot, pull: PullInfo) -> list[Environment]:
     return envs
 
 
-def _operator(bot, forge: GitHubForge, author: str) -> list[str]:
-    policy = bot.config.deploy
+def _requested(bot, pull: PullInfo, args: list[str]) -> list[Environment]:
+    """The environments a command names (`/plan staging`), else those deploying from the PR's base."""
+    if not args:
+        return _environments(bot, pull)
+    known = [e.name for e in bot.config.environments]
+    unknown = [a for a in args if a not in known]
+    if unknown:
+        raise GitdeployError(f"unknown environment{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(f'`{u}`' for u in unknown)}; configured: {', '.join(f'`{k}`' for k in known)}")
+    return [bot.config.environment(a) for a in dict.fromkeys(args)]
+
+
+def _operator(bot, forge: GitHubForge, author: str, policy: DeployPolicy | None = None) -> list[str]:
+    """Reasons `author` may not operate under `policy` (default: the top-level one)."""
+    policy = policy or bot.config.deploy
     listed = author.lower() in {u.lower() for u in policy.users}
     # Team look-ups only when they can change the answer (not listed by name, teams configured).
     teams = [] if listed else [t for t in policy.teams if forge.team_member(t, author)]
     return operator_refusals(policy, author, forge.permission(author), teams)
+
+
+def _gate(policies: list[DeployPolicy], forge: GitHubForge, pull: PullInfo) -> PullGate:
+    """Look up what `pull_refusals` needs under any of `policies`: reviews and their authors'
+    roles (when approval is required), the checks that are not green (when the merge state is
+    not accepted)."""
+    reviews = tuple(forge.reviews(pull.number)) if any(p.require_approved for p in policies) else ()
+    verdicts = latest_verdicts(reviews)
+    permissions = {r.user: forge.permission(r.user) for r in verdicts.values()}
+    red: tuple[str, ...] = ()
+    if any(p.require_mergeable and pull.mergeable_state not in (*p.mergeable_states, "draft", "unknown")
+           for p in policies):
+        red = tuple(forge.red_checks(pull.head_sha))
+    return PullGate(pull.head_sha, pull.draft, pull.mergeable, pull.mergeable_state, reviews, permissions, red)
 
 
 def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:
@@ -76,8 +111,8 @@ def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:
     if pull.state != "open":
         return "-1", comments.refused("plan", ["the pull request is closed"])
     lines, all_ok = [], True
-    for env in _environments(bot, pull):
-        ok, summary = bot.run_plan(job.payload["repo"], pull.number, pull.head_sha, env)
+    for env in _requested(bot, pull, job.payload.get("args") or []):
+        ok, summary = bot.run_plan(job.payload["repo"], pull.number, pull.head_sha, env, fork=pull.from_fork)
         all_ok &= ok
         lines.append(f"- `{env.name}` at `{pull.head_sha[:12]}`: {summary}")
     return ("+1" if all_ok else "-1"), "planned again (the plan comment is updated):\n" + "\n".join(lines)
@@ -90,14 +125,18 @@ def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
     if pull.state != "open":
         why = "it is merged: the push to its base branch deployed it" if pull.merged else "the pull request is closed"
         return "-1", comments.refused("deploy", [why])
-    envs = _environments(bot, pull)
-    reasons = _operator(bot, forge, author)
-    policy = bot.config.deploy
-    approved = forge.is_approved(pull.number, pull.head_sha) if policy.require_approved else None
-    mergeable = pull.mergeable if policy.require_mergeable else None
+    envs = _requested(bot, pull, p.get("args") or [])
+    policies = {env.name: bot.config.policy(env) for env in envs}
+    reasons = [r for env in envs for r in _operator(bot, forge, author, policies[env.name])]
+    if pull.from_fork and not bot.config.allow_fork_prs:
+        reasons.append(f"the pull request comes from a fork (`{pull.head_repo or 'a deleted repository'}`): "
+                       "deploying it would run its code on the environment's engine, and this server does "
+                       "not allow that (`allow_fork_prs: false`)")
+    gate = _gate(list(policies.values()), forge, pull)
     for env in envs:
+        reasons += pull_refusals(policies[env.name], gate)
         reasons += deploy_refusals(
-            policy, env=env.name, head_sha=pull.head_sha, approved=approved, mergeable=mergeable,
+            policies[env.name], env=env.name, head_sha=pull.head_sha,
             plan=bot.store.get(repo, pull.number, env.name), frozen=brakes.frozen(bot.config.data_dir, env.name))
     if reasons:
         for env in envs:

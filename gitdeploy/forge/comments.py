@@ -18,8 +18,8 @@ HELP = """**gitdeploy commands** (comment on a pull request):
 
 | Command | What it does |
 |---|---|
-| `/plan` | plan the PR's head again against the live environment |
-| `/deploy` | deploy the PR's head before merging (needs permission, approval and a current plan) |
+| `/plan [ENV...]` | plan the PR's head again against the live environment (or the named ones) |
+| `/deploy [ENV...]` | deploy the PR's head before merging (needs permission, approval and a current plan) |
 | `/rollback` | on a merged PR: commit a revert of its merge to the environment branch and deploy it |
 | `/freeze [reason]` | stop every deploy to the PR's environment until `/unfreeze` |
 | `/unfreeze` | lift the freeze |
@@ -29,8 +29,18 @@ FOOTER = "<sub>Comment `/deploy` to deploy this plan before merging, `/help` for
 INTERNAL = "internal error, see server log"
 
 
-def plan_marker(env: str) -> str:
-    return f"<!-- gitdeploy:plan:{env} -->"
+PLAN_MARKER = "<!-- gitdeploy:plan -->"
+
+
+def plan_marker(env: str = "") -> str:
+    """The hidden marker of the PR's one plan comment. Every environment planned for the PR is a
+    section of it (`plan_sections`); `env` is accepted for callers that think per environment."""
+    return PLAN_MARKER
+
+
+def plan_sections(sections: Sequence[str]) -> str:
+    """The plan comment: one section per environment planned, in the order given."""
+    return "\n\n---\n\n".join(sections)
 
 
 def deploy_marker(env: str, sha: str) -> str:
@@ -41,8 +51,19 @@ def _head(env: str, sha: str) -> str:
     return f"### gitdeploy plan for `{env}`\nHead: `{sha}`\n"
 
 
-def plan_comment(env: str, sha: str, plan: Plan) -> str:
-    """The plan comment: heading, head SHA, the rendered plan, how to deploy it."""
+FORK_NOTE = ("⚠️ **This pull request comes from a fork**: it is planned without building or pulling "
+             "anything on the engine, so services with `build:` show `not built: fork pull request`, and it "
+             "cannot be deployed from here (the server's `allow_fork_prs` is off).")
+
+
+def plan_comment(env: str, sha: str, plan: Plan, untrusted: bool = False,
+                 skipped: Sequence[tuple[str, str]] = ()) -> str:
+    """The plan comment: heading, head SHA, the rendered plan, how to deploy it (or, for a fork's
+    pull request planned `untrusted`, why nothing was built and it cannot be deployed, with each
+    `skipped` (service, "not built: ..." / "not pulled: ...") listed)."""
+    if untrusted:
+        rows = "".join(f"\n- `{path}`: {why}" for path, why in skipped)
+        return f"{_head(env, sha)}\n{FORK_NOTE}{rows}\n\n{plan_markdown(plan)}"
     return f"{_head(env, sha)}\n{plan_markdown(plan)}\n\n{FOOTER}"
 
 

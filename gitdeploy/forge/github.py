@@ -24,6 +24,9 @@ from .markdown import COMMENT_LIMIT
 
 DEFAULT_BASE_URL = "https://api.github.com"
 STATUS_DESCRIPTION_LIMIT = 140  # GitHub refuses longer commit/deployment status descriptions
+CHECK_TEXT_LIMIT = 65_535  # a check run's output summary and text
+CHECK_TITLE_LIMIT = 255
+ANNOTATIONS_PER_REQUEST = 50  # GitHub takes at most 50 a request; more are sent in further updates
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 _PART = re.compile(r"<!-- part (\d+) of (\d+) -->\n?")
 
@@ -42,6 +45,50 @@ class PullInfo:
     author: str
     title: str
     merge_commit_sha: str | None = None  # the merge (or squash/rebase) commit once merged
+    draft: bool = False
+    mergeable_state: str = "unknown"  # GitHub's: clean, unstable, has_hooks, blocked, behind, dirty, draft, unknown
+    head_repo: str = ""  # owner/name the head comes from ("" when it was deleted)
+    base_repo: str = ""
+
+    @property
+    def from_fork(self) -> bool:
+        """True when the head lives in another repository than the base (a fork, or a deleted one)."""
+        return self.head_repo.lower() != self.base_repo.lower()
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    """One submitted review: who, their verdict (APPROVED, CHANGES_REQUESTED, COMMENTED,
+    DISMISSED) and the commit it was given on."""
+
+    user: str
+    state: str
+    commit_id: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A note GitHub shows inline in the pull request's diff, at `path`:`line`."""
+
+    path: str
+    line: int
+    message: str
+    column: int = 0
+    title: str = ""
+    details: str = ""
+    level: str = "failure"  # notice, warning or failure
+
+    def to_json(self) -> dict[str, Any]:
+        line = max(self.line, 1)
+        data: dict[str, Any] = {"path": self.path, "start_line": line, "end_line": line,
+                                "annotation_level": self.level, "message": truncate(self.message, 64_000)}
+        if self.column:
+            data.update(start_column=self.column, end_column=self.column)
+        if self.title:
+            data["title"] = truncate(self.title, CHECK_TITLE_LIMIT)
+        if self.details:
+            data["raw_details"] = truncate(self.details, 64_000)
+        return data
 
 
 @dataclass(frozen=True)
@@ -84,13 +131,20 @@ def _redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.username else url
 
 
+class _Identity:
+    """Who the bot is on GitHub, shared by the forges of one client (None: not asked yet)."""
+
+    def __init__(self, login: str | None) -> None:
+        self.login = login
+
+
 class GitHubForge:
     """Pull-request comments, statuses, deployments and issues on one GitHub repository.
 
     `pace=True` keeps PyGithub's pacing (0.25 s between requests, 1 s between writes), which
     GitHub's secondary rate limit guidance asks for; `pace=False` turns it off, for the local
     fake in tests and benchmarks. `retry=None` keeps PyGithub's retry policy; tests pass 0.
-    `bot_login` names the identity when GET /user is not allowed (GitHub App tokens).
+    `bot_login` overrides the identity; by default it is asked of GitHub (see `bot_login()`).
     """
 
     def __init__(
@@ -104,30 +158,43 @@ class GitHubForge:
         timeout: int = 15,
         bot_login: str | None = None,
         client: Github | None = None,
+        auth: Auth.Auth | None = None,
     ) -> None:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise GitdeployError(f"not a GitHub repository name: {repo!r}", "use the form owner/name")
-        if not token:
-            raise GitdeployError("no GitHub token is configured", "give gitdeploy a token with repo access")
+        if not token and auth is None:
+            raise GitdeployError("no GitHub token is configured",
+                                 "give gitdeploy a token with repo access, or a GitHub App (github.app_id)")
         self.repo_name = repo
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._login = bot_login
+        self._auth = auth or Auth.Token(token)
+        self._identity = _Identity(bot_login)
         if client is None:
             options: dict[str, Any] = {}
             if retry is not None:
                 options["retry"] = retry
             if not pace:
                 options.update(seconds_between_requests=0, seconds_between_writes=0)
-            client = Github(
-                auth=Auth.Token(token), base_url=self.base_url, timeout=timeout, lazy=True, **options
-            )
+            client = Github(auth=self._auth, base_url=self.base_url, timeout=timeout, lazy=True, **options)
         self._gh = client
         self._repo = client.get_repo(repo)  # lazy: no request until used
 
     def for_repo(self, repo: str) -> GitHubForge:
         """A forge for another repository sharing this client, its pacing and identity."""
-        return GitHubForge(self._token, repo, base_url=self.base_url, bot_login=self._login, client=self._gh)
+        other = GitHubForge(self._token, repo, base_url=self.base_url, client=self._gh, auth=self._auth)
+        other._identity = self._identity  # learned once, for every repository
+        return other
+
+    @property
+    def is_app(self) -> bool:
+        """True when acting as a GitHub App installation (check runs are available)."""
+        return isinstance(self._auth, Auth.AppInstallationAuth)
+
+    def git_token(self) -> str:
+        """The token for git over https (an installation token is refreshed when it is about to expire)."""
+        with self._calling("getting a token for git"):
+            return self._auth.token
 
     @property
     def requester(self) -> Any:
@@ -169,11 +236,13 @@ class GitHubForge:
     # -- identity and permissions ----------------------------------------------------------
 
     def bot_login(self) -> str:
-        """The login gitdeploy acts as (GET /user once, then cached; or the configured one)."""
-        if self._login is None:
-            with self._calling("reading the bot's identity"):
-                self._login = self._gh.get_user().login
-        return self._login
+        """The login gitdeploy acts as: the configured one, else GitHub's answer to GET /user
+        (the token's account), asked once and cached. Comments and issues are the bot's own
+        only when their author is this login."""
+        if self._identity.login is None:
+            with self._calling("reading the bot's identity (GET /user)"):
+                self._identity.login = self._gh.get_user().login
+        return self._identity.login
 
     def permission(self, user: str) -> str:
         """`user`'s role on the repository: admin, maintain, write, triage, read or none."""
@@ -217,24 +286,32 @@ class GitHubForge:
                 author=pr.user.login,
                 title=pr.title,
                 merge_commit_sha=pr.merge_commit_sha,
+                draft=bool(pr.draft),
+                mergeable_state=pr.mergeable_state or "unknown",
+                head_repo=pr.head.repo.full_name if pr.head.repo is not None else "",
+                base_repo=pr.base.repo.full_name if pr.base.repo is not None else self.repo_name,
             )
 
-    def is_approved(self, number: int, head_sha: str | None = None) -> bool:
-        """True when some reviewer's latest verdict is APPROVED and none is CHANGES_REQUESTED.
-
-        Comments do not change a verdict; a dismissal clears it. With `head_sha`, only reviews
-        of that commit count (so a push after the approval needs a new one).
-        """
+    def reviews(self, number: int) -> list[ReviewInfo]:
+        """The submitted reviews of pull request `number`, oldest first (pending ones left out)."""
         with self._calling(f"reading reviews of pull request #{number}"):
-            verdicts: dict[str, str] = {}
-            for review in self._repo.get_pull(number).get_reviews():
-                if review.state in ("COMMENTED", "PENDING") or review.user is None:
-                    continue
-                if head_sha is not None and review.commit_id != head_sha:
-                    continue
-                verdicts[review.user.login] = review.state
-        states = set(verdicts.values())
-        return "APPROVED" in states and "CHANGES_REQUESTED" not in states
+            return [ReviewInfo(r.user.login, r.state, r.commit_id or "")
+                    for r in self._repo.get_pull(number).get_reviews()
+                    if r.user is not None and r.state != "PENDING"]
+
+    def red_checks(self, sha: str) -> list[str]:
+        """Checks on commit `sha` that are not green, as "name (state)": the latest commit status
+        per context that is failure/error/pending, and every check run not (yet) successful."""
+        with self._calling(f"reading the checks of {sha[:12]}"):
+            commit = self._repo.get_commit(sha)
+            red = [f"{s.context} ({s.state})" for s in commit.get_combined_status().statuses
+                   if s.state != "success"]
+            for run in commit.get_check_runs():
+                if run.status != "completed":
+                    red.append(f"{run.name} ({run.status})")
+                elif run.conclusion not in ("success", "neutral", "skipped"):
+                    red.append(f"{run.name} ({run.conclusion})")
+        return red
 
     def prs_for_commit(self, sha: str) -> list[int]:
         """Numbers of the pull requests whose branches contain commit `sha`."""
@@ -287,14 +364,14 @@ class GitHubForge:
         texts = [part_header(marker, i, len(bodies)) + body for i, body in enumerate(bodies, 1)]
         for text in texts:
             _check_length(text)
-        me = self.bot_login()
+        me = self.bot_login().lower()
         with self._calling(f"updating the {marker!r} comment on #{pr_number}"):
             issue = self._repo.get_issue(pr_number)
             existing: dict[int, Any] = {}
             stale = []
             for c in issue.get_comments():
                 index = part_index(marker, c.body or "")
-                if index is None or c.user is None or c.user.login != me:
+                if index is None or c.user is None or c.user.login.lower() != me:
                     continue
                 if index in existing or index > len(texts):
                     stale.append(c)
@@ -328,6 +405,33 @@ class GitHubForge:
             self._repo.get_commit(sha).create_status(
                 state, description=truncate(description), context=context, **extra
             )
+
+    # -- check runs (a GitHub App only) ----------------------------------------------------
+
+    def start_check(self, sha: str, name: str, title: str, details_url: str | None = None) -> int:
+        """Create check run `name` on `sha`, in progress; returns its id (a re-run makes a new one,
+        which GitHub shows in place of the old)."""
+        with self._calling(f"creating check run {name!r} on {sha[:12]}"):
+            extra = {"details_url": details_url} if details_url else {}
+            run = self._repo.create_check_run(name=name, head_sha=sha, status="in_progress",
+                                              output={"title": truncate(title, CHECK_TITLE_LIMIT), "summary": title},
+                                              **extra)
+            return run.id
+
+    def finish_check(self, run_id: int, conclusion: str, title: str, summary: str,
+                     annotations: Sequence[Annotation] = (), details_url: str | None = None) -> None:
+        """Complete check run `run_id` with `conclusion` (success, failure, neutral, ...), `title`
+        (one line), `summary` (Markdown, cut to GitHub's 65,535 characters) and `annotations`."""
+        output = {"title": truncate(title, CHECK_TITLE_LIMIT), "summary": truncate(summary, CHECK_TEXT_LIMIT)}
+        notes = [a.to_json() for a in annotations]
+        batches = [notes[i:i + ANNOTATIONS_PER_REQUEST] for i in range(0, len(notes), ANNOTATIONS_PER_REQUEST)]
+        with self._calling(f"completing check run {run_id}"):
+            run = self._repo.get_check_run(run_id)
+            extra = {"details_url": details_url} if details_url else {}
+            run.edit(status="completed", conclusion=conclusion, output={**output, "annotations": batches[0]}
+                     if batches else output, **extra)
+            for batch in batches[1:]:
+                run.edit(output={**output, "annotations": batch})
 
     # -- deployments -----------------------------------------------------------------------
 
@@ -369,11 +473,12 @@ class GitHubForge:
     # -- issues (drift reports) ------------------------------------------------------------
 
     def _find_issue(self, marker: str, labels: Sequence[str]) -> Any | None:
-        me = self.bot_login()
+        me = self.bot_login().lower()
         for issue in self._repo.get_issues(state="open", labels=list(labels)):
             if (
                 issue.pull_request is None
-                and issue.user.login == me
+                and issue.user is not None
+                and issue.user.login.lower() == me
                 and (issue.body or "").startswith(marker)
             ):
                 return issue
@@ -436,4 +541,4 @@ def _hint_for(status: int) -> str:
     }.get(status, "see https://www.githubstatus.com/ and try again")
 
 
-__all__ = ["CommentRef", "GitHubForge", "IssueRef", "PullInfo", "part_header", "part_index", "truncate"]
+__all__ = ["Annotation", "CommentRef", "GitHubForge", "IssueRef", "PullInfo", "ReviewInfo", "part_header", "part_index", "truncate"]

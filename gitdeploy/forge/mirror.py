@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gitdeploy.errors import GitdeployError
@@ -44,13 +44,13 @@ def _lock_for(path: Path) -> threading.Lock:
 class Mirror:
     """The bare mirror of repository `name` (owner/name) cloned from `url`."""
 
-    def __init__(self, data_dir: Path, name: str, url: str, token: str = "") -> None:
+    def __init__(self, data_dir: Path, name: str, url: str, token: str | Callable[[], str] = "") -> None:
         owner, repo = name.split("/", 1)
         self.name = name
         self.url = url
         self.path = data_dir / MIRRORS_DIR / owner / f"{repo}.git"
         self._data_dir = data_dir
-        self._token = token
+        self._token_source = token  # a callable for tokens that expire (a GitHub App's)
         self._lock = _lock_for(self.path)  # one git write at a time per mirror (ref locks, FETCH_HEAD)
 
     def ensure(self, environments: Mapping[str, str] = {}) -> Path:
@@ -151,13 +151,18 @@ class Mirror:
 
     # -- running git ---------------------------------------------------------------------
 
+    @property
+    def _token(self) -> str:
+        source = self._token_source
+        return source() if callable(source) else source
+
     def _git(self, *args: str) -> str:
         out = self._run(list(args))
         return out.stdout.strip()
 
     def _remote(self, *args: str) -> subprocess.CompletedProcess:
         extra: list[str] = []
-        if self._token and self.url.startswith("https://"):
+        if self.url.startswith("https://") and self._token:
             basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
             extra = ["-c", f"http.extraHeader=Authorization: Basic {basic}"]
         return self._run([*extra, *args], check=False, timeout=FETCH_TIMEOUT)
@@ -177,8 +182,9 @@ class Mirror:
 
     def _clean(self, text: str) -> str:
         text = " ".join(text.split())
-        if self._token:
-            text = text.replace(self._token, "***")
+        token = self._token if self.url.startswith("https://") else ""  # only https URLs get one
+        if token:
+            text = text.replace(token, "***")
         return re.sub(r"Basic [A-Za-z0-9+/=]+", "Basic ***", text)[:300]
 
 

@@ -97,6 +97,12 @@ class PlanStore:
             " AND state = 'open'", (time.time(), repo.lower(), pr, environment))
         return cur.rowcount == 1
 
+    def plans_for(self, repo: str, pr: int) -> list[StoredPlan]:
+        """The open plans of `pr`, one per environment planned."""
+        rows = self._db().execute("SELECT * FROM plans WHERE repo = ? AND pr = ? AND state = 'open'",
+                                  (repo.lower(), pr)).fetchall()
+        return [_plan(r) for r in rows]
+
     def open_plans(self) -> list[StoredPlan]:
         rows = self._db().execute("SELECT * FROM plans WHERE state = 'open' ORDER BY updated DESC").fetchall()
         return [_plan(r) for r in rows]

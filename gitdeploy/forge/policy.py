@@ -5,9 +5,11 @@ Each function returns the reasons to refuse (empty: allowed), worded for the PR 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from gitdeploy.deploy.freeze import Brake
+from gitdeploy.forge.github import ReviewInfo
 from gitdeploy.forge.planstore import StoredPlan
 from gitdeploy.server.config import DeployPolicy, permission_at_least
 
@@ -30,20 +32,86 @@ def operator_refusals(
     return reasons
 
 
-def deploy_refusals(
-    policy: DeployPolicy, *, env: str, head_sha: str, approved: bool | None, mergeable: bool | None,
-    plan: StoredPlan | None, frozen: Brake | None,
-) -> list[str]:
-    """Reasons the PR head may not be deployed to `env` now (the operator is checked separately).
+@dataclass(frozen=True)
+class PullGate:
+    """What GitHub says about a pull request when a `/deploy` is asked for (looked up by the
+    command handler; reviews and red checks only when the policy needs them)."""
 
-    `approved`/`mergeable` are None when the policy does not require them (not looked up).
-    """
+    head_sha: str
+    draft: bool
+    mergeable: bool | None  # None while GitHub is still computing it
+    mergeable_state: str  # clean, unstable, has_hooks, blocked, behind, dirty, draft, unknown
+    reviews: tuple[ReviewInfo, ...] = ()  # oldest first
+    permissions: Mapping[str, str] = field(default_factory=dict)  # reviewer -> repository role
+    red_checks: tuple[str, ...] = ()  # "name (state)" of every check on the head that is not green
+
+
+_MERGE_STATES = {
+    "blocked": "GitHub blocks merging it (`blocked`: a required check or review is missing)",
+    "behind": "its branch is behind its base (`behind`); update it",
+    "unstable": "a check on its head is failing (`unstable`)",
+    "has_hooks": "GitHub reports pre-receive hooks (`has_hooks`)",
+    "dirty": "it conflicts with its base (`dirty`)",
+}
+
+
+def latest_verdicts(reviews: Sequence[ReviewInfo]) -> dict[str, ReviewInfo]:
+    """Each reviewer's standing verdict: their latest APPROVED or CHANGES_REQUESTED review (a
+    comment does not change it, a dismissal clears it), by lower-cased login."""
+    verdicts: dict[str, ReviewInfo] = {}
+    for review in reviews:
+        if review.state in ("APPROVED", "CHANGES_REQUESTED"):
+            verdicts[review.user.lower()] = review
+        elif review.state == "DISMISSED":
+            verdicts.pop(review.user.lower(), None)
+    return verdicts
+
+
+def pull_refusals(policy: DeployPolicy, gate: PullGate) -> list[str]:
+    """Reasons the pull request itself may not be deployed from, as strict as branch protection:
+    no draft; an approval of the current head by someone with write access or more; no standing
+    request for changes by such a reviewer; a merge state in `policy.mergeable_states`, with
+    every check that is not green named."""
     reasons = []
-    if policy.require_approved and not approved:
-        reasons.append(f"the pull request is not approved for its head `{head_sha[:12]}`")
-    if policy.require_mergeable and mergeable is not True:
-        reasons.append("the pull request is not mergeable" if mergeable is False else
-                       "GitHub has not worked out yet whether the pull request is mergeable; try again shortly")
+    head = gate.head_sha[:12]
+    if gate.draft:
+        reasons.append("the pull request is a draft; mark it ready for review first")
+    if policy.require_approved:
+        verdicts = latest_verdicts(gate.reviews)
+
+        def role(r: ReviewInfo) -> str:
+            return gate.permissions.get(r.user, "none")
+
+        counts = [r for r in verdicts.values() if permission_at_least(role(r), "write")]
+        reasons += [f"@{r.user} requested changes" for r in counts if r.state == "CHANGES_REQUESTED"]
+        if not any(r.state == "APPROVED" and r.commit_id == gate.head_sha for r in counts):
+            notes = [f"@{r.user} approved an older commit `{r.commit_id[:12]}`" for r in counts
+                     if r.state == "APPROVED"]
+            notes += [f"@{r.user}'s approval does not count (`{role(r)}` permission; `write` or more counts)"
+                      for r in verdicts.values() if r.state == "APPROVED" and r not in counts]
+            reasons.append(f"the pull request is not approved for its head `{head}` by someone with write "
+                           "access" + (f" ({'; '.join(notes)})" if notes else ""))
+    if policy.require_mergeable:
+        state = gate.mergeable_state
+        if gate.mergeable is False:
+            reasons.append("the pull request is not mergeable: it conflicts with its base")
+        elif gate.mergeable is None or state == "unknown":
+            reasons.append("GitHub has not worked out yet whether the pull request is mergeable; try again shortly")
+        elif state not in policy.mergeable_states and state != "draft":
+            what = _MERGE_STATES.get(state, f"its merge state is `{state}`")
+            accepted = ", ".join(f"`{s}`" for s in policy.mergeable_states)
+            reasons.append(f"the pull request may not be merged as it is: {what}; {accepted} is required")
+            if gate.red_checks:
+                reasons.append("not green on the head: " + ", ".join(f"`{c}`" for c in gate.red_checks))
+    return reasons
+
+
+def deploy_refusals(
+    policy: DeployPolicy, *, env: str, head_sha: str, plan: StoredPlan | None, frozen: Brake | None,
+) -> list[str]:
+    """Reasons the PR head may not be deployed to `env` now (the operator and the pull request
+    itself are checked separately: `operator_refusals`, `pull_refusals`)."""
+    reasons = []
     if plan is None:
         reasons.append(f"there is no plan for `{env}` yet; comment `/plan`")
     elif plan.head_sha != head_sha:

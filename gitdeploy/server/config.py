@@ -8,14 +8,22 @@ Example (every key but `repositories`, `environments` and the secret is optional
     max_body_bytes: 5242880         # larger deliveries are answered 413
     data_dir: /var/lib/gitdeploy    # relative paths are relative to this file's directory
     workers: 2
-    bot_login: gitdeploy[bot]       # comments by this login are ignored (so are all sender.type Bot)
+    bot_login: deploy-bot           # override: who the bot is on GitHub. Default: asked of GitHub
+                                    # (GET /user for a token, "<app-slug>[bot]" for an App); the
+                                    # bot edits only its own comments and issues, found by it
     repositories: [acme/shop]       # owner/name; events from other repositories are ignored
+    allow_fork_prs: false           # true: build, pull and deploy PRs from forks (a stranger's code)
     # an entry may name its clone URL (default https://github.com/<owner/name>.git):
     #   repositories: [{name: acme/shop, url: /srv/git/shop.git}]
     environments:
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
+      # an environment may have its own deploy: policy (same keys as the top-level one):
+      #   qa: {branch: qa, deploy: {permissions: {min_permission: triage}, requirements: {approved: false}}}
     github: {token: "...", base_url: "https://api.github.com", pace: true}
+    # or, as a GitHub App (the token is then not used):
+    #   github: {app_id: 123456, private_key_file: /etc/gitdeploy/app.pem, installation_id: 789}
+    #   installation_id is optional: each delivery's installation.id is used
     http:                           # slow or idle clients cannot hold the server (see HttpLimits)
       header_timeout: 10            # seconds for a request's line and headers to arrive
       body_timeout: 60              # seconds for the whole request, body included
@@ -23,7 +31,7 @@ Example (every key but `repositories`, `environments` and the secret is optional
       connection_limit: 1000        # open connections; more wait in the listen backlog
     deploy:
       permissions: {min_permission: write, users: [], teams: []}
-      requirements: {approved: true, mergeable: true}
+      requirements: {approved: true, mergeable: true, mergeable_states: [clean]}  # + unstable, has_hooks
 
 Environment variables override the file (handy for secrets in containers):
 
@@ -33,6 +41,10 @@ Environment variables override the file (handy for secrets in containers):
     GITDEPLOY_GITHUB_TOKEN         github.token
     GITDEPLOY_GITHUB_TOKEN_FILE    github.token, read from this file
     GITDEPLOY_GITHUB_URL           github.base_url
+    GITDEPLOY_GITHUB_APP_ID        github.app_id
+    GITDEPLOY_GITHUB_PRIVATE_KEY   github.private_key_file's content (the PEM itself)
+    GITDEPLOY_GITHUB_PRIVATE_KEY_FILE  github.private_key_file
+    GITDEPLOY_GITHUB_INSTALLATION_ID   github.installation_id
     GITDEPLOY_DATA_DIR             data_dir (relative to the working directory)
     GITDEPLOY_WORKERS              workers
     GITDEPLOY_BOT_LOGIN            bot_login
@@ -58,6 +70,9 @@ HealMode = Literal["report", "heal"]
 
 # Repository permission levels as GitHub reports them, weakest first.
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
+
+# GitHub's merge states a /deploy may accept (blocked, behind, dirty, draft never are).
+MERGEABLE_STATES = ("clean", "unstable", "has_hooks")
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
@@ -89,13 +104,23 @@ class Environment:
     branch: str
     docker_host: str | None = None  # None: the engine of DOCKER_HOST / the local socket
     heal: HealMode = "report"
+    deploy: DeployPolicy | None = None  # its own `deploy:` policy; None: the top-level one
 
 
 @dataclass(frozen=True)
 class GithubConfig:
+    """How the bot authenticates: a token, or a GitHub App (`app_id` + private key) when set."""
+
     token: Secret = Secret()
     base_url: str = "https://api.github.com"
     pace: bool = True  # space out mutating calls as GitHub's best practices ask
+    app_id: int | None = None
+    private_key: Secret = Secret()  # the App's PEM private key (read from private_key_file)
+    installation_id: int | None = None  # None: each delivery's installation.id (or GitHub's answer)
+
+    @property
+    def is_app(self) -> bool:
+        return self.app_id is not None
 
 
 @dataclass(frozen=True)
@@ -110,8 +135,9 @@ class DeployPolicy:
     min_permission: str = "write"
     users: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
-    require_approved: bool = True
-    require_mergeable: bool = True
+    require_approved: bool = True  # by someone with write access or more, for the current head
+    require_mergeable: bool = True  # mergeable, with a merge state in `mergeable_states`
+    mergeable_states: tuple[str, ...] = ("clean",)  # may add "unstable" and "has_hooks"
 
 
 @dataclass(frozen=True)
@@ -135,11 +161,12 @@ class ServerConfig:
     port: int = 8470
     max_body_bytes: int = DEFAULT_MAX_BODY
     workers: int = 2
-    bot_login: str = "gitdeploy[bot]"
+    bot_login: str | None = None  # None: learned from GitHub (the token's user, or the App's <slug>[bot])
     github: GithubConfig = GithubConfig()
     deploy: DeployPolicy = DeployPolicy()
     http: HttpLimits = HttpLimits()
     repository_urls: tuple[tuple[str, str], ...] = ()  # (owner/name, clone URL) where configured
+    allow_fork_prs: bool = False  # plan (build, pull) and deploy PRs whose head is in another repository
 
     def repository_url(self, full_name: str) -> str:
         """The clone URL of `full_name`: the configured `url:`, else GitHub's https URL."""
@@ -160,6 +187,10 @@ class ServerConfig:
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)
+
+    def policy(self, env: Environment) -> DeployPolicy:
+        """Who may deploy to `env` from a PR, and what the PR needs: its own policy or the top-level one."""
+        return env.deploy or self.deploy
 
     def check_startable(self) -> None:
         """Raise GitdeployError when a server must not start with this configuration."""
@@ -196,7 +227,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 _TOP_KEYS = {
     "listen", "webhook_secret", "insecure_no_secret", "max_body_bytes", "data_dir", "workers",
-    "bot_login", "repositories", "environments", "github", "deploy", "http",
+    "bot_login", "repositories", "environments", "github", "deploy", "http", "allow_fork_prs",
 }
 
 
@@ -320,8 +351,9 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
     if not 1 <= workers <= 64:
         r.problem(root, "workers" if "workers" in root else None, f"workers must be 1..64, got {workers}")
 
-    bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, "gitdeploy[bot]", "config")
+    bot_login = environ.get("GITDEPLOY_BOT_LOGIN") or r.typed(root, "bot_login", str, None, "config")
 
+    allow_fork_prs = r.typed(root, "allow_fork_prs", bool, False, "config")
     repositories, urls = _repositories(r, root)
     if not repositories:
         r.problem(root, "repositories" if "repositories" in root else None,
@@ -331,7 +363,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
             r.problem(root["repositories"], i, f"repository {repo!r} is not owner/name")
 
     environments = _environments(r, root)
-    github = _github(r, root, environ)
+    github = _github(r, root, environ, path.parent)
     deploy = _deploy(r, root)
     http = _http(r, root)
 
@@ -346,7 +378,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         data_dir=data_dir, repositories=repositories, environments=environments,
         webhook_secret=Secret(secret), insecure_no_secret=insecure, host=host, port=port,
         max_body_bytes=max_body, workers=workers, bot_login=bot_login, github=github, deploy=deploy,
-        repository_urls=urls, http=http,
+        repository_urls=urls, http=http, allow_fork_prs=allow_fork_prs,
     )
     config.check_startable()
     return config
@@ -387,7 +419,7 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
     result = []
     for name, body in envs.items():
         where = f"environments.{name}"
-        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal"}, where)
+        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal", "deploy"}, where)
         if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
             r.problem(envs, name, f"environment name {name!r} must be letters, digits, - or _")
             continue
@@ -398,12 +430,14 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
         if heal not in ("report", "heal"):
             r.problem(body, "heal", f"{where}.heal must be report or heal, got {heal!r}")
         docker_host = r.typed(body, "docker_host", str, None, where)
-        result.append(Environment(name, branch, docker_host, heal))
+        policy = _deploy(r, body, f"{where}.deploy") if body.get("deploy") is not None else None
+        result.append(Environment(name, branch, docker_host, heal, policy))
     return tuple(result)
 
 
-def _github(r: _Reader, root: Mapping, environ: Mapping[str, str]) -> GithubConfig:
-    gh = r.mapping(root, "github", root.get("github"), {"token", "base_url", "pace"}, "github")
+def _github(r: _Reader, root: Mapping, environ: Mapping[str, str], base: Path) -> GithubConfig:
+    keys = {"token", "base_url", "pace", "app_id", "private_key_file", "installation_id"}
+    gh = r.mapping(root, "github", root.get("github"), keys, "github")
     token = r.typed(gh, "token", str, "", "github")
     if environ.get("GITDEPLOY_GITHUB_TOKEN_FILE"):
         token = _read_secret_file(environ["GITDEPLOY_GITHUB_TOKEN_FILE"], "GITDEPLOY_GITHUB_TOKEN_FILE")
@@ -412,7 +446,35 @@ def _github(r: _Reader, root: Mapping, environ: Mapping[str, str]) -> GithubConf
     if not base_url.startswith(("http://", "https://")):
         r.problem(gh, "base_url" if "base_url" in gh else None, f"github.base_url must be an http(s) URL, got {base_url!r}")
     pace = r.typed(gh, "pace", bool, True, "github")
-    return GithubConfig(Secret(token), base_url.rstrip("/"), pace)
+    app_id = _id_from(r, gh, "app_id", environ.get("GITDEPLOY_GITHUB_APP_ID"), "GITDEPLOY_GITHUB_APP_ID")
+    installation_id = _id_from(r, gh, "installation_id", environ.get("GITDEPLOY_GITHUB_INSTALLATION_ID"),
+                               "GITDEPLOY_GITHUB_INSTALLATION_ID")
+    key = environ.get("GITDEPLOY_GITHUB_PRIVATE_KEY", "")
+    key_file = environ.get("GITDEPLOY_GITHUB_PRIVATE_KEY_FILE") or r.typed(gh, "private_key_file", str, "", "github")
+    if not key and key_file:
+        key = _read_secret_file(str(base / key_file), "github.private_key_file")
+    if app_id is not None and not key:
+        r.problem(gh, "app_id" if "app_id" in gh else None, "github.app_id needs the App's private key",
+                  "github.private_key_file: /path/to/app.private-key.pem (or GITDEPLOY_GITHUB_PRIVATE_KEY_FILE)")
+    if app_id is not None and key and "PRIVATE KEY-----" not in key:
+        r.problem(gh, "private_key_file" if "private_key_file" in gh else None,
+                  "github.private_key_file is not a PEM private key", "use the .pem file GitHub generated for the App")
+    if app_id is None and (key or installation_id is not None):
+        r.problem(gh, None, "github.private_key_file and installation_id need github.app_id")
+    return GithubConfig(Secret(token), base_url.rstrip("/"), pace, app_id, Secret(key), installation_id)
+
+
+def _id_from(r: _Reader, node: Mapping, key: str, env_value: str | None, env_name: str) -> int | None:
+    """A positive id from the environment variable (when set) or the file."""
+    if env_value:
+        if not env_value.isdigit() or int(env_value) < 1:
+            raise GitdeployError(f"{env_name} must be a positive number, got {env_value!r}", exit_code=EXIT_INVALID)
+        return int(env_value)
+    value = r.typed(node, key, int, None, "github")
+    if value is not None and value < 1:
+        r.problem(node, key, f"github.{key} must be positive, got {value}")
+        return None
+    return value
 
 
 def _http(r: _Reader, root: Mapping) -> HttpLimits:
@@ -429,22 +491,30 @@ def _http(r: _Reader, root: Mapping) -> HttpLimits:
     return HttpLimits(**values)
 
 
-def _deploy(r: _Reader, root: Mapping) -> DeployPolicy:
-    dep = r.mapping(root, "deploy", root.get("deploy"), {"permissions", "requirements"}, "deploy")
-    perms = r.mapping(dep, "permissions", dep.get("permissions"), {"min_permission", "users", "teams"}, "deploy.permissions")
-    reqs = r.mapping(dep, "requirements", dep.get("requirements"), {"approved", "mergeable"}, "deploy.requirements")
-    min_perm = r.typed(perms, "min_permission", str, "write", "deploy.permissions")
+def _deploy(r: _Reader, root: Mapping, where: str = "deploy") -> DeployPolicy:
+    """The `deploy:` mapping under `root` (the top level, or an environment's own)."""
+    dep = r.mapping(root, "deploy", root.get("deploy"), {"permissions", "requirements"}, where)
+    perms = r.mapping(dep, "permissions", dep.get("permissions"), {"min_permission", "users", "teams"}, f"{where}.permissions")
+    reqs = r.mapping(dep, "requirements", dep.get("requirements"), {"approved", "mergeable", "mergeable_states"},
+                     f"{where}.requirements")
+    states = r.strings(reqs, "mergeable_states", f"{where}.requirements") or ("clean",)
+    for i, state in enumerate(states):
+        if state not in MERGEABLE_STATES:
+            r.problem(reqs["mergeable_states"], i, f"{where}.requirements.mergeable_states: {state!r} is not one of "
+                      f"{', '.join(MERGEABLE_STATES)}")
+    min_perm = r.typed(perms, "min_permission", str, "write", f"{where}.permissions")
     if min_perm not in PERMISSIONS:
-        r.problem(perms, "min_permission", f"deploy.permissions.min_permission must be one of "
+        r.problem(perms, "min_permission", f"{where}.permissions.min_permission must be one of "
                   f"{', '.join(reversed(PERMISSIONS))}, got {min_perm!r}")
-    teams = r.strings(perms, "teams", "deploy.permissions")
+    teams = r.strings(perms, "teams", f"{where}.permissions")
     for i, team in enumerate(teams):
         if team.count("/") != 1:
             r.problem(perms["teams"], i, f"team {team!r} must be org/team-slug")
     return DeployPolicy(
         min_permission=min_perm,
-        users=r.strings(perms, "users", "deploy.permissions"),
+        users=r.strings(perms, "users", f"{where}.permissions"),
         teams=teams,
-        require_approved=r.typed(reqs, "approved", bool, True, "deploy.requirements"),
-        require_mergeable=r.typed(reqs, "mergeable", bool, True, "deploy.requirements"),
+        require_approved=r.typed(reqs, "approved", bool, True, f"{where}.requirements"),
+        require_mergeable=r.typed(reqs, "mergeable", bool, True, f"{where}.requirements"),
+        mergeable_states=states,
     )

@@ -9,13 +9,17 @@
 | issue_comment created on a PR, body starts "/"   | `command` (no environment: the handler       |
 |                                                  | resolves the PR, the payload lacks its base) |
 | push to refs/heads/<branch> of an environment    | `deploy` per environment on that branch      |
+| installation, installation_repositories          | nothing: logged (a GitHub App's installation)|
+| check_run rerequested, on `gitdeploy/plan`       | `plan` per PR it lists, per environment      |
 | ping, pull_request_review, anything else         | nothing                                      |
 
 Every field read here is first checked against its schema (gitdeploy.server.payloads): a wrong
 shape raises PayloadInvalid, which the app answers with 400.
 
 Ignored: repositories outside the allow-list, comments on plain issues, edited/deleted comments,
-comments by the bot itself (`bot_login`) or by any sender of type Bot, branch deletions.
+comments by an App account (sender of type Bot, or a "[bot]" login), comments by the configured
+`bot_login`, branch deletions. (With a learned identity, the bot's own comments never start with
+"/"; the command handler also skips them.)
 
 Dedup keys: `plan:<repo>#<pr>:<env>` (a newer push to the PR supersedes a queued plan) and the
 queue's default `deploy:<env>` (a newer push supersedes a queued deploy).
@@ -33,6 +37,7 @@ from gitdeploy.server.queue import JobSpec
 log = logging.getLogger(__name__)
 
 ZERO_SHA = "0" * 40
+PLAN_CHECK = "gitdeploy/plan"  # the bot's plan check run (gitdeploy.forge.bot.PLAN_STATUS)
 PLAN_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
 
 
@@ -41,6 +46,10 @@ def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) ->
 
     Raises gitdeploy.server.payloads.PayloadInvalid when a field it reads has the wrong shape.
     """
+    if event in ("installation", "installation_repositories"):
+        check(event, payload)
+        _log_installation(event, payload, config)
+        return []
     translate = _TRANSLATORS.get(event)
     if translate is None:
         return []
@@ -49,7 +58,30 @@ def jobs_for_event(event: str, payload: dict[str, Any], config: ServerConfig) ->
     if not config.allows_repository(repo):
         log.warning("ignoring %s event from %s: not in the allowed repositories", event, repo)
         return []
-    return translate(payload, repo, config)
+    specs = translate(payload, repo, config)
+    installation = (payload.get("installation") or {}).get("id")
+    if installation:  # the GitHub App installation the handlers act as
+        specs = [JobSpec(s.kind, {**s.payload, "installation": int(installation)}, s.environment, s.dedup_key)
+                 for s in specs]
+    return specs
+
+
+def _log_installation(event: str, payload: dict, config: ServerConfig) -> None:
+    """An App installed, removed or given other repositories: logged (no job). Repositories
+    outside `repositories:` stay ignored whatever the installation covers."""
+    action = payload.get("action")
+    installation = payload["installation"]
+    account = (installation.get("account") or {}).get("login", "?")
+    for key in ("repositories", "repositories_added", "repositories_removed"):
+        names = [r["full_name"] for r in payload.get(key) or []]
+        if not names:
+            continue
+        served = [n for n in names if config.allows_repository(n)]
+        log.info("GitHub App installation %s on %s %s (%s): %s; served: %s", installation["id"], account, action,
+                 key.removeprefix("repositories").strip("_") or "repositories", ", ".join(names),
+                 ", ".join(served) or "none (not in repositories:)")
+    if not any(payload.get(k) for k in ("repositories", "repositories_added", "repositories_removed")):
+        log.info("GitHub App installation %s on %s %s", installation["id"], account, action)
 
 
 def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
@@ -64,6 +96,8 @@ def _pull_request(payload: dict, repo: str, config: ServerConfig) -> list[JobSpe
         "base_ref": base,
         "action": action,
         "draft": bool(pr.get("draft")),
+        # a head in another repository (a fork, or null: the fork was deleted) is untrusted code
+        "fork": ((pr["head"].get("repo") or {}).get("full_name") or "").lower() != repo.lower(),
     }
     if action in PLAN_ACTIONS:
         kind = "plan"
@@ -85,7 +119,8 @@ def _issue_comment(payload: dict, repo: str, config: ServerConfig) -> list[JobSp
         return []
     if (payload.get("sender") or {}).get("type") == "Bot" or author.get("type") == "Bot":
         return []
-    if (author.get("login") or "").lower() == config.bot_login.lower():
+    login = (author.get("login") or "").lower()
+    if login.endswith("[bot]") or (config.bot_login and login == config.bot_login.lower()):
         return []
     body = (comment.get("body") or "").strip()
     if not body.startswith("/"):
@@ -128,7 +163,24 @@ def _push(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
     ]
 
 
+def _check_run(payload: dict, repo: str, config: ServerConfig) -> list[JobSpec]:
+    """"Re-run" on the bot's plan check run: plan again, per PR the run lists (GitHub lists only
+    PRs whose head is in the repository; the handler checks the head has not moved)."""
+    run = payload["check_run"]
+    if payload.get("action") != "rerequested" or run.get("name") != PLAN_CHECK:
+        return []
+    jobs = []
+    for pr in run.get("pull_requests") or []:
+        base, number = pr["base"]["ref"], int(pr["number"])
+        for env in config.environments_for_branch(base):
+            jobs.append(JobSpec("plan", {"repo": repo, "pr": number, "head_sha": run["head_sha"], "base_ref": base,
+                                         "action": "rerequested", "environment": env.name},
+                                env.name, f"plan:{repo}#{number}:{env.name}"))
+    return jobs
+
+
 _TRANSLATORS = {
+    "check_run": _check_run,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "push": _push,

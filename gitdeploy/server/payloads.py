@@ -21,7 +21,8 @@ from gitdeploy.forge.gitnames import is_branch, is_ref, is_sha
 MAX_ID = 2**63 - 1
 MAX_TEXT = 65_536  # GitHub's limit for a comment or PR body
 MAX_NAME = 255
-EVENTS = ("ping", "push", "pull_request", "issue_comment", "pull_request_review")  # labels for /metrics
+EVENTS = ("ping", "push", "pull_request", "issue_comment", "pull_request_review", "installation",
+          "installation_repositories", "check_run")  # labels for /metrics
 
 _formats = FormatChecker()
 _formats.checks("git-sha")(lambda v: not isinstance(v, str) or is_sha(v))
@@ -46,22 +47,24 @@ _SHA = _str(format="git-sha")
 _LOGIN = _str(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(?i:\[bot\])?$")
 _USER = _obj(login=_LOGIN, type=_str())
 _REPOSITORY = _obj(("full_name",), full_name=_str(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$"))
+_INSTALLATION = _obj(("id",), nullable=True, id=_ID)  # a GitHub App's deliveries say which installation
+_REPOSITORIES = {"type": ["array", "null"], "maxItems": 10_000, "items": _REPOSITORY}
 
 SCHEMAS: dict[str, dict] = {
     "ping": _obj(zen=_str(max_length=MAX_TEXT)),
     "pull_request": _obj(
         ("action", "repository", "pull_request"),
-        action=_str(), number=_ID, repository=_REPOSITORY, sender=_USER,
+        action=_str(), number=_ID, repository=_REPOSITORY, sender=_USER, installation=_INSTALLATION,
         pull_request=_obj(
             ("number", "head", "base"),
             number=_ID, draft=_FLAG, merged=_FLAG,
-            head=_obj(("sha",), sha=_SHA),
+            head=_obj(("sha",), sha=_SHA, repo=_obj(nullable=True, full_name=_str(nullable=True))),
             base=_obj(("ref",), ref=_str(format="git-branch")),
         ),
     ),
     "issue_comment": _obj(
         ("action", "repository", "issue", "comment"),
-        action=_str(), repository=_REPOSITORY, sender=_USER,
+        action=_str(), repository=_REPOSITORY, sender=_USER, installation=_INSTALLATION,
         issue=_obj(("number",), number=_ID, pull_request={"type": ["object", "null"]}),
         comment=_obj(("id", "user"), id=_ID, user=_USER, body=_str(nullable=True, max_length=MAX_TEXT),
                      author_association=_str()),
@@ -69,9 +72,27 @@ SCHEMAS: dict[str, dict] = {
     "push": _obj(
         ("ref", "after", "repository"),
         ref=_str(format="git-ref"), after=_SHA, before=_SHA, repository=_REPOSITORY,
-        created=_FLAG, deleted=_FLAG, forced=_FLAG, sender=_USER,
+        created=_FLAG, deleted=_FLAG, forced=_FLAG, sender=_USER, installation=_INSTALLATION,
         pusher=_obj(name=_str(nullable=True)),
         head_commit=_obj(nullable=True, message=_str(nullable=True, max_length=MAX_TEXT)),
+    ),
+    "check_run": _obj(
+        ("action", "repository", "check_run"),
+        action=_str(), repository=_REPOSITORY, sender=_USER, installation=_INSTALLATION,
+        check_run=_obj(
+            ("head_sha",), id=_ID, name=_str(nullable=True), head_sha=_SHA,
+            pull_requests={"type": ["array", "null"], "maxItems": 1000, "items": _obj(
+                ("number", "base"), number=_ID, base=_obj(("ref",), ref=_str(format="git-branch")))},
+        ),
+    ),
+    "installation": _obj(
+        ("action", "installation"), action=_str(), sender=_USER, repositories=_REPOSITORIES,
+        installation=_obj(("id",), id=_ID, account=_obj(nullable=True, login=_LOGIN)),
+    ),
+    "installation_repositories": _obj(
+        ("action", "installation"), action=_str(), sender=_USER,
+        repositories_added=_REPOSITORIES, repositories_removed=_REPOSITORIES,
+        installation=_obj(("id",), id=_ID, account=_obj(nullable=True, login=_LOGIN)),
     ),
 }
 _VALIDATORS = {event: Draft202012Validator(schema, format_checker=_formats) for event, schema in SCHEMAS.items()}

@@ -52,12 +52,16 @@ class Origin:
         git(tmp, "clone", "-q", str(self.bare), str(self.work))
         git(self.work, "checkout", "-q", "-b", "main")
 
-    def commit(self, branch: str, spec: dict | str, message: str = "change") -> str:
-        """Commit gitdeploy.yaml on `branch` (created from main) and push it; returns the SHA."""
+    def commit(self, branch: str, spec: dict | str, message: str = "change", files: dict | None = None) -> str:
+        """Commit gitdeploy.yaml (and `files`: path -> text) on `branch` (created from main) and
+        push it; returns the SHA."""
         branches = git(self.work, "branch", "--list", branch)
         git(self.work, "checkout", "-q", *(() if branches else ("-b",)), branch)
         text = spec if isinstance(spec, str) else json.dumps(spec, indent=2)  # JSON is YAML
         (self.work / "gitdeploy.yaml").write_text(text)
+        for path, content in (files or {}).items():
+            (self.work / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.work / path).write_text(content)
         git(self.work, "add", "-A")
         git(self.work, "commit", "-q", "-m", message)
         git(self.work, "push", "-q", "origin", branch)
@@ -78,7 +82,9 @@ class Bot(ServerProcess):
 
     log_name = "bot"
 
-    def __init__(self, tmp: Path, fake, origin: Origin, workers: int = 2) -> None:
+    def __init__(self, tmp: Path, fake, origin: Origin, workers: int = 2, github: str | None = None,
+                 extra: str = "") -> None:
+        """`github` replaces the github: mapping (default: the fake's token); `extra` adds config lines."""
         super().__init__(tmp, ROOT, {**os.environ, "GITDEPLOY_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)})
         self.fake = fake
         self.data = tmp / "data"
@@ -87,7 +93,8 @@ class Bot(ServerProcess):
             f"listen: 127.0.0.1:{self.port}\ndata_dir: {self.data}\nworkers: {workers}\n"
             f"repositories: [{{name: {REPO}, url: {origin.bare}}}]\n"
             "environments: {production: {branch: main}}\n"
-            f"github: {{token: {fake.token}, base_url: {fake.base_url}, pace: false}}\n"
+            + (github or f"github: {{token: {fake.token}, base_url: {fake.base_url}, pace: false}}") + "\n"
+            + extra
         )
 
     def command(self) -> list[str]:
@@ -137,7 +144,8 @@ class Bot(ServerProcess):
 # -- payloads ------------------------------------------------------------------------------------
 
 def pr_event(action: str, number: int, head_sha: str, head_ref: str = "feature", base: str = "main",
-             merged: bool = False) -> dict:
+             merged: bool = False, head_repo: str | None = None) -> dict:
+    """A pull_request delivery; `head_repo` names the fork the head comes from."""
     body = copy.deepcopy(payload(f"pull_request/{'opened' if action != 'closed' else 'closed'}"))
     body["action"] = action
     body["number"] = number
@@ -145,6 +153,11 @@ def pr_event(action: str, number: int, head_sha: str, head_ref: str = "feature",
     pr.update(number=number, state="closed" if action == "closed" else "open", merged=merged)
     pr["head"].update(sha=head_sha, ref=head_ref)
     pr["base"].update(ref=base)
+    if head_repo:
+        owner, name = head_repo.split("/")
+        pr["head"]["repo"].update(full_name=head_repo, name=name, fork=True)
+        pr["head"]["repo"]["owner"] = {**pr["head"]["repo"]["owner"], "login": owner}
+        pr["head"].update(label=f"{owner}:{head_ref}")
     return body
 
 

@@ -73,7 +73,7 @@ def test_unknown_command_gets_the_help(bot, fake_github):
     [job] = bot.run("issue_comment", comment_event(5, "/shipit now", "octocat", seeded["id"]))
     assert job.state == "done"
     [reply] = [c["body"] for c in fake_github.state.comments(REPO, 5) if "gitdeploy:reply" in c["body"]]
-    assert "Unknown command `/shipit`" in reply and "`/deploy`" in reply and "`/rollback`" in reply
+    assert "Unknown command `/shipit`" in reply and "`/deploy [ENV...]`" in reply and "`/rollback`" in reply
     with fake_github.state.lock:
         assert [r["content"] for r in fake_github.state.repo(REPO).comments[seeded["id"]]["reactions"]] == [
             "eyes", "confused"]

@@ -63,6 +63,7 @@ def test_pull_request_lifecycle(bot, origin, fake_github, docker_client, base_im
     fake = fake_github
     fake.state.set_permission(REPO, "octocat", "write")
     fake.state.set_permission(REPO, "mallory", "read")
+    fake.state.set_permission(REPO, "hubot", "write")  # reviews count from write access or more
     base = origin.commit("main", {"system": system_name, "services": {"app": svc()}}, "v1")
     head1 = origin.commit("feature", {"system": system_name, "services": {"app": svc(), "worker": svc()}}, "add worker")
     fake.state.add_pull(REPO, PR, head_sha=head1, head_ref="feature", base_ref="main", user="octocat", title="Worker")

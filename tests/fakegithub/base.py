@@ -40,10 +40,7 @@ class Req:
     query: dict[str, str]
     body: Any
     url: str  # the full request URL, for Link headers
-
-    @property
-    def me(self) -> str:
-        return self.state.bot_login
+    me: str  # the account of the token the request came with: what it creates is theirs
 
 
 def not_found() -> Answer:

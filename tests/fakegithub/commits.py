@@ -72,10 +72,42 @@ def combined_status(req: Req, repo: Repo, ref: str) -> Answer:
     return ok(req.view.combined_status(repo, sha, list(latest.values())))
 
 
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
+
+
+def _check_output(req: Req, rec: dict[str, Any]) -> Answer | None:
+    """Validate `output` as GitHub does; annotations accumulate over updates (at most 50 a request)."""
+    output = req.body.get("output")
+    if output is None:
+        return None
+    if not isinstance(output, dict) or not output.get("title") or not output.get("summary"):
+        return 422, validation_failed("CheckRun", "output", "invalid", "title and summary are required"), {}
+    if len(output["summary"]) > 65535 or len(output.get("text") or "") > 65535:
+        return 422, validation_failed("CheckRun", "output", "custom", "summary is too long (maximum is 65535 characters)"), {}
+    annotations = output.get("annotations") or []
+    if len(annotations) > 50:
+        return 422, validation_failed("CheckRun", "annotations", "custom", "at most 50 annotations per request"), {}
+    for a in annotations:
+        if (not isinstance(a, dict) or not a.get("path") or not isinstance(a.get("start_line"), int)
+                or not isinstance(a.get("end_line"), int) or a.get("annotation_level") not in ANNOTATION_LEVELS
+                or not a.get("message")):
+            return 422, validation_failed("CheckRun", "annotations", "invalid"), {}
+        if ("start_column" in a or "end_column" in a) and a["start_line"] != a["end_line"]:
+            return 422, validation_failed("CheckRun", "annotations", "custom", "columns need one line"), {}
+    previous = rec.get("output", {}).get("annotations", [])
+    rec["output"] = {**{k: v for k, v in output.items() if k != "annotations"},
+                     "annotations": previous + list(annotations)}
+    return None
+
+
 def _check_fields(req: Req, rec: dict[str, Any]) -> Answer | None:
-    for key in ("name", "details_url", "external_id", "output", "started_at", "completed_at"):
+    if not req.me.endswith("[bot]"):  # GitHub: only an App may write check runs
+        return 403, error("You must authenticate via a GitHub App."), {}
+    for key in ("name", "details_url", "external_id", "started_at", "completed_at"):
         if key in req.body:
             rec[key] = req.body[key]
+    if bad := _check_output(req, rec):
+        return bad
     status = req.body.get("status", rec.get("status", "queued"))
     conclusion = req.body.get("conclusion", rec.get("conclusion"))
     if status not in CHECK_STATUSES:
@@ -97,12 +129,38 @@ def create_check_run(req: Req, repo: Repo) -> Answer:
     if not name or not head_sha:
         missing = "name" if not name else "head_sha"
         return 422, error(f'Invalid request.\n\n"{missing}" wasn\'t supplied.'), {}
-    rec: dict[str, Any] = {"id": req.state.new_id(), "head_sha": head_sha, "started_at": now_iso()}
+    rec: dict[str, Any] = {"id": req.state.new_id(), "head_sha": head_sha, "started_at": now_iso(),
+                           "creator": req.me}
     rec["suite_id"] = req.state.new_id()
     if bad := _check_fields(req, rec):
         return bad
     repo.check_runs[rec["id"]] = rec
     return ok(req.view.check_run(repo, rec), 201)
+
+
+def get_check_run(req: Req, repo: Repo, rid: str) -> Answer:
+    rec = repo.check_runs.get(int(rid))
+    return ok(req.view.check_run(repo, rec)) if rec else not_found()
+
+
+def list_annotations(req: Req, repo: Repo, rid: str) -> Answer:
+    rec = repo.check_runs.get(int(rid))
+    if not rec:
+        return not_found()
+    return paginate(req, [{**a, "blob_href": f"{req.view.html}/{repo.full_name}/blob/{rec['head_sha']}/{a['path']}"}
+                          for a in rec.get("output", {}).get("annotations", [])])
+
+
+def list_check_runs(req: Req, repo: Repo, ref: str) -> Answer:
+    """GET /commits/{ref}/check-runs: {total_count, check_runs}, newest first."""
+    sha = resolve_ref(repo, ref)
+    if sha is None:
+        return 422, error(f"No commit found for SHA: {ref}"), {}
+    name = req.query.get("check_name")
+    runs = [req.view.check_run(repo, r) for r in sorted(repo.check_runs.values(), key=lambda r: -r["id"])
+            if r["head_sha"] == sha and name in (None, r["name"])]
+    status, page, headers = paginate(req, runs)
+    return status, {"total_count": len(runs), "check_runs": page}, headers
 
 
 def update_check_run(req: Req, repo: Repo, rid: str) -> Answer:

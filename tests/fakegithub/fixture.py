@@ -14,5 +14,5 @@ from .server import FakeGitHub
 
 @pytest.fixture
 def fake_github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token="test-token", bot_login="gitdeploy[bot]") as fake:
+    with FakeGitHub(token="test-token", login="deploy-bot") as fake:
         yield fake

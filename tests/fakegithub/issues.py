@@ -12,6 +12,8 @@ from .state import Repo, fake_sha, now_iso
 
 
 def get_user(req: Req) -> Answer:
+    if req.me.endswith("[bot]"):  # an installation token: GitHub answers 403
+        return 403, error("Resource not accessible by integration"), {}
     return ok(req.view.user(req.me))
 
 

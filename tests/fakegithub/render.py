@@ -84,7 +84,7 @@ class View:
             "owner": self.user(repo.owner),
             "html_url": f"{self.html}/{repo.full_name}",
             "description": None,
-            "fork": False,
+            "fork": repo.fork_of is not None,
             "url": url,
             "issues_url": f"{url}/issues{{/number}}",
             "pulls_url": f"{url}/pulls{{/number}}",
@@ -214,7 +214,8 @@ class View:
             "assignees": [],
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": self.branch_end(repo, rec["head_ref"], rec["head_sha"]),
+            "head": self.branch_end(self.state.repos.get(rec.get("head_repo") or "", repo),
+                                    rec["head_ref"], rec["head_sha"]),
             "base": self.branch_end(repo, rec["base_ref"], repo.branches.get(rec["base_ref"], "")),
             "_links": {
                 "self": {"href": url},
@@ -231,7 +232,7 @@ class View:
             "merged": rec["merged"],
             "mergeable": rec["mergeable"] if open_ else None,
             "rebaseable": rec["mergeable"] if open_ else None,
-            "mergeable_state": ("clean" if rec["mergeable"] else "dirty") if open_ else "unknown",
+            "mergeable_state": self.state.merge_state(repo, rec),
             "merged_by": self.user(rec["merged_by"]),
             "comments": sum(1 for c in repo.comments.values() if c["issue"] == n),
             "review_comments": 0,
@@ -351,8 +352,8 @@ class View:
             "check_suite": {"id": rec["suite_id"]},
             "app": {
                 "id": 1,
-                "slug": self.state.bot_login.removesuffix("[bot]"),
-                "name": self.state.bot_login,
+                "slug": rec["creator"].removesuffix("[bot]"),
+                "name": rec["creator"].removesuffix("[bot]"),
             },
             "pull_requests": [],
         }

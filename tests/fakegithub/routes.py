@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from . import commits, issues
+from . import apps, commits, issues
 from .base import Answer
 
 # -- routing table ---------------------------------------------------------------------------
@@ -15,6 +15,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
     (m, re.compile(f"^{p}$"), h)
     for m, p, h in [
         ("GET", "/user", issues.get_user),
+        ("GET", "/app", apps.get_app),
+        ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", apps.create_access_token),
+        ("GET", R + r"/installation", apps.repo_installation),
         ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)", commits.team_membership),
         ("GET", R, issues.get_repo),
         ("GET", R + r"/pulls/(?P<number>\d+)", issues.get_pull),
@@ -35,7 +38,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
         ("GET", R + r"/commits/(?P<ref>[^/]+)/status", commits.combined_status),
         ("GET", R + r"/commits/(?P<sha>[^/]+)/pulls", issues.commit_pulls),
         ("POST", R + r"/check-runs", commits.create_check_run),
+        ("GET", R + r"/commits/(?P<ref>[^/]+)/check-runs", commits.list_check_runs),
         ("PATCH", R + r"/check-runs/(?P<rid>\d+)", commits.update_check_run),
+        ("GET", R + r"/check-runs/(?P<rid>\d+)/annotations", commits.list_annotations),
+        ("GET", R + r"/check-runs/(?P<rid>\d+)", commits.get_check_run),
         ("GET", R + r"/collaborators/(?P<login>[^/]+)/permission", commits.collaborator_permission),
         ("POST", R + r"/deployments", commits.create_deployment),
         ("GET", R + r"/deployments", commits.list_deployments),
@@ -44,3 +50,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
         ("GET", R + r"/deployments/(?P<did>\d+)/statuses", commits.list_deployment_statuses),
     ]
 ]
+
+# Paths answered with the App's JWT (Authorization: Bearer <jwt>), not a token.
+APP_ROUTES = [re.compile(p) for p in (r"^/app$", r"^/app/installations/\d+/access_tokens$",
+                                      r"^/repos/[^/]+/[^/]+/installation$")]

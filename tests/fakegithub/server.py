@@ -13,12 +13,13 @@ import re
 import threading
 from typing import Any
 
+import jwt
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .base import Req
 from .render import View, error
-from .routes import ROUTES
+from .routes import APP_ROUTES, ROUTES
 from .state import Call, State
 
 PREFIX = "/api/v3"  # GitHub Enterprise style; PyGithub prefixes every path with base_url's path
@@ -36,14 +37,42 @@ def _json_response(status: int, data: Any, headers: dict[str, str]) -> Response:
     return resp
 
 
-def _authorized(state: State) -> tuple[int, dict[str, Any]] | None:
+def _caller(state: State, as_app: bool) -> str | tuple[int, dict[str, Any]]:
+    """The login the request's token acts as ("app:<id>" for an App's JWT on the App's own
+    endpoints), or GitHub's 401 answer."""
     header = request.headers.get("Authorization", "")
     if not header:
         return 401, error("Requires authentication")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() not in ("token", "bearer") or token.strip() != state.token:
+    if scheme.lower() not in ("token", "bearer"):
         return 401, error("Bad credentials")
-    return None
+    if as_app:
+        app_id = verify_app_jwt(state, token.strip())
+        if app_id is None:
+            return 401, error("A JSON web token could not be decoded")
+        return f"app:{app_id}"
+    login = state.login_of(token.strip())
+    if login is None:
+        return 401, error("Bad credentials")
+    return login
+
+
+def verify_app_jwt(state: State, token: str) -> int | None:
+    """The App id whose private key signed `token` (RS256, unexpired, issued by it), or None."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        app_id = int(claims["iss"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+    app = state.apps.get(app_id)
+    if app is None:
+        return None
+    try:
+        jwt.decode(token, app["public_key"], algorithms=["RS256"], options={"require": ["exp", "iat", "iss"]},
+                   leeway=60)
+    except jwt.PyJWTError:
+        return None
+    return app_id
 
 
 def create_app(state: State) -> Flask:
@@ -73,8 +102,9 @@ def create_app(state: State) -> Flask:
 def _answer(
     state: State, api_path: str, prefix: str, body: Any, query: dict[str, str]
 ) -> tuple[int, Any, dict]:
-    if denied := _authorized(state):
-        return denied[0], denied[1], {}
+    me = _caller(state, any(p.match(api_path) for p in APP_ROUTES))
+    if isinstance(me, tuple):
+        return me[0], me[1], {}
     for i, (method, pattern, status, data) in enumerate(state.faults):
         if method == request.method and re.search(pattern, api_path):
             del state.faults[i]
@@ -83,7 +113,7 @@ def _answer(
         return 400, error("Problems parsing JSON"), {}
     host = request.host_url.rstrip("/")
     view = View(state, api=host + prefix, html=host)
-    req = Req(state, view, query, body or {}, request.url)
+    req = Req(state, view, query, body or {}, request.url, me)
     for method, pattern, handler in ROUTES:
         m = pattern.match(api_path)
         if not m or method != request.method:
@@ -107,9 +137,9 @@ class FakeGitHub:
     """A running fake GitHub: `url` is the host root, `base_url` what PyGithub takes."""
 
     def __init__(
-        self, token: str = "test-token", bot_login: str = "gitdeploy[bot]", state: State | None = None
+        self, token: str = "test-token", login: str = "deploy-bot", state: State | None = None
     ):
-        self.state = state or State(token=token, bot_login=bot_login)
+        self.state = state or State(token=token, login=login)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

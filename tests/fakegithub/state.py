@@ -64,6 +64,8 @@ class Repo:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)  # sha -> PR numbers
+    protection: dict[str, list[str]] = field(default_factory=dict)  # branch -> required check names
+    fork_of: str | None = None  # the parent's full name when this repository is a fork
     next_number: int = 1
 
     @property
@@ -74,11 +76,20 @@ class Repo:
 class State:
     """Everything the fake GitHub knows. All access goes through `lock` (the server is threaded)."""
 
-    def __init__(self, token: str = "test-token", bot_login: str = "gitdeploy[bot]") -> None:
+    def __init__(self, token: str = "test-token", login: str = "deploy-bot") -> None:
         self.lock = threading.RLock()
-        self.token = token
-        self.bot_login = bot_login
+        self.token = token  # the default token, issued to `login` (a user account, as on GitHub)
+        self.login = login
         self.users: dict[str, dict[str, Any]] = {}
+        # token -> the login it acts as: personal tokens act as their user, installation tokens
+        # as the App's "<slug>[bot]" account; whatever a request creates is attributed to it.
+        self.tokens: dict[str, str] = {}
+        self.token_expiry: dict[str, float] = {}  # installation token -> when it stops working
+        # GitHub Apps: app id -> {"slug", "public_key" (PEM)}; installation id -> app id
+        self.apps: dict[int, dict[str, Any]] = {}
+        self.installations: dict[int, int] = {}
+        self.installation_repos: dict[int, set[str]] = {}  # installation -> owner/name it may use
+        self.token_ttl = 3600.0  # seconds an installation token lives (tests shorten it)
         self.repos: dict[str, Repo] = {}
         self.calls: list[Call] = []
         # (method, path regex) -> list of (status, json body) answered instead, once each
@@ -86,7 +97,7 @@ class State:
         # (org, team slug) -> {login: membership state ("active" or "pending")}
         self.teams: dict[tuple[str, str], dict[str, str]] = {}
         self._next_id = 1000
-        self.user(bot_login, "Bot" if bot_login.endswith("[bot]") else "User")
+        self.add_token(token, login)
 
     # -- ids and users -------------------------------------------------------------------
 
@@ -101,6 +112,49 @@ class State:
             if login not in self.users:
                 self.users[login] = {"login": login, "id": self.new_id(), "type": type_}
             return self.users[login]
+
+    def add_token(self, token: str, login: str) -> None:
+        """Issue personal access token `token` to user `login` (never a "[bot]" account: those
+        belong to GitHub Apps, whose tokens come from an installation)."""
+        if login.lower().endswith("[bot]"):
+            raise ValueError(f"{login!r} is an App's account; a personal token belongs to a user")
+        with self.lock:
+            self.user(login)
+            self.tokens[token] = login
+
+    def login_of(self, token: str) -> str | None:
+        """The account `token` acts as, or None when GitHub would not accept it (unknown, expired)."""
+        with self.lock:
+            expiry = self.token_expiry.get(token)
+            if expiry is not None and expiry <= time.time():
+                return None
+            return self.tokens.get(token)
+
+    def add_app(self, app_id: int, slug: str, public_key_pem: str) -> None:
+        """Register a GitHub App: its JWTs must verify against `public_key_pem` (RS256)."""
+        with self.lock:
+            self.apps[app_id] = {"slug": slug, "public_key": public_key_pem}
+            self.user(f"{slug}[bot]", "Bot")
+
+    def add_installation(self, installation_id: int, app_id: int, *repos: str) -> None:
+        """Install App `app_id` on `repos` (owner/name) as installation `installation_id`."""
+        with self.lock:
+            self.installations[installation_id] = app_id
+            self.installation_repos.setdefault(installation_id, set()).update(repos)
+
+    def issue_installation_token(self, installation_id: int) -> tuple[str, float]:
+        """A new installation token acting as the App's "<slug>[bot]": (token, expiry time)."""
+        with self.lock:
+            slug = self.apps[self.installations[installation_id]]["slug"]
+            token = f"ghs_{fake_sha('installation', installation_id, self.new_id())[:36]}"
+            self.tokens[token] = f"{slug}[bot]"
+            self.token_expiry[token] = time.time() + self.token_ttl
+            return token, self.token_expiry[token]
+
+    def issued_tokens(self) -> list[str]:
+        """Every installation token handed out so far (to check none was logged)."""
+        with self.lock:
+            return list(self.token_expiry)
 
     # -- seeding ---------------------------------------------------------------------------
 
@@ -136,6 +190,56 @@ class State:
             self.user(login)
             self.repo(full_name).permissions[login] = role
 
+    def protect(self, full_name: str, branch: str, required: list[str]) -> None:
+        """Branch protection on `branch`: the checks (status contexts or check-run names) that
+        must succeed before a pull request into it can merge."""
+        with self.lock:
+            self.repo(full_name).protection[branch] = list(required)
+
+    def add_fork(self, parent: str, full_name: str) -> Repo:
+        """A fork of `parent` named `full_name` (another owner's copy)."""
+        with self.lock:
+            fork = self.add_repo(full_name)
+            fork.fork_of = parent
+            return fork
+
+    def checks_of(self, repo: Repo, sha: str) -> dict[str, str]:
+        """The latest state of every check on `sha`: name -> success, failure or pending.
+
+        Commit statuses by context (error counts as failure) and check runs by name (a
+        conclusion other than success, neutral or skipped is a failure)."""
+        with self.lock:
+            out: dict[str, str] = {}
+            for s in repo.statuses.get(sha, []):  # oldest first: the latest wins
+                out[s["context"]] = {"error": "failure"}.get(s["state"], s["state"])
+            for run in sorted(repo.check_runs.values(), key=lambda r: r["id"]):
+                if run["head_sha"] == sha:
+                    if run["status"] != "completed":
+                        out[run["name"]] = "pending"
+                    else:
+                        good = run["conclusion"] in ("success", "neutral", "skipped")
+                        out[run["name"]] = "success" if good else "failure"
+            return out
+
+    def merge_state(self, repo: Repo, rec: dict[str, Any]) -> str:
+        """GitHub's `mergeable_state` of pull request `rec`: draft, dirty, blocked (a required
+        check is not green), unstable (another check is red), clean - or the seeded one."""
+        if rec.get("mergeable_state"):
+            return rec["mergeable_state"]
+        if rec["state"] != "open":
+            return "unknown"
+        if rec["draft"]:
+            return "draft"
+        if not rec["mergeable"]:
+            return "dirty"
+        checks = self.checks_of(repo, rec["head_sha"])
+        required = repo.protection.get(rec["base_ref"], [])
+        if any(checks.get(name) != "success" for name in required):
+            return "blocked"
+        if any(state == "failure" for state in checks.values()):
+            return "unstable"
+        return "clean"
+
     def add_branch(self, full_name: str, branch: str, sha: str) -> None:
         with self.lock:
             self.repo(full_name).branches[branch] = sha
@@ -155,8 +259,13 @@ class State:
         title: str = "A change",
         body: str | None = "",
         draft: bool = False,
+        head_repo: str | None = None,
+        mergeable_state: str | None = None,
     ) -> dict[str, Any]:
-        """Seed a pull request; its head sha is associated with it (commits/{sha}/pulls)."""
+        """Seed a pull request; its head sha is associated with it (commits/{sha}/pulls).
+
+        `head_repo` names a fork (seeded with add_fork) the head comes from; `mergeable_state`
+        fixes GitHub's merge state instead of working it out (see merge_state)."""
         with self.lock:
             repo = self.add_repo(full_name)
             number = number or repo.next_number
@@ -187,6 +296,8 @@ class State:
                 "merge_commit_sha": fake_sha(full_name, "merge", number) if merged else None,
                 "mergeable": mergeable,
                 "draft": draft,
+                "head_repo": head_repo or full_name,
+                "mergeable_state": mergeable_state,
             }
             repo.issues[number] = pr
             repo.branches.setdefault(head_ref, head_sha)
@@ -202,6 +313,9 @@ class State:
         repo = self.add_repo(
             repo_json["full_name"], repo_json.get("default_branch", "main"), repo_json.get("private", False)
         )
+        head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or repo.full_name
+        if head_repo != repo.full_name:
+            self.add_fork(repo.full_name, head_repo)
         return self.add_pull(
             repo.full_name,
             pr["number"],
@@ -215,6 +329,7 @@ class State:
             title=pr["title"],
             body=pr.get("body"),
             draft=bool(pr.get("draft")),
+            head_repo=head_repo,
         )
 
     def add_review(

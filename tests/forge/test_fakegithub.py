@@ -36,7 +36,24 @@ def test_401(seeded: FakeGitHub, headers: dict, message: str) -> None:
 def test_bearer_is_accepted(seeded: FakeGitHub) -> None:
     r = requests.get(f"{seeded.base_url}/user", headers={"Authorization": "Bearer test-token"})
     assert r.status_code == 200
-    assert r.json()["login"] == "gitdeploy[bot]" and r.json()["type"] == "Bot"
+    assert r.json()["login"] == "deploy-bot" and r.json()["type"] == "User"
+
+
+def test_what_a_token_creates_is_its_accounts(seeded: FakeGitHub) -> None:
+    """Comments, issues and reactions carry the login of the token that made them, as on GitHub."""
+    seeded.state.add_token("hubot-token", "hubot")
+    for token in ("test-token", "hubot-token"):
+        h = {"Authorization": f"token {token}"}
+        r = requests.post(f"{seeded.base_url}/repos/{REPO}/issues/2/comments", json={"body": "hi"}, headers=h)
+        assert r.status_code == 201
+        r = requests.post(f"{seeded.base_url}/repos/{REPO}/issues", json={"title": "t"}, headers=h)
+        assert r.status_code == 201
+    assert [c["user"] for c in seeded.state.comments(REPO, 2)] == ["deploy-bot", "hubot"]
+    with seeded.state.lock:
+        authors = [i["user"] for i in seeded.state.repo(REPO).issues.values() if not i["is_pull"]]
+    assert authors == ["deploy-bot", "hubot"]
+    with pytest.raises(ValueError, match="App"):
+        seeded.state.add_token("t2", "gitdeploy[bot]")  # a personal token never acts as an App
 
 
 @pytest.mark.parametrize(
@@ -127,15 +144,31 @@ def test_merge_status_codes(seeded: FakeGitHub) -> None:
 
 def test_check_runs(seeded: FakeGitHub) -> None:
     url = f"{seeded.base_url}/repos/{REPO}/check-runs"
-    assert requests.post(url, json={"name": "plan"}, headers=AUTH).status_code == 422
-    run = requests.post(url, json={"name": "plan", "head_sha": HEAD, "status": "in_progress"}, headers=AUTH)
+    refused = requests.post(url, json={"name": "plan", "head_sha": HEAD}, headers=AUTH)
+    assert refused.status_code == 403  # a personal token: only an App writes check runs
+    seeded.state.add_app(1, "ci", "unused")
+    seeded.state.add_installation(2, 1, REPO)
+    token, _ = seeded.state.issue_installation_token(2)
+    app_auth = {"Authorization": f"token {token}"}
+    assert requests.post(url, json={"name": "plan"}, headers=app_auth).status_code == 422
+    run = requests.post(url, json={"name": "plan", "head_sha": HEAD, "status": "in_progress"}, headers=app_auth)
     assert run.status_code == 201 and run.json()["status"] == "in_progress"
     done = requests.patch(f"{url}/{run.json()['id']}", json={"conclusion": "success",
-                          "output": {"title": "ok", "summary": "2 changes"}}, headers=AUTH)  # fmt: skip
+                          "output": {"title": "ok", "summary": "2 changes"}}, headers=app_auth)  # fmt: skip
     assert done.json()["status"] == "completed" and done.json()["conclusion"] == "success"
     assert done.json()["output"]["summary"] == "2 changes"
     assert requests.patch(f"{url}/{run.json()['id']}", json={"status": "completed", "conclusion": None},
-                          headers=AUTH).status_code == 422  # fmt: skip
+                          headers=app_auth).status_code == 422  # fmt: skip
+    note = {"path": "gitdeploy.yaml", "start_line": 5, "end_line": 5, "annotation_level": "failure", "message": "x"}
+    for n, total in ((1, 1), (2, 3)):  # annotations accumulate over updates
+        r = requests.patch(f"{url}/{run.json()['id']}", json={"output": {"title": "t", "summary": "s",
+                           "annotations": [note] * n}}, headers=app_auth)  # fmt: skip
+        assert r.status_code == 200 and r.json()["output"]["annotations_count"] == total
+    listed = requests.get(f"{url}/{run.json()['id']}/annotations", headers=app_auth).json()
+    assert len(listed) == 3 and listed[0]["start_line"] == 5
+    bad = requests.patch(f"{url}/{run.json()['id']}", json={"output": {"title": "t", "summary": "s",
+                         "annotations": [{**note, "annotation_level": "error"}]}}, headers=app_auth)  # fmt: skip
+    assert bad.status_code == 422
 
 
 def test_deployment_refused_while_statuses_fail(seeded: FakeGitHub) -> None:

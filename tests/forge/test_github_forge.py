@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from gitdeploy.errors import GitdeployError
-from gitdeploy.forge.github import GitHubForge, PullInfo, part_header
+from gitdeploy.forge.github import GitHubForge, PullInfo, ReviewInfo, part_header
 from gitdeploy.forge.markdown import split_markdown
 from tests.fakegithub import FakeGitHub
 from tests.fixtures import webhook
@@ -34,12 +34,15 @@ def test_pull_reads_the_seeded_payload(forge: GitHubForge) -> None:
         mergeable=True,
         author="Codertocat",
         title="Update the README with new information.",
+        mergeable_state="clean",
+        head_repo=REPO,
+        base_repo=REPO,
     )
 
 
 def test_bot_login_is_read_once(forge: GitHubForge, seeded: FakeGitHub) -> None:
-    assert forge.bot_login() == "gitdeploy[bot]"
-    assert forge.bot_login() == "gitdeploy[bot]"
+    assert forge.bot_login() == "deploy-bot"
+    assert forge.bot_login() == "deploy-bot"
     assert len(seeded.state.calls_to("GET", "/user")) == 1
 
 
@@ -61,7 +64,7 @@ def test_upsert_creates_once_then_edits_in_place(forge: GitHubForge, seeded: Fak
 
 def test_upsert_leaves_other_peoples_and_other_markers_alone(forge: GitHubForge, seeded: FakeGitHub) -> None:
     seeded.state.add_comment(REPO, 2, f"{PLAN}\nquoted by a human", user="Codertocat")
-    seeded.state.add_comment(REPO, 2, "<!-- gitdeploy:apply -->\napplied", user="gitdeploy[bot]")
+    seeded.state.add_comment(REPO, 2, "<!-- gitdeploy:apply -->\napplied", user="deploy-bot")
     forge.upsert_marked_comment(2, PLAN, ["mine"])
     bodies = [c["body"] for c in seeded.state.comments(REPO, 2)]
     assert bodies == [f"{PLAN}\nquoted by a human", "<!-- gitdeploy:apply -->\napplied", f"{PLAN}\nmine"]
@@ -90,8 +93,8 @@ def test_upsert_split_comment_grows_and_shrinks(forge: GitHubForge, seeded: Fake
 
 
 def test_upsert_deletes_duplicates(forge: GitHubForge, seeded: FakeGitHub) -> None:
-    a = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold", user="gitdeploy[bot]")
-    b = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold twin", user="gitdeploy[bot]")
+    a = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold", user="deploy-bot")
+    b = seeded.state.add_comment(REPO, 2, f"{PLAN}\nold twin", user="deploy-bot")
     refs = forge.upsert_marked_comment(2, PLAN, ["new"])
     assert refs[0].id == a["id"]
     assert [c["id"] for c in seeded.state.comments(REPO, 2)] == [a["id"]]
@@ -195,30 +198,17 @@ def test_team_membership(forge: GitHubForge, seeded: FakeGitHub) -> None:
     assert paths[0] == "/orgs/acme/teams/ops/memberships/alice"
 
 
-@pytest.mark.parametrize(
-    ("reviews", "approved"),
-    [
-        ([], False),
-        ([("alice", "APPROVED")], True),
-        ([("alice", "APPROVED"), ("bob", "CHANGES_REQUESTED")], False),
-        ([("bob", "CHANGES_REQUESTED"), ("bob", "APPROVED"), ("alice", "COMMENTED")], True),
-        ([("alice", "APPROVED"), ("alice", "COMMENTED")], True),
-        ([("alice", "APPROVED"), ("alice", "DISMISSED")], False),
-        ([("alice", "COMMENTED")], False),
-    ],
-)
-def test_is_approved(forge: GitHubForge, seeded: FakeGitHub, reviews: list, approved: bool) -> None:
-    for user, state in reviews:
-        seeded.state.add_review(REPO, 2, user, state)
-    assert forge.is_approved(2) is approved
-
-
-def test_is_approved_for_head_ignores_reviews_of_older_commits(
-    forge: GitHubForge, seeded: FakeGitHub
-) -> None:
+def test_reviews_and_red_checks(forge: GitHubForge, seeded: FakeGitHub) -> None:
     seeded.state.add_review(REPO, 2, "alice", "APPROVED", commit_id="0" * 40)
-    assert forge.is_approved(2) is True
-    assert forge.is_approved(2, head_sha=HEAD) is False
+    seeded.state.add_review(REPO, 2, "bob", "CHANGES_REQUESTED")
+    seeded.state.add_review(REPO, 2, "carol", "PENDING")
+    assert forge.reviews(2) == [ReviewInfo("alice", "APPROVED", "0" * 40),
+                                ReviewInfo("bob", "CHANGES_REQUESTED", HEAD)]
+    assert forge.red_checks(HEAD) == []
+    forge.set_status(HEAD, "ci/test", "failure", "red")
+    forge.set_status(HEAD, "ci/lint", "pending", "running")
+    forge.set_status(HEAD, "ci/lint", "success", "ok")  # the latest status per context counts
+    assert forge.red_checks(HEAD) == ["ci/test (failure)"]
 
 
 def test_prs_for_commit(forge: GitHubForge, seeded: FakeGitHub) -> None:

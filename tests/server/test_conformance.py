@@ -39,6 +39,8 @@ REAL = {
     **{f"pull_request/{a}": f"pull_request/{a}.payload.json" for a in ("opened", "synchronize", "reopened", "closed")},
 }
 ADDED = {"issue_comment/created.on-pull-request": {"issue.pull_request"}}  # what GitHub adds on a PR
+# fixtures of events the examples do not cover (a GitHub App's), written from GitHub's webhook reference
+NO_EXAMPLE = {"check_run/rerequested", "installation/created", "installation_repositories/added"}
 
 
 def real(name: str) -> dict:
@@ -73,7 +75,7 @@ def differences(fixture: object, example: object, path: str, skip: set[str]) -> 
 def test_every_real_example_has_a_fixture():
     examples = {str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.json")}
     assert examples <= set(REAL.values()), f"examples without a fixture: {examples - set(REAL.values())}"
-    assert set(REAL) == set(webhook_names())
+    assert set(REAL) | NO_EXAMPLE == set(webhook_names())
 
 
 @pytest.mark.parametrize("name", sorted(REAL))

@@ -16,7 +16,8 @@ def test_pull_request_activity_plans_the_environment_of_its_base(config, action)
     (job,) = jobs_for_event("pull_request", payload(f"pull_request/{action}"), config)
     assert (job.kind, job.environment) == ("plan", "production")
     assert job.payload == {"repo": "Codertocat/Hello-World", "pr": 2, "head_sha": SHA, "base_ref": "master",
-                           "action": action, "draft": False, "environment": "production"}
+                           "action": action, "draft": False, "fork": False, "environment": "production",
+                           "installation": 1}
     assert job.dedup_key == "plan:Codertocat/Hello-World#2:production"
 
 
