@@ -406,7 +406,9 @@ def deploy(
         if prepared.spec.commit:  # a working-tree deploy is never recorded as deployed
             if journal:
                 journal.note(phase="record")
-            recorded = _record(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
+            recorded, missing = _record_told(ctx, _attempt(ctx, prepared, result, trigger, who, started), on_event)
+            if missing:  # the result says what of the record is missing (the ref moves regardless)
+                result = replace(result, events=result.events + (missing,))
             if journal and recorded:
                 journal.note(phase="recorded")  # a recovery then adds its own line, not a second one for this
         if journal and (recorded or not result.ok) and not (result.rolled_back and not result.rollback_verified):
@@ -610,11 +612,20 @@ def _commit_of(ctx: Context, rev: str) -> str | None:
 
 def _record(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> bool:
     """Record in git; a failure to record is reported as an event, never hides the deploy's result.
-    False when it could not be recorded."""
+    False when it could not be recorded (see _record_told)."""
+    return _record_told(ctx, attempt, on_event)[0]
+
+
+def _record_told(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> tuple[bool, Event | None]:
+    """(recorded, the record-failed event or None). history.record moves refs/gitdeploy/<env> even
+    when the note cannot be written; that counts as recorded (the verified revision is true), and
+    the event says the note is missing."""
     try:
         record(open_repo(ctx.repo), attempt)
-        return True
+        return True, None
     except (GitdeployError, OSError, git.GitCommandError) as exc:
+        ev = Event(time.time(), "", "record-failed", describe_error(exc))
         if on_event:
-            on_event(Event(time.time(), "", "record-failed", describe_error(exc)))
-        return False
+            on_event(ev)
+        done = getattr(exc, "recorded", None)  # RecordIncomplete: which part made it
+        return bool(done is not None and attempt.result == "ok" and done.ref_moved), ev

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
+from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.live.engine import check_env_name
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 
@@ -124,13 +125,20 @@ def run_reported(ctx: Context, fn: Callable, *a: Any, **kw: Any) -> Any:
         err_console.print("[red]interrupted[/red]")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - a bug: log it, tell the user where, no traceback
+        if is_storage_error(exc):  # a full or failing disk is what it is, not a gitdeploy bug
+            return run_reported(ctx, _raise, storage_error(exc))
         log = _crash_log(ctx, exc)
         err_console.print(f"[bold red]internal error:[/bold red] {_esc(type(exc).__name__)}: {_esc(str(exc))}")
         err_console.print(f"  [yellow]hint:[/yellow] this is a gitdeploy bug; details in {log}")
         sys.exit(EXIT_FAILED)
 
 
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
 def _crash_log(ctx: Context, exc: Exception) -> Path:
+    """Write the traceback under the data directory in use (`ctx.data_dir`: the configured one)."""
     folder = ctx.data_dir / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ def _hook_ctx() -> Context:
     """The Context of a server-side hook: git runs it inside the bare repository."""
     ctx: Context = click.get_current_context().obj
     repo = git.Repo(ctx.repo)
-    return replace(ctx, data_dir=repoconfig.hook_data_dir(repo, ctx.data_dir))
+    ctx.data_dir = repoconfig.hook_data_dir(repo, ctx.data_dir)  # in place: crash logs go there too
+    return ctx
 
 
 @hook_group.command("pre-receive", epilog="""\b

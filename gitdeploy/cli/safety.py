@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from gitdeploy import pipeline
-from gitdeploy.cli.app import command, console, print_json
+from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.core import deploy_with_progress
 from gitdeploy.deploy import freeze as brakes
 from gitdeploy.errors import EXIT_FAILED
@@ -56,15 +56,19 @@ def history_cmd(ctx: Context, as_json: bool, limit: int) -> None:
     """Every deployment attempt in this environment, newest first (from git notes)."""
     repo = open_repo(ctx.repo)
     rows = attempts(repo, ctx.env)
+    skipped = rows.skipped  # note lines that are no attempt (bad JSON, wrong types)
     rows = rows[:limit] if limit > 0 else rows
     deployed = deployed_commit(repo, ctx.env)
     if as_json:
-        print_json({"env": ctx.env, "deployed": deployed, "attempts": [
+        print_json({"env": ctx.env, "deployed": deployed, "skipped": skipped, "attempts": [
             {"commit": a.commit, "subject": subject(repo, a.commit), "system": a.system, "trigger": a.trigger,
              "who": a.who, "started": a.started, "ended": a.ended, "duration": round(a.duration, 3),
              "result": a.result, "summary": a.summary, "verified": a.verified, "failure": a.failure}
             for a in rows]})
         return
+    if skipped:
+        err_console.print(f"[yellow]warning:[/yellow] {skipped} unreadable line(s) in the history notes "
+                          "(refs/notes/gitdeploy) were skipped")
     if not rows:
         console.print(f"no deployments recorded in {ctx.env}")
         return

@@ -28,6 +28,7 @@ def serve_cmd(ctx: Context, config_path: Path, watch: bool, log_level: str) -> N
     """Serve GitHub webhooks: plan pull requests, run PR-comment commands, deploy pushes."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(config_path)
+    ctx.data_dir = config.data_dir  # the configured data dir: crash logs go there too
     handlers = BotHandlers(Bot(config))
     recover_environments(config, handlers.bot.context)
     handlers.watchers = start_watchers(config, handlers.bot) if watch else {}

@@ -8,7 +8,6 @@ deliberate halt from a crash; the next successful deploy clears it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from gitdeploy.deploy.lock import env_dir, holder, whoami
 from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import atomic_write
 from gitdeploy.live import enginelock
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ class Brake:
 
 
 def _write(path: Path, brake: Brake) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(brake)))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(asdict(brake)).encode(), 0o644)
 
 
 def _read(path: Path) -> Brake | None:

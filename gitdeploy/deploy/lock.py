@@ -2,7 +2,9 @@
 
 The lock is a file in the data directory held with `fcntl.flock`: the kernel releases it when
 the holder's process dies, so a crashed deployer never blocks the next one (Kamal's stale locks
-do, for weeks). The file also carries who holds it, as JSON, for messages and `status`.
+do, for weeks). Who holds it is kept beside it in `deploy.holder.json`, written atomically (temp
+file, fsync, rename: a crash leaves the old holder or the new, never half of one) and validated
+when read; a clean release removes it, so one left behind names a holder that died.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import atomic_write, storage_error
 
 
 def whoami() -> str:
@@ -62,7 +65,9 @@ class DeployLock:
         if self._fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)  # an empty file after a clean release: nothing to recover
+            holder_path(self.path.parent).unlink(missing_ok=True)  # a clean release: nothing to recover
+        except OSError:
+            pass  # an I/O error: the next holder overwrites it
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -79,14 +84,22 @@ def lock_path(data_dir: Path, env: str) -> Path:
     return env_dir(data_dir, env) / "deploy.lock"
 
 
+def holder_path(folder: Path) -> Path:
+    """The holder metadata beside an environment's lock file (in `folder`)."""
+    return folder / "deploy.holder.json"
+
+
 def acquire(data_dir: Path, env: str, *, trigger: str, reason: str = "", owner: str | None = None) -> DeployLock:
     """Take the environment's lock at once, or raise GitdeployError naming the holder.
 
     A lock left by a process that died is free again (the kernel dropped the flock); its
     metadata is returned as `DeployLock.recovered` so callers can say so.
     """
-    path = lock_path(data_dir, env)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path = lock_path(data_dir, env)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, data_dir / "envs" / env / "deploy.lock") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -98,11 +111,15 @@ def acquire(data_dir: Path, env: str, *, trigger: str, reason: str = "", owner: 
             "wait for it to finish (`gitdeploy status` shows the holder); a lock whose holder died is "
             "recovered automatically",
         ) from None
-    recovered = _parse(_read_fd(fd))
+    meta = holder_path(path.parent)
+    recovered = _parse(_read(meta))
     info = LockInfo(owner or whoami(), os.getpid(), trigger, reason, time.time())
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
-    os.fsync(fd)
+    try:
+        atomic_write(meta, json.dumps(asdict(info)).encode(), 0o644)
+    except GitdeployError:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        raise
     return DeployLock(path, fd, info, recovered)
 
 
@@ -118,7 +135,7 @@ def holder(data_dir: Path, env: str) -> LockInfo | None:
         except BlockingIOError:
             # Held: the holder may still be writing its metadata; give it a moment.
             for _ in range(20):
-                info = _parse(_read_fd(fd))
+                info = _parse(_read(holder_path(path.parent)))
                 if info:
                     return info
                 time.sleep(0.01)
@@ -129,14 +146,25 @@ def holder(data_dir: Path, env: str) -> LockInfo | None:
         os.close(fd)
 
 
-def _read_fd(fd: int) -> bytes:
-    return os.pread(fd, 65536, 0)
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(65536)
+    except OSError:
+        return b""
 
 
 def _parse(raw: bytes) -> LockInfo | None:
+    """The holder in `raw`, or None when it is missing or malformed (wrong types included)."""
     try:
         data = json.loads(raw)
-        return LockInfo(str(data["owner"]), int(data["pid"]), str(data["trigger"]), str(data.get("reason", "")),
-                        float(data["started"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):
         return None
+    if not isinstance(data, dict):
+        return None
+    owner, pid, trigger, reason, started = (data.get(k) for k in ("owner", "pid", "trigger", "reason", "started"))
+    if not (isinstance(owner, str) and isinstance(trigger, str) and isinstance(reason, str | None)
+            and isinstance(pid, int) and not isinstance(pid, bool)
+            and isinstance(started, int | float) and not isinstance(started, bool)):
+        return None
+    return LockInfo(owner, pid, trigger, reason or "", float(started))

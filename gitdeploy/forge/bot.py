@@ -35,7 +35,7 @@ from gitdeploy.live.engine import connect
 from gitdeploy.plan.render import plan_to_dict
 from gitdeploy.server.config import Environment, ServerConfig
 from gitdeploy.server.metrics import Metrics
-from gitdeploy.server.queue import Job, JobQueue, JobSpec
+from gitdeploy.server.queue import Job, JobQueue, JobSpec, Superseded
 from gitdeploy.server.worker import Handler
 
 log = logging.getLogger(__name__)
@@ -253,6 +253,8 @@ class Bot:
             why = self._comment_deploy_gone(forge, repo, pr, env.name, sha)
             if why:
                 return f"skipped: {why}"
+        if trigger == "push":
+            self._still_head(repo, p.get("ref") or "", sha)
         run = self._begin(forge, sha, DEPLOY_STATUS, f"deploying to {env.name}")
         key = f"{job.id}:{env.name}:{sha}"
         deployment = self.store.deployment_for(key)
@@ -291,6 +293,16 @@ class Bot:
         if not result.ok:
             raise GitdeployError(result.headline, result.failure)
         return f"deployed {sha[:7]} to {env.name}: {result.headline}"
+
+    def _still_head(self, repo: str, ref: str, sha: str) -> None:
+        """Raise Superseded unless `sha` is still the head of the pushed branch (never replay the past:
+        a newer push has its own job; /deploy and /rollback are asked for explicitly and skip this)."""
+        if not ref.startswith("refs/heads/"):
+            return
+        branch = ref.removeprefix("refs/heads/")
+        head = self.mirror(repo).fetch_branch(branch)
+        if head != sha:
+            raise Superseded(f"superseded: {head[:7]} is newer on {branch} (the head now); {sha[:7]} was not deployed")
 
     def _comment_deploy_gone(self, forge: GitHubForge, repo: str, pr: int, env: str, sha: str) -> str:
         """Why a queued comment deploy must not run any more ("" when it still should)."""

@@ -7,7 +7,6 @@ again reuses what exists.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import git
 
+from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import create_exclusive
 from gitdeploy.gitops import repoconfig
 from gitdeploy.server.config import Environment, Secret, ServerConfig
 
@@ -63,11 +64,12 @@ def webhook_secret(data_dir: Path) -> str:
     """The generated webhook secret of this data directory (created 0600 on first use)."""
     path = data_dir / SECRET_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+        create_exclusive(path, secrets.token_hex(32).encode(), 0o600)  # complete before it appears
+    value = path.read_text().strip()
+    if not value:
+        raise GitdeployError(f"the demo's webhook secret {path} is empty",
+                             f"remove it (`rm {path}`) and run `gitdeploy demo` again: a new one is made")
+    return value
 
 
 def server_config(data_dir: Path, bare: Path, port: int) -> ServerConfig:

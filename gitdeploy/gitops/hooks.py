@@ -76,11 +76,19 @@ def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     emit(f"gitdeploy: deploying {sha[:7]} to {ctx.env} (pushed by {who})")
     if jobs.server_running(ctx.data_dir):
         job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who)
-        emit(f"gitdeploy: queued as job {job_id} on the gitdeploy server; following it")
-        job = jobs.follow(ctx.data_dir, job_id, emit, unclaimed=jobs.unclaimed_seconds())
+        bound = jobs.follow_seconds()
+        emit(f"gitdeploy: queued as job {job_id} on the gitdeploy server; following it for up to "
+             f"{_span(bound)} (GITDEPLOY_HOOK_FOLLOW)")
+        job = jobs.follow(ctx.data_dir, job_id, emit, timeout=bound, unclaimed=jobs.unclaimed_seconds())
         if job is None or job.state not in jobs.FINAL:
-            emit(f"gitdeploy: job {job_id} is still {job.state if job else 'missing'}; "
-                 "it goes on without you (see the dashboard)")
+            state = job.state if job else "missing"
+            if not jobs.server_running(ctx.data_dir):
+                emit(f"gitdeploy: the server stopped while job {job_id} was {state}; when it starts again the "
+                     f"job runs only if {sha[:7]} is still the head of {ref.removeprefix('refs/heads/')}")
+            else:
+                emit(f"gitdeploy: stopped following job {job_id} after {_span(bound)}; it is still {state} "
+                     "and goes on without you (see the dashboard)")
+            emit(f"gitdeploy: {environment_state(ctx)}")
             return True
         if not job.result.startswith(jobs.WITHDRAWN):
             if job.state != "done":
@@ -97,6 +105,25 @@ def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     if not result.ok:
         emit("gitdeploy: the push is in git but NOT deployed; `git revert` and push to go back for good")
     return result.ok
+
+
+def environment_state(ctx: Context) -> str:
+    """One line: the environment's last verified revision and whether a deploy is running now."""
+    from gitdeploy.deploy.lock import holder
+    from gitdeploy.history.notes import deployed_commit
+
+    try:
+        at = deployed_commit(git.Repo(ctx.repo), ctx.env)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        at = None
+    verified = f"last verified at {at[:7]}" if at else "never verified (nothing deployed yet)"
+    held = holder(ctx.data_dir, ctx.env)
+    now = f"a deploy is running ({held.describe()})" if held else "no deploy is running"
+    return f"{ctx.env} is {verified}; {now}"
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
 
 
 def pusher(repo: git.Repo) -> str:

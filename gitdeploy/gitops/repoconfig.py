@@ -16,6 +16,8 @@ from pathlib import Path
 
 import git
 
+from gitdeploy.fsutil import atomic_write
+
 DEFAULT_ENVIRONMENTS = {"production": "main"}
 REGISTRY_FILE = "repositories.txt"
 
@@ -61,12 +63,13 @@ def hook_data_dir(repo: git.Repo, fallback: Path) -> Path:
 
 def register(data_dir: Path, repo_path: Path) -> None:
     """Add `repo_path` to the data directory's list of served repositories (idempotent)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / REGISTRY_FILE
-    known = registered(data_dir)
-    if repo_path.resolve() not in known:
-        with path.open("a") as f:
-            f.write(f"{repo_path.resolve()}\n")
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        lines = []
+    if str(repo_path.resolve()) not in lines:
+        atomic_write(path, "".join(f"{line}\n" for line in [*lines, str(repo_path.resolve())]).encode(), 0o644)
 
 
 def registered(data_dir: Path) -> list[Path]:

@@ -9,34 +9,21 @@ from __future__ import annotations
 import git
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.history.notes import verified_revision
 from gitdeploy.pipeline import Context
-
-REF_PREFIX = "refs/gitdeploy/"
 
 
 def deployed_commit(ctx: Context) -> str:
-    """The commit last deployed and verified to ctx.env (refs/gitdeploy/<env>), else HEAD's."""
+    """The commit last deployed and verified to ctx.env (refs/gitdeploy/<env>).
+
+    Never HEAD: drift is measured against, and repairs deploy, only what was verified. A
+    missing or broken ref is a GitdeployError that says how to repair it.
+    """
     try:
         repo = git.Repo(ctx.repo)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise GitdeployError(f"{ctx.repo} is not a git repository", "use --repo to name the spec repository") from None
-    try:
-        from gitdeploy.history.notes import deployed_commit as recorded
-    except ImportError:
-        recorded = None
-    if recorded is not None:
-        sha = recorded(repo, ctx.env)
-    else:
-        try:
-            sha = repo.git.rev_parse("--verify", "-q", f"{REF_PREFIX}{ctx.env}^{{commit}}") or None
-        except git.GitCommandError:
-            sha = None
-    if sha:
-        return sha
-    try:
-        return repo.head.commit.hexsha
-    except ValueError:
-        raise GitdeployError(f"{ctx.repo} has no commits yet", "commit the spec and deploy it first") from None
+    return verified_revision(repo, ctx.env)
 
 
 def frozen(ctx: Context) -> str | None:

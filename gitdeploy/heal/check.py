@@ -15,6 +15,7 @@ from typing import Any
 
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import EventSink, Result
+from gitdeploy.errors import GitdeployError
 from gitdeploy.heal import brakes
 from gitdeploy.heal.detect import detect, observe
 from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
@@ -92,7 +93,18 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     no drift (the system is between revisions). Raises GitdeployError (spec, engine).
     """
     started = time.time()
-    target = target or load_target(ctx)
+    if target is None:
+        try:
+            commit = brakes.deployed_commit(ctx)
+        except GitdeployError:
+            # nothing verified yet: only a first deploy in progress (maybe from another data dir) is
+            # worth saying; HEAD names the system to look for it, it is never compared with
+            busy = _first_deploy(ctx)
+            if busy is None:
+                raise
+            return CheckReport(system=busy[0], env=ctx.env, commit="", drifts=(), deploying=busy[1],
+                               checked_at=started, seconds=time.time() - started)
+        target = load_target(ctx, commit)
     system = target.spec.system
     base = dict(system=system, env=ctx.env, commit=target.commit, checked_at=started,
                 frozen=brakes.frozen(ctx) or "")
@@ -105,6 +117,32 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     obs = observe(ctx.docker(), system, ctx.env, target.desired, workers)
     drifts = detect(target.desired, system, ctx.env, obs)
     return CheckReport(drifts=tuple(drifts), seconds=time.time() - started, containers=len(obs.inspects), **base)
+
+
+def _first_deploy(ctx: Context) -> tuple[str, str] | None:
+    """(system, who) of a deploy running now in an environment with no verified revision, or None."""
+    try:
+        _, spec = pipeline.load(ctx, "HEAD")
+    except GitdeployError:
+        return None
+    who = brakes.deploying(ctx, spec.system)
+    return (spec.system, who) if who else None
+
+
+class TargetMoved(GitdeployError):
+    """The environment's last verified revision is no longer the one a repair was planned for."""
+
+
+def still_verified(ctx: Context, commit: str) -> None:
+    """Raise TargetMoved unless `commit` is still ctx.env's last verified revision.
+
+    The healer only ever deploys that revision: never an older one (nor a newer one it did not check).
+    """
+    now = brakes.deployed_commit(ctx)
+    if now != commit:
+        raise TargetMoved(
+            f"the last verified revision of '{ctx.env}' moved from {commit[:7]} to {now[:7]} since the check; "
+            "nothing was repaired", f"the next check measures against {now[:7]}")
 
 
 @dataclass(frozen=True)
@@ -146,8 +184,11 @@ def fix(
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
     tainted = before.tainted(services)
+    still_verified(ctx, target.commit)
+    # ... and once more under the environment's lock, right before anything changes: a deploy that
+    # finished meanwhile moved the verified revision, and repairing to the old one would undo it.
     result = pipeline.deploy(ctx, target.commit, trigger="heal", who=who, on_event=on_event, tainted=tainted,
-                             only=services)
+                             only=services, on_plan=lambda _plan: still_verified(ctx, target.commit))
     removed: list[str] = []
     if result.ok and tainted:
         engine = ctx.engine()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.heal import brakes
-from gitdeploy.heal.check import CheckReport, FixOutcome, Target, check, fix, load_target
+from gitdeploy.heal.check import CheckReport, FixOutcome, Target, TargetMoved, check, fix, load_target
 from gitdeploy.heal.model import Drift
 from gitdeploy.heal.state import HealState, StateStore, state_path
 from gitdeploy.live import labels
@@ -98,6 +98,9 @@ class Watcher:
         self._stream = None
         self._step = threading.Lock()
         self._said_frozen = ""
+        self._said_unsaved = ""
+        if self.store.warning:
+            self._emit("state-reset", "", self.store.warning, loud=True)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -208,7 +211,7 @@ class Watcher:
                 report = check(self.ctx, target)
             except GitdeployError as exc:
                 self.state.error = exc.message
-                self.store.save(self.state)
+                self._save()
                 self._emit("check-failed", "", exc.message, loud=True)
                 return None
             log.debug("check: %d drift, deploying=%r halted=%r", len(report.drifts), report.deploying, report.halted)
@@ -219,7 +222,7 @@ class Watcher:
             if self.mode == "heal" and not report.halted:
                 report = self._heal(report, target)
             self._maybe_notify()
-            self.store.save(self.state)
+            self._save()
             return report
 
     def _load_target(self) -> Target:
@@ -285,11 +288,14 @@ class Watcher:
         try:
             out = fix(self.ctx, only=set(todo), before=report, target=target, who="gitdeploy-heal")
         except GitdeployError as exc:
-            if "locked" in exc.message or "frozen" in exc.message:
+            if isinstance(exc, TargetMoved) or "locked" in exc.message or "frozen" in exc.message:
                 for path in todo:  # not the service's fault: try again at the next round
                     st.service(path).attempts.pop()
                     st.service(path).next_attempt = 0.0
                 self._emit("skipped", "", exc.message)
+                if isinstance(exc, TargetMoved):  # check the new revision now
+                    self._target = None
+                    self._wake.set()
                 return report
             out = None
             error = exc.message
@@ -317,6 +323,17 @@ class Watcher:
                 s.next_attempt = 0.0
                 self._wake.set()
         return after
+
+    def _save(self) -> None:
+        """Save the state; a full or failing disk is said once (loudly), and the round goes on."""
+        try:
+            self.store.save(self.state)
+        except GitdeployError as exc:
+            if self._said_unsaved != exc.message:
+                self._emit("state-not-saved", "", f"{exc.message}: the heal state is kept in memory only", loud=True)
+                self._said_unsaved = exc.message
+            return
+        self._said_unsaved = ""
 
     def _give_up(self, path: str, why: str) -> None:
         s = self.state.service(path)

@@ -8,13 +8,16 @@ neither forgets a flapping service nor repeats a notification.
 from __future__ import annotations
 
 import json
-import os
+import logging
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitdeploy.fsutil import atomic_write, move_aside
 from gitdeploy.heal.model import KINDS, Drift
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,15 +60,60 @@ class HealState:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> HealState:
-        services = {p: ServiceState(**{k: v for k, v in s.items() if k in ServiceState.__dataclass_fields__})
-                    for p, s in (data.get("services") or {}).items()}
+    def from_json(cls, data: Any) -> HealState:
+        """Parse a saved state; raises ValueError when anything has the wrong shape or type."""
+        data = _obj(data, "the state")
+        services = {_str(p, "a service path"): _service(s) for p, s in _obj(data.get("services") or {}, "services").items()}
         return cls(
-            env=data.get("env", ""), system=data.get("system", ""), commit=data.get("commit", ""),
-            checked_at=float(data.get("checked_at") or 0), drift=[Drift.from_dict(d) for d in data.get("drift") or []],
-            first_seen={str(k): float(v) for k, v in (data.get("first_seen") or {}).items()},
-            services=services, notified=data.get("notified", ""), error=data.get("error", ""),
+            env=_str(data.get("env", ""), "env"), system=_str(data.get("system", ""), "system"),
+            commit=_str(data.get("commit", ""), "commit"), checked_at=_num(data.get("checked_at") or 0, "checked_at"),
+            drift=[_drift(d) for d in _list(data.get("drift") or [], "drift")],
+            first_seen={_str(k, "first_seen"): _num(v, "first_seen") for k, v in
+                        _obj(data.get("first_seen") or {}, "first_seen").items()},
+            services=services, notified=_str(data.get("notified", ""), "notified"),
+            error=_str(data.get("error", ""), "error"),
         )
+
+
+def _obj(v: Any, what: str) -> dict:
+    if not isinstance(v, dict):
+        raise ValueError(f"{what} is not an object")
+    return v
+
+
+def _list(v: Any, what: str) -> list:
+    if not isinstance(v, list):
+        raise ValueError(f"{what} is not a list")
+    return v
+
+
+def _str(v: Any, what: str) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"{what} is not a string")
+    return v
+
+
+def _num(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{what} is not a number")
+    return float(v)
+
+
+def _service(v: Any) -> ServiceState:
+    s = _obj(v, "a service")
+    return ServiceState(
+        attempts=[_num(t, "attempts") for t in _list(s.get("attempts") or [], "attempts")],
+        next_attempt=_num(s.get("next_attempt") or 0, "next_attempt"), given_up=_num(s.get("given_up") or 0, "given_up"),
+        last_error=_str(s.get("last_error", ""), "last_error"), repaired=int(_num(s.get("repaired") or 0, "repaired")),
+    )
+
+
+def _drift(v: Any) -> Drift:
+    d = _obj(v, "a drift item")
+    kind = _str(d.get("kind", ""), "kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown drift kind {kind!r}")
+    return Drift.from_dict(d)
 
 
 def state_path(data_dir: Path, env: str) -> Path:
@@ -73,22 +121,40 @@ def state_path(data_dir: Path, env: str) -> Path:
 
 
 class StateStore:
-    """Loads and atomically saves one environment's HealState."""
+    """Loads and atomically saves one environment's HealState.
+
+    A state file that cannot be parsed (bad JSON, or valid JSON with wrong types) is moved aside
+    to `<name>.corrupt-<n>` with a warning (`warning`), and the healer starts afresh: it forgets
+    backoffs and given-up services, never crashes on them.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.warning = ""  # what load() had to do about a corrupt file ("" when nothing)
         self._lock = threading.Lock()
 
     def load(self) -> HealState:
-        """The saved state; an empty one when there is none or it cannot be read."""
+        """The saved state; an empty one when there is none or it cannot be read (see the class)."""
         try:
-            return HealState.from_json(json.loads(self.path.read_text()))
-        except (OSError, ValueError, TypeError, KeyError):
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return HealState()
+        except OSError as exc:
+            self._warn(f"cannot read the heal state {self.path} ({exc.strerror or exc}); starting afresh")
+            return HealState()
+        try:
+            return HealState.from_json(json.loads(raw))
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            aside = move_aside(self.path)
+            kept = f"moved aside to {aside}" if aside else "left in place"
+            self._warn(f"the heal state {self.path} is corrupt ({exc}); {kept}; starting afresh")
             return HealState()
 
+    def _warn(self, message: str) -> None:
+        self.warning = message
+        log.warning("%s", message)
+
     def save(self, state: HealState) -> None:
+        """Write the state atomically; raises GitdeployError naming the file when the disk refuses."""
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(state.to_json(), indent=1, sort_keys=True).encode(), 0o644)

@@ -11,6 +11,8 @@ Only git plumbing is used, so this works in bare repositories (server-side hooks
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import git
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.history.gitlocks import LockVerdict, clear_if_stale, lock_in
 
 NOTES_REF = "refs/notes/gitdeploy"
 REF_PREFIX = "refs/gitdeploy/"
@@ -51,17 +54,51 @@ class Attempt:
 
     @classmethod
     def from_json(cls, commit: str, line: str) -> Attempt | None:
+        """The attempt on one note line; None when the line is not one (bad JSON or wrong types)."""
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(data, dict):
             return None
-        known = {f.name for f in fields(cls)} - {"commit"}
+        values: dict = {}
+        for f in fields(cls):
+            if f.name == "commit" or f.name not in data:
+                continue
+            v = data[f.name]
+            if f.type == "float":
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    return None
+                v = float(v)
+            elif not isinstance(v, str):
+                return None
+            values[f.name] = v
         try:
-            return cls(commit=commit, **{k: v for k, v in data.items() if k in known})
-        except TypeError:
+            return cls(commit=commit, **values)
+        except TypeError:  # a required field is missing
             return None
+
+
+class Attempts(list):
+    """A list of Attempt, plus how many note lines could not be read (`skipped`)."""
+
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record` wrote: the ref (moved for a verified attempt) and the note line."""
+
+    ref_moved: bool
+    note_written: bool
+
+
+class RecordIncomplete(GitdeployError):
+    """The attempt was recorded only in part; `recorded` says which part made it."""
+
+    def __init__(self, message: str, hint: str, recorded: Recorded) -> None:
+        super().__init__(message, hint)
+        self.recorded = recorded
 
 
 def open_repo(path: Path | str) -> git.Repo:
@@ -82,20 +119,83 @@ def identity_env(repo: git.Repo) -> dict[str, str]:
     return env
 
 
-def record(repo: git.Repo, attempt: Attempt) -> None:
-    """Append `attempt` to its commit's note; move refs/gitdeploy/<env> when it succeeded."""
-    line = attempt.to_json()
-    for tries in range(20):  # concurrent writers (other environments) race on the notes ref
-        try:
-            with repo.git.custom_environment(**identity_env(repo)):
-                repo.git.notes("--ref", NOTES_REF, "append", "-m", line, attempt.commit)
-            break
-        except git.GitCommandError as exc:
-            if "lock" not in str(exc) or tries == 19:
-                raise GitdeployError(f"could not record the attempt in git notes: {exc.stderr.strip()}") from None
-            time.sleep(0.05)
+def record(repo: git.Repo, attempt: Attempt) -> Recorded:
+    """Record `attempt`: move refs/gitdeploy/<env> first when it succeeded, then append its note.
+
+    The two are independent: a note that cannot be written (a stale lock, a full disk) never
+    keeps the ref from moving, so the environment's last verified revision stays true and the
+    healer never "repairs" back to an older one. The note goes to git on stdin (any size).
+    Raises RecordIncomplete (a GitdeployError saying what is missing) when either failed.
+    """
+    problems: list[str] = []
+    moved = False
     if attempt.result == "ok":
-        repo.git.update_ref("-m", f"gitdeploy: deployed to {attempt.env}", REF_PREFIX + attempt.env, attempt.commit)
+        ref = REF_PREFIX + attempt.env
+        try:
+            _git(repo, ["update-ref", "-m", f"gitdeploy: deployed to {attempt.env}", ref, attempt.commit])
+            moved = True
+        except GitdeployError as exc:
+            problems.append(f"{ref} was NOT moved to {attempt.commit[:7]} ({exc.message})")
+    try:
+        _git(repo, ["notes", "--ref", NOTES_REF, "append", "-F", "-", attempt.commit],
+             stdin=attempt.to_json() + "\n", env=identity_env(repo))
+        noted = True
+    except GitdeployError as exc:
+        noted = False
+        problems.append(f"the history note of {attempt.commit[:7]} in {attempt.env} is missing ({exc.message})")
+    done = Recorded(moved, noted)
+    if problems:
+        if moved:
+            problems.append(f"{REF_PREFIX}{attempt.env} was moved to {attempt.commit[:7]}")
+        hints = ["the deploy itself is as reported; fix the cause above"]
+        if attempt.result == "ok" and not moved:
+            hints.append(f"then move the ref by hand: git update-ref {REF_PREFIX}{attempt.env} {attempt.commit}")
+        if not noted:
+            hints.append(f"then add the line by hand if it matters: git notes --ref {NOTES_REF} append -m "
+                         f"'<the attempt as JSON>' {attempt.commit}")
+        raise RecordIncomplete("; ".join(problems), ", ".join(hints), done)
+    return done
+
+
+def _git(repo: git.Repo, args: list[str], stdin: str | None = None, env: dict[str, str] | None = None,
+         patience: float = 2.0) -> str:
+    """Run a git plumbing write in `repo`; a stale lock is cleared (see gitlocks), a busy one waited
+    for up to `patience` seconds (concurrent environments append notes too).
+
+    Raises GitdeployError with git's message (and the lock, when one is in the way).
+    """
+    cmd = ["git", "--git-dir", str(repo.git_dir), *args]
+    full_env = {**os.environ, **(env or {})}
+    dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
+    deadline = time.monotonic() + patience
+    verdict = None
+    while True:
+        try:
+            out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=full_env, timeout=120,
+                                 check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise GitdeployError(f"git {args[0]} failed: {exc}") from None
+        if out.returncode == 0:
+            return out.stdout
+        err = " ".join(out.stderr.split())
+        lock = lock_in(err) if ".lock" in err else None
+        if lock is not None and time.monotonic() < deadline:
+            verdict = clear_if_stale(lock, dirs)
+            if verdict is None or verdict.removed:
+                continue  # gone (or removed as stale): try again at once
+            time.sleep(0.1)  # another writer holds it for a moment
+            continue
+        if lock is not None and verdict is not None and not verdict.removed:
+            raise GitdeployError(f"git {args[0]} failed: {lock} is in the way: {verdict.why}",
+                                 f"if no git is running on {repo.git_dir}, remove it: rm {lock}")
+        raise GitdeployError(f"git {args[0]} failed: {err[:500] or f'exit {out.returncode}'}")
+
+
+def clear_stale_locks(repo: git.Repo, names: list[str]) -> list[LockVerdict]:
+    """Look at `names` (e.g. "index.lock", "refs/heads/main.lock") in the git dir; clear stale ones."""
+    dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
+    found = [clear_if_stale(Path(repo.git_dir) / n, dirs) for n in names]
+    return [v for v in found if v is not None]
 
 
 def deployed_commit(repo: git.Repo, env: str) -> str | None:
@@ -106,22 +206,64 @@ def deployed_commit(repo: git.Repo, env: str) -> str | None:
         return None
 
 
-def attempts(repo: git.Repo, env: str | None = None) -> list[Attempt]:
-    """Every recorded attempt (of `env`, or of all environments), newest first."""
+def verified_revision(repo: git.Repo, env: str) -> str:
+    """The last verified revision of `env` (refs/gitdeploy/<env>); never a guess such as HEAD.
+
+    Raises GitdeployError saying how to repair it when the ref is missing or broken.
+    """
+    sha = deployed_commit(repo, env)
+    if sha:
+        return sha
+    ref = REF_PREFIX + env
+    fix = f"git update-ref {ref} <sha of the commit that runs>"
+    if _ref_exists(repo, ref):
+        raise GitdeployError(
+            f"{ref} is broken in {repo.git_dir}: it does not name a commit, so the last verified revision "
+            f"of '{env}' is unknown",
+            f"point it at the commit that runs: `{fix}` (if git refuses, `git update-ref -d {ref}` or remove "
+            f"{Path(repo.git_dir) / ref} first), or deploy a commit")
+    raise GitdeployError(
+        f"nothing was deployed to '{env}' from this repository ({ref} is missing): there is no verified "
+        "revision to compare with or repair to",
+        f"deploy a commit first (`gitdeploy deploy`), or record the one that runs: `{fix}`")
+
+
+def _ref_exists(repo: git.Repo, ref: str) -> bool:
+    if (Path(repo.git_dir) / ref).exists():
+        return True
+    try:
+        packed = (Path(repo.git_dir) / "packed-refs").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(line.split(" ", 1)[-1].strip() == ref for line in packed.splitlines())
+
+
+def attempts(repo: git.Repo, env: str | None = None) -> Attempts:
+    """Every recorded attempt (of `env`, or of all environments), newest first.
+
+    A note line that is not an attempt (bad JSON, wrong types: notes are shared and editable)
+    is skipped and counted in the result's `skipped`; it never breaks the history.
+    """
+    out = Attempts()
     try:
         listing = repo.git.notes("--ref", NOTES_REF, "list")
     except git.GitCommandError:
-        return []  # no notes yet
-    out: list[Attempt] = []
+        return out  # no notes yet
     for row in listing.splitlines():
         note, _, commit = row.partition(" ")
         if not commit:
             continue
-        text = repo.odb.stream(bytes.fromhex(note)).read().decode(errors="replace")
+        try:
+            text = repo.odb.stream(bytes.fromhex(note)).read().decode(errors="replace")
+        except (ValueError, OSError, git.GitCommandError):
+            out.skipped += 1
+            continue
         for line in text.splitlines():
             if line.strip():
                 a = Attempt.from_json(commit, line)
-                if a and (env is None or a.env == env):
+                if a is None:
+                    out.skipped += 1
+                elif env is None or a.env == env:
                     out.append(a)
     out.sort(key=lambda a: (a.started, a.ended), reverse=True)
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import git
 
 from gitdeploy.errors import GitdeployError
-from gitdeploy.history.notes import Attempt, attempts, deployed_commit, identity_env
+from gitdeploy.history.notes import Attempt, attempts, clear_stale_locks, deployed_commit, identity_env
 
 TRAILER_OF = "Gitdeploy-Rolled-Back"  # the commit rolled back
 TRAILER_TO = "Gitdeploy-Rollback-To"  # the revision whose tree was restored
@@ -59,6 +59,10 @@ def make_rollback_commit(
     target, current = rollback_target(repo, env, to)
     branch = branch or _current_branch(repo)
     ref = f"refs/heads/{branch}"
+    for held in clear_stale_locks(repo, ["index.lock", f"{ref}.lock", "HEAD.lock", "packed-refs.lock"]):
+        if not held.removed:
+            raise GitdeployError(f"{held.path} is in the way of the rollback commit: {held.why}",
+                                 f"if no git is running on {repo.git_dir}, remove it: rm {held.path}")
     try:
         parent = repo.commit(ref)
     except (ValueError, git.BadName):

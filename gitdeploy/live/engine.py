@@ -23,6 +23,7 @@ import requests.exceptions
 from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.fsutil import atomic_write, storage_error
 from gitdeploy.live import labels
 from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
 from gitdeploy.spec.identity import Desired
@@ -361,21 +362,26 @@ class Engine:
         return name
 
     def materialize(self, digest: str, content: bytes, secret: bool = False) -> Path:
-        """A content-addressed, read-only copy of a file, to bind-mount into containers."""
+        """A content-addressed, read-only copy of a file, to bind-mount into containers.
+
+        Written atomically and durably (gitdeploy.fsutil); a copy of the wrong size (cut short by
+        a crash before this was atomic) is written again. Raises GitdeployError on a full disk.
+        """
         folder = self.data_dir / ("secrets" if secret else "files")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / digest
         try:
-            os.utime(path)  # in use now: `secrets prune` leaves recently used files alone
-            return path
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if path.stat().st_size == len(content):
+                try:
+                    os.utime(path)  # in use now: `secrets prune` leaves recently used files alone
+                except OSError:
+                    pass  # there, but not ours to touch
+                return path
         except FileNotFoundError:
             pass
-        except OSError:
-            return path  # there, but not ours to touch
-        tmp = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}"
-        tmp.write_bytes(content)
-        tmp.chmod(0o444)
-        os.replace(tmp, path)
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+        atomic_write(path, content, 0o444)
         return path
 
     # -- containers -----------------------------------------------------------------------

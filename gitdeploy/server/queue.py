@@ -21,11 +21,24 @@ Guarantees (what the tests check):
   exactly once; its handler may therefore see the same job twice, which is safe because handlers
   are idempotent (deploys converge to the same state; comments are updated in place).
 * Handler failures are results, not interruptions: `fail()` is final, nothing retries it.
+* Superseded, not replayed. A running job orphaned by a crash whose dedup key has a newer job
+  (queued, running or finished) is marked `superseded` instead of requeued; deploy handlers apply
+  the same rule to the commit itself (raise `Superseded` when it is no longer the branch head).
+* Finishing survives a full disk. `claim` reserves a small outcome slot per job
+  (`<queue file>.outcomes/<id>`, allocated before the job starts) and `complete`/`fail`/
+  `supersede` first write the outcome into it in place - no new blocks needed - then update the
+  row. When the row cannot be written (ENOSPC), readers (`get`, `recent`) already see the final
+  state from the slot, the worker retries the row, and `recover` applies the slot instead of
+  requeuing: a job that finished is never run again, and never stays `running`.
+* Rows are validated on read: a row whose payload is not a JSON object comes back with
+  `problem` set (the worker fails it without running it); a file that is not a SQLite database
+  is a GitdeployError naming it and how to recover.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -34,11 +47,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import storage_error
+
+log = logging.getLogger(__name__)
+
 STATES = ("queued", "running", "done", "failed", "superseded")
+FINAL = ("done", "failed", "superseded")
+SLOT_BYTES = 4096  # one reserved outcome per running job: state + result (cut to fit)
 MAX_ATTEMPTS = 2
 DEFAULT_LEASE_SECONDS = 15 * 60
 
@@ -103,6 +123,12 @@ class Job:
     started_at: float | None
     finished_at: float | None
     result: str
+    problem: str = ""  # why the row could not be read ("" when it is fine); the job is never run
+
+
+class Superseded(GitdeployError):
+    """Raised by a handler whose job must not run any more (a newer commit is the head): the
+    job ends `superseded` with this message, not `failed`."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +184,31 @@ class JobQueue:
         self._wakeup = threading.Condition()
         self._generation = 0
         self._closed = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(_SCHEMA)  # idempotent; executescript commits on its own
+        self.slots = self.path.with_name(self.path.name + ".outcomes")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = self._db()
+            db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            bad = [r[0] for r in db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise self._unreadable(str(exc)) from None
+        except OSError as exc:
+            self.close()
+            raise storage_error(exc, self.path) from None
+        if bad != ["ok"]:
+            self.close()
+            raise self._unreadable("; ".join(bad[:3]))
+
+    def _unreadable(self, why: str) -> GitdeployError:
+        if "disk is full" in why or "disk I/O" in why or "readonly" in why:
+            return GitdeployError(f"{_sqlite_trouble(why)} opening the job queue {self.path}",
+                                  "free space on (or repair) that file system, then start again")
+        return GitdeployError(
+            f"the job queue {self.path} is not a readable SQLite database ({why})",
+            f"stop the server, move it aside (`mv {self.path} {self.path}.broken`) and start again with an "
+            f"empty queue; jobs it held are lost (redeliver their webhooks, push again, or salvage rows with "
+            f"`sqlite3 {self.path}.broken .recover`)")
 
     # --- connections ---------------------------------------------------------------------
 
@@ -180,13 +229,23 @@ class JobQueue:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction: takes the write lock up front, so read-then-write is atomic."""
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # nothing to roll back (the failed COMMIT ended it)
+                raise
+        except sqlite3.OperationalError as exc:
+            trouble = _sqlite_trouble(str(exc))
+            if trouble:
+                raise GitdeployError(f"{trouble} writing the job queue {self.path}",
+                                     "free space on that file system; the server retries by itself") from None
             raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         with self._wakeup:
@@ -287,11 +346,16 @@ class JobQueue:
             ).fetchone()
             if row is None:
                 return None
-            db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
-                " lease_expires = ?, started_at = ? WHERE id = ?",
-                (owner, now + self.lease_seconds, now, row["id"]),
-            )
+            self._reserve(row["id"])  # no slot (disk full): the job is not started at all
+            try:
+                db.execute(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+                    " lease_expires = ?, started_at = ? WHERE id = ?",
+                    (owner, now + self.lease_seconds, now, row["id"]),
+                )
+            except BaseException:
+                self._drop_slot(row["id"])
+                raise
             return self._job(db, row["id"])
 
     def renew(self, owner_prefix: str) -> int:
@@ -311,21 +375,103 @@ class JobQueue:
         """Mark a running job of `owner` failed with `result` (final: failures are not retried)."""
         return self._finish(job_id, owner, "failed", result)
 
+    def supersede(self, job_id: int, owner: str, result: str) -> bool:
+        """Mark a running job of `owner` superseded (it must not run: see `Superseded`)."""
+        return self._finish(job_id, owner, "superseded", result)
+
     def _finish(self, job_id: int, owner: str, state: str, result: str) -> bool:
+        """Write the outcome to the job's slot, then its row (see the module). Raises when the row
+        cannot be written; call `finish_pending` style retries until it returns."""
+        now = self.clock()
+        self._write_slot(job_id, state, result, now)
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET state = ?, result = ?, finished_at = ?, lease_owner = NULL, lease_expires = NULL"
                 " WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                (state, result, self.clock(), job_id, owner),
+                (state, result, now, job_id, owner),
             )
+        self._drop_slot(job_id)
         self.notify()  # the environment is free again
         return cur.rowcount == 1
 
-    def recover(self, *, all_running: bool = False) -> list[Job]:
-        """Requeue orphaned running jobs (see the module docstring); returns them in their new state.
+    # --- outcome slots -------------------------------------------------------------------
 
-        `all_running=True` treats every running job as orphaned: pass it only while holding the
-        data-dir lock, when no other worker can be alive.
+    def _slot(self, job_id: int) -> Path:
+        return self.slots / str(job_id)
+
+    def _reserve(self, job_id: int) -> None:
+        """Allocate (or clear) the job's outcome slot; raises GitdeployError when the disk refuses."""
+        path = self._slot(job_id)
+        try:
+            self.slots.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, SLOT_BYTES)
+                os.pwrite(fd, b"\0" * SLOT_BYTES, 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._drop_slot(job_id)
+            raise storage_error(exc, path, "reserving") from None
+
+    def _write_slot(self, job_id: int, state: str, result: str, now: float) -> None:
+        """Overwrite the reserved slot in place (no new blocks); a job without a slot is skipped."""
+        try:
+            fd = os.open(self._slot(job_id), os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            text = result
+            while True:
+                raw = json.dumps({"state": state, "result": text, "finished_at": now}).encode()
+                if len(raw) <= SLOT_BYTES:
+                    break
+                text = text[: max(0, len(text) - (len(raw) - SLOT_BYTES) - 16)] + " [cut]"
+            os.pwrite(fd, raw.ljust(SLOT_BYTES, b"\0"), 0)
+            os.fsync(fd)
+        except OSError:
+            log.exception("writing the outcome slot of job %d failed", job_id)
+        finally:
+            os.close(fd)
+
+    def _read_slot(self, job_id: int) -> dict[str, Any] | None:
+        try:
+            raw = self._slot(job_id).read_bytes().rstrip(b"\0")
+        except OSError:
+            return None
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        if (not isinstance(data, dict) or data.get("state") not in FINAL or not isinstance(data.get("result"), str)
+                or not isinstance(data.get("finished_at"), int | float)):
+            return None
+        return data
+
+    def _drop_slot(self, job_id: int) -> None:
+        try:
+            self._slot(job_id).unlink()
+        except OSError:
+            pass
+
+    def _overlay(self, job: Job) -> Job:
+        """A running job whose outcome is in its slot but not yet in its row, as finished."""
+        if job.state != "running":
+            return job
+        done = self._read_slot(job.id)
+        if done is None:
+            return job
+        return replace(job, state=done["state"], result=done["result"], finished_at=float(done["finished_at"]),
+                       lease_owner=None, lease_expires=None)
+
+    def recover(self, *, all_running: bool = False) -> list[Job]:
+        """Settle orphaned running jobs (see the module docstring); returns them in their new state.
+
+        A job whose outcome is in its slot gets that outcome (it finished; it is not run again).
+        Otherwise a job with a newer job of the same dedup key is superseded, and the others are
+        requeued once. `all_running=True` treats every running job as orphaned: pass it only
+        while holding the data-dir lock, when no other worker can be alive.
         """
         now = self.clock()
         changed = []
@@ -334,14 +480,23 @@ class JobQueue:
                 expired = row["lease_expires"] is not None and row["lease_expires"] < now
                 if not (all_running or expired or _owner_dead(row["lease_owner"])):
                     continue
-                if row["attempts"] < MAX_ATTEMPTS:
+                done = self._read_slot(row["id"])
+                newer = None if row["dedup_key"] is None else db.execute(
+                    "SELECT id FROM jobs WHERE dedup_key = ? AND id > ? ORDER BY id DESC LIMIT 1",
+                    (row["dedup_key"], row["id"])).fetchone()
+                finished: float | None = now
+                if done is not None:
+                    state, note, finished = done["state"], done["result"], float(done["finished_at"])
+                elif newer is not None:
+                    state = "superseded"
+                    note = f"interrupted on attempt {row['attempts']}; superseded by job {newer['id']}, not rerun"
+                elif row["attempts"] < MAX_ATTEMPTS:
                     state = "queued"
                     note = f"interrupted on attempt {row['attempts']}; requeued once"
                     finished = None
                 else:
                     state = "failed"
                     note = f"interrupted on attempt {row['attempts']}; not retried again"
-                    finished = now
                 db.execute(
                     "UPDATE jobs SET state = ?, result = ?, lease_owner = NULL, lease_expires = NULL,"
                     " finished_at = ? WHERE id = ?",
@@ -349,6 +504,8 @@ class JobQueue:
                 )
                 changed.append(row["id"])
             jobs = [self._job(db, i) for i in changed]
+        for i in changed:
+            self._drop_slot(i)
         if jobs:
             self.notify()
         return jobs
@@ -357,7 +514,7 @@ class JobQueue:
 
     def get(self, job_id: int) -> Job | None:
         row = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _to_job(row) if row else None
+        return self._overlay(_to_job(row)) if row else None
 
     def _job(self, db: sqlite3.Connection, job_id: int) -> Job:
         return _to_job(db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
@@ -375,17 +532,56 @@ class JobQueue:
             rows = self._db().execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
         else:
             rows = self._db().execute("SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?", (state, limit))
-        return [_to_job(r) for r in rows]
+        return [self._overlay(_to_job(r)) for r in rows]
 
     def delivery_count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
 
 
 def _to_job(row: sqlite3.Row) -> Job:
+    """The job in `row`; a row that does not parse comes back with `problem` set, never raises."""
+    problems = []
+    try:
+        payload = json.loads(row["payload"])
+    except (TypeError, ValueError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        problems.append("its payload is not a JSON object")
+        payload = {}
+
+    def num(name: str, kind: type = float) -> Any:
+        v = row[name]
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+            return None if v is None else kind(v)
+        problems.append(f"{name} is not a number")
+        return None
+
+    def text(name: str) -> str | None:
+        v = row[name]
+        if v is None or isinstance(v, str):
+            return v
+        problems.append(f"{name} is not text")
+        return str(v)
+
+    state = text("state")
+    if state not in STATES:
+        problems.append(f"unknown state {state!r}")
     return Job(
-        id=row["id"], kind=row["kind"], environment=row["environment"], dedup_key=row["dedup_key"],
-        payload=json.loads(row["payload"]), delivery_id=row["delivery_id"], state=row["state"],
-        attempts=row["attempts"], lease_owner=row["lease_owner"], lease_expires=row["lease_expires"],
-        created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-        result=row["result"],
+        id=row["id"], kind=text("kind") or "", environment=text("environment"), dedup_key=text("dedup_key"),
+        payload=payload, delivery_id=text("delivery_id"), state=state or "failed",
+        attempts=num("attempts", int) or 0, lease_owner=text("lease_owner"), lease_expires=num("lease_expires"),
+        created_at=num("created_at") or 0.0, started_at=num("started_at"), finished_at=num("finished_at"),
+        result=text("result") or "", problem="; ".join(problems),
     )
+
+
+def _sqlite_trouble(message: str) -> str:
+    """"disk full" / "I/O error" / "read-only file system" for SQLite's words for them ("" otherwise)."""
+    m = message.lower()
+    if "disk is full" in m:
+        return "disk full"
+    if "disk i/o error" in m:
+        return "I/O error"
+    if "readonly" in m or "read-only" in m:
+        return "read-only file system"
+    return ""

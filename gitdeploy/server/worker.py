@@ -5,6 +5,12 @@ it (e.g. "deployed 1a2b3c4 to production"). Raising marks the job `failed`: a Gi
 stores its message and hint; any other exception stores "<Type>: <message>" and logs the
 traceback server-side. Handlers must be idempotent - a job interrupted by a crash runs again once.
 
+A handler raising `Superseded` ends its job `superseded` (the job must not run any more, e.g. a
+newer commit is the branch head). A job whose row is unreadable (`Job.problem`) fails without
+running. When the outcome cannot be written (disk full), it is kept in memory and retried on
+every pass of the worker loop; meanwhile the queue's outcome slot already shows it (see
+gitdeploy.server.queue), so the job neither stays `running` to readers nor runs again.
+
 Only kinds with a handler are claimed; jobs of other kinds wait in the queue for a server that
 has one. Idle workers sleep on the queue's wake-up (enqueue, a job finishing) with a fallback
 timeout for jobs enqueued by another process.
@@ -18,8 +24,9 @@ import time
 from collections.abc import Callable, Mapping
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.server.metrics import Metrics
-from gitdeploy.server.queue import Job, JobQueue, process_owner
+from gitdeploy.server.queue import Job, JobQueue, Superseded, process_owner
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,9 @@ class WorkerPool:
         self.owner_prefix = process_owner()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pending: dict[int, tuple[str, str, str]] = {}  # job id -> (owner, state, text) not yet in the row
+        self._pending_lock = threading.Lock()
+        self._said: set[int] = set()
 
     def start(self) -> None:
         log.info("starting %d worker(s) for job kinds: %s", self.workers, ", ".join(sorted(self.handlers)) or "(none)")
@@ -66,6 +76,9 @@ class WorkerPool:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if not self.flush_pending():
+            log.warning("outcomes of job(s) %s are only in their outcome slots; the next start applies them",
+                        ", ".join(map(str, sorted(self._pending))))
         alive = [t.name for t in self._threads if t.is_alive()]
         if alive:
             log.warning("workers still busy after %.0fs: %s", timeout, ", ".join(alive))
@@ -74,8 +87,12 @@ class WorkerPool:
     def _run(self, owner: str) -> None:
         while not self._stop.is_set():
             seen = self.queue.generation()
+            self.flush_pending()
             try:
                 job = self.queue.claim(owner, self.handlers)
+            except GitdeployError as exc:  # a full disk: said plainly, tried again
+                log.warning("cannot claim a job: %s; retrying", exc.message)
+                job = None
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the worker
                 log.exception("claiming a job failed; retrying")
                 job = None
@@ -90,24 +107,51 @@ class WorkerPool:
                  f" @ {job.environment}" if job.environment else "", job.attempts)
         started = time.monotonic()
         try:
+            if job.problem:
+                raise GitdeployError(f"unreadable queue row: {job.problem}; not run")
             result = self.handlers[job.kind](job)
             outcome, text = "done", "" if result is None else str(result)
+        except Superseded as exc:
+            outcome, text = "superseded", str(exc)
+            log.info("job %d (%s) superseded: %s", job.id, job.kind, exc.message)
         except GitdeployError as exc:
             outcome, text = "failed", str(exc)
             log.warning("job %d (%s) failed: %s", job.id, job.kind, exc)
         except Exception as exc:  # noqa: BLE001 - recorded as the job's failure; the worker lives on
-            outcome, text = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("job %d (%s) raised", job.id, job.kind)
+            if is_storage_error(exc):  # a full or failing disk, said as such
+                outcome, text = "failed", str(storage_error(exc))
+                log.warning("job %d (%s) failed: %s", job.id, job.kind, text)
+            else:
+                outcome, text = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("job %d (%s) raised", job.id, job.kind)
         seconds = time.monotonic() - started
-        try:
-            record = self.queue.complete if outcome == "done" else self.queue.fail
-            if not record(job.id, owner, text):
-                log.warning("job %d finished but was no longer leased to this worker", job.id)
-        except Exception:  # noqa: BLE001 - left running; recovery requeues it at the next start
-            log.exception("recording the outcome of job %d failed", job.id)
+        with self._pending_lock:
+            self._pending[job.id] = (owner, outcome, text)
+        self.flush_pending()
         if self.metrics is not None:
             self.metrics.job_finished(job.kind, job.environment, outcome, seconds)
         log.info("job %d (%s) %s in %.2fs", job.id, job.kind, outcome, seconds)
+
+    def flush_pending(self) -> bool:
+        """Write the outcomes not yet in their rows; True when none is left."""
+        with self._pending_lock:
+            for job_id, (owner, outcome, text) in sorted(self._pending.items()):
+                record = {"done": self.queue.complete, "failed": self.queue.fail,
+                          "superseded": self.queue.supersede}[outcome]
+                try:
+                    if not record(job_id, owner, text):
+                        log.warning("job %d finished but was no longer leased to this worker", job_id)
+                except GitdeployError as exc:
+                    if job_id not in self._said:  # once per job: this is retried every pass
+                        log.warning("recording the outcome of job %d: %s (kept; retrying)", job_id, exc.message)
+                        self._said.add(job_id)
+                    continue
+                except Exception:  # noqa: BLE001 - kept in memory (and in its slot); retried
+                    log.exception("recording the outcome of job %d failed", job_id)
+                    continue
+                del self._pending[job_id]
+                self._said.discard(job_id)
+            return not self._pending
 
     def _renew_leases(self) -> None:
         while not self._stop.wait(self.heartbeat):

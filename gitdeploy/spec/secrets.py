@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitdeploy.errors import GitdeployError
+from gitdeploy.fsutil import create_exclusive
+
 
 def env_var_for(name: str) -> str:
     return "GITDEPLOY_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
@@ -48,12 +51,27 @@ class SecretStore:
         return hmac.new(self.key, name.encode() + b"\0" + value, hashlib.sha256).hexdigest()
 
 
+KEY_FILE = "secret-hash.key"
+KEY_BYTES = 32
+
+
 def load_key(data_dir: Path) -> bytes:
-    """The host's secret-hashing key, created (0600) on first use."""
-    path = data_dir / "secret-hash.key"
+    """The host's secret-hashing key, created (0600, atomically) on first use.
+
+    An empty, short or unreadable key is an error naming the file, never used: secret
+    fingerprints keyed with nothing would hide nothing and change meaning once repaired.
+    """
+    path = data_dir / KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(_random.token_bytes(32))
-    return path.read_bytes()
+        create_exclusive(path, _random.token_bytes(KEY_BYTES), 0o600)  # a racing first user may win: fine
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise GitdeployError(f"cannot read the secret-hash key {path}: {exc.strerror or exc}",
+                             "check the file's owner and permissions (0600, the deploying user)") from None
+    if len(key) != KEY_BYTES:
+        raise GitdeployError(
+            f"the secret-hash key {path} is corrupt ({len(key)} bytes, expected {KEY_BYTES})",
+            f"remove it (`rm {path}`) and deploy again: a new key is made; containers that use secrets "
+            "are replaced once, because their fingerprints change")
+    return key
