@@ -78,23 +78,31 @@ def test_a_full_data_dir_refuses_the_deploy_before_the_engine_is_touched(spec_re
 
 
 def test_a_disk_that_fills_mid_deploy_rolls_back_and_says_so(spec_repo, small_disk, system_name):
-    good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
+    """The disk fills just before the new revision's config file is copied into the data dir."""
+    def with_config(version: str) -> dict:
+        spec = system(system_name, version)
+        spec["services"]["api"]["configs"] = [{"source": "conf/api.conf", "target": "/etc/api.conf"}]
+        return {"gitdeploy.yaml": spec, "conf/api.conf": f"version={version}\n" + "x" * 20000}
+
+    good = spec_repo.commit(with_config("v1"))
     ctx = spec_repo.ctx()
     assert pipeline.deploy(ctx, good).ok
-    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2")})
+    bad = spec_repo.commit(with_config("v2"))
     filled: list[Path] = []
 
-    def fill_once(step, op):  # the disk fills while the deploy runs: at its first start
-        if op.kind == "start" and not filled:
+    def fill_once(step, op):  # the disk fills while the deploy runs: at its first create
+        if op.kind == "create" and not filled:
             filled.append(fill(small_disk))
 
     result = pipeline.deploy(ctx, bad, fault=fill_once)
     assert filled
     assert not result.ok and result.rolled_back and result.rollback_verified, result.failure
-    assert "disk may be full" in result.failure or "disk full" in result.failure, result.failure
+    assert "disk" in result.failure and "full" in result.failure, result.failure
+    assert "Traceback" not in result.failure
     repo = pipeline.open_repo(spec_repo.root)
     assert deployed_commit(repo, "production") == good
     assert next(a for a in attempts(repo, "production") if a.commit == bad).result == "rolled-back"
     assert pipeline.check_verified(ctx, pipeline.prepare(ctx, good)).ok
     filled[0].unlink()
     assert not (small_disk / "envs" / "production" / "journal.json").exists()
+    assert pipeline.deploy(ctx, bad).ok  # space again: it goes through
