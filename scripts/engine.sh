@@ -8,7 +8,9 @@
 # or supervisor that ends the caller does not take the engine and every container with it),
 # with stdin from /dev/null and its output in a log file.
 #
-# Overridable (tests use them): GITDEPLOY_DOCKERD_LOG, GITDEPLOY_DOCKERD_PIDFILE, GITDEPLOY_ENGINE_WAIT.
+# Overridable (tests use them): GITDEPLOY_DOCKERD_LOG, GITDEPLOY_DOCKERD_PIDFILE, GITDEPLOY_ENGINE_WAIT,
+# GITDEPLOY_DOCKERD_MARK (where the pid of a dockerd this script started is noted, so tests can
+# tell an engine it started from one started otherwise).
 
 engine_log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -21,7 +23,7 @@ engine_pid() {
 
 ensure_engine() {
   local log="${GITDEPLOY_DOCKERD_LOG:-/var/log/gitdeploy-dockerd.log}" wait="${GITDEPLOY_ENGINE_WAIT:-60}"
-  local sudo="" pid
+  local sudo="" pid started=0
   [ "$(id -u)" = 0 ] || sudo="sudo"
   docker info >/dev/null 2>&1 && return 0
   if pid="$(engine_pid)"; then
@@ -33,9 +35,18 @@ ensure_engine() {
     if ! docker info >/dev/null 2>&1 && ! engine_pid >/dev/null; then
       engine_log "starting dockerd in its own session (log: $log)"
       $sudo sh -c 'exec setsid --fork dockerd </dev/null >>"$1" 2>&1' sh "$log"
+      started=1
     fi
   fi
-  for _ in $(seq 1 "$wait"); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  for _ in $(seq 1 "$wait"); do
+    if docker info >/dev/null 2>&1; then
+      if [ "${started:-0}" = 1 ] && pid="$(engine_pid)"; then
+        echo "$pid" | $sudo tee "${GITDEPLOY_DOCKERD_MARK:-/var/run/gitdeploy-dockerd.pid}" >/dev/null || true
+      fi
+      return 0
+    fi
+    sleep 1
+  done
   engine_log "Docker Engine did not become ready within ${wait}s; see $log"
   return 1
 }
