@@ -68,9 +68,8 @@ def reachable(docker_client, system: str, names: list[str]) -> dict[str, bool]:
     """Name resolution as another service sees it: from inside a running worker container."""
     (worker,) = docker_client.containers.list(filters={"label": [f"io.gitdeploy.system={system}",
                                                                   "io.gitdeploy.service=worker"]})
-    script = "; ".join(f"if nslookup {n} >/dev/null 2>&1; then echo {n}=yes; else echo {n}=no; fi" for n in names)
-    out = worker.exec_run(["sh", "-c", script]).output.decode()
-    return {k: v == "yes" for k, v in (line.split("=") for line in out.split())}
+    # exit codes, not output: a short exec's output can be lost to an attach race under load
+    return {n: worker.exec_run(["nslookup", n]).exit_code == 0 for n in names}
 
 
 def assert_converged(spec_repo, docker_client, base_image, system: str, rev: str) -> None:
