@@ -444,9 +444,17 @@ def recover(ctx: Context, on_event: EventSink | None = None, who: str | None = N
     `interrupted`. None when there was nothing to recover. Raises GitdeployError (locked, or the
     recovery itself failed: nothing else may then run)."""
     who = who or whoami()
+    say = (lambda p, k, m: on_event(Event(time.time(), p, k, m))) if on_event else (lambda p, k, m: None)
     with acquire_lock(ctx.data_dir, ctx.env, trigger="recover", reason="recover an interrupted deploy", owner=who):
-        return _recover_locked(ctx, (lambda p, k, m: on_event(Event(time.time(), p, k, m))) if on_event else
-                               (lambda p, k, m: None), who)
+        left = journal_read(env_dir(ctx.data_dir, ctx.env))
+        if left is None:
+            return None
+        system = str(left.intent.get("system") or "")
+        engine_lock = hold_engine(ctx.docker(), system, ctx.env,
+                                  Holder.here("recover an interrupted deploy", who, str(ctx.data_dir))) if system \
+            else nullcontext()
+        with engine_lock:
+            return _recover_locked(ctx, say, who)
 
 
 def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str) -> Recovery | None:
