@@ -107,7 +107,8 @@ class Step:
     change: ServiceChange
     after: tuple[str, ...] = ()  # paths of the steps this one waits for
     order: str = "start-first"  # start-first | stop-first (replacements)
-    parallelism: int = 1  # replicas replaced at once
+    parallelism: int = 1  # replicas replaced at once after the canary
+    canary: int = 0  # replicas replaced first, alone, and gated before the others (0: no canary)
     wait_healthy: tuple[str, ...] = ()  # dependencies that must be healthy first (service_healthy)
     rollout: tuple[Phase, ...] = ()  # the engine actions, phase by phase (see gitdeploy.plan.rollout)
 

@@ -80,16 +80,20 @@ def make_plan(
         )
         deadlines = {p: services[p].rollout.deadline for p in healthy if p in services}
         awaits = awaits_for([p for p in healthy if p not in stepped], targets, live, deadlines)
+        n = len(c.start) + len(c.create)
+        canary = min(svc.rollout.canary, n) if c.action == "replace" and n > 1 else 0
+        parallelism = svc.rollout.parallelism or max(1, n - canary)
         steps.append(
             Step(
                 path=c.path,
                 change=c,
                 after=tuple(sorted(stepped_deps(c.path))),
                 order=svc.effective_order,
-                parallelism=max(1, svc.rollout.parallelism),
+                parallelism=parallelism,
+                canary=canary,
                 wait_healthy=healthy,
-                rollout=rollout(c, svc.effective_order, svc.rollout.parallelism, gate_of(svc), awaits,
-                                drain=svc.rollout.drain, grace=svc.stop_grace_period),
+                rollout=rollout(c, svc.effective_order, parallelism, gate_of(svc), awaits,
+                                drain=svc.rollout.drain, grace=svc.stop_grace_period, canary=canary),
             )
         )
     retired = [cid for c in changes for cid in c.retire]

@@ -12,6 +12,7 @@ from typing import Any
 from gitdeploy.deploy.result import Result
 from gitdeploy.plan.model import Op, Plan, ServiceChange
 from gitdeploy.plan.planner import waves
+from gitdeploy.plan.rollout import describe_batches
 
 PLAN_SCHEMA = "gitdeploy.plan/v1"
 RESULT_SCHEMA = "gitdeploy.result/v1"
@@ -37,7 +38,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "services": [_change_dict(c) for c in plan.changes],
         "steps": [
             {"path": s.path, "action": s.change.action, "after": list(s.after), "order": s.order,
-             "parallelism": s.parallelism, "rollout": [[_op_dict(op) for op in phase] for phase in s.rollout]}
+             "parallelism": s.parallelism, "canary": s.canary, "rollout": [[_op_dict(op) for op in phase] for phase in s.rollout]}
             for s in plan.steps
         ],
         "waves": waves(plan),
@@ -95,6 +96,9 @@ def plan_text(plan: Plan, show_unchanged: bool = False) -> str:
         lines.append(f"  [{st}]{SYMBOL[c.action]} {c.path:<28} {c.action:<9}[/{st}] replicas {reps:<6} {c.reason}")
         for f in c.fields:
             lines.append(f"      {_esc(f.field)}: [red]{_esc(f.old)}[/red] -> [green]{_esc(f.new)}[/green]")
+    for s in plan.steps:
+        if how := describe_batches(s.rollout, s.canary):
+            lines.append(f"  rollout of {s.path}: {how}")
     if plan.steps:
         order = " | ".join(", ".join(w) for w in waves(plan))
         lines.append(f"  order: {order}")

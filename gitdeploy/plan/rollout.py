@@ -3,7 +3,10 @@
 Pure decisions, made once by the planner and shown in the plan; the executor runs them and
 decides nothing (see gitdeploy.deploy.execute):
 
-- start-first replacement (the default): per batch of `parallelism` replicas, the new ones are
+- batches (replacements): the first `canary` replicas alone (the canary: a bad revision fails
+  there, before any other replica is touched), then the rest in batches of `parallelism` (None:
+  all of them at once) - about two gate windows in all, not one per replica;
+- start-first replacement (the default): per batch, the new ones are
   created held back (on the network, without the service's aliases), started and gated, then
   published; only then are as many old ones drained (out of DNS, still serving what they serve)
   and stopped, their aliases restored while stopped so a rollback can start them straight back;
@@ -27,9 +30,17 @@ from gitdeploy.plan.model import GateSpec, Op, Phase, Plan, ServiceChange, Step
 Item = tuple[str, int]  # (existing container id or "", replica index)
 
 
+def batch_sizes(n: int, canary: int, parallelism: int | None) -> list[int]:
+    """How `n` replacements are cut into batches: [canary, parallelism, parallelism, ..., rest]."""
+    first = min(n, max(0, canary))
+    rest = n - first
+    step = max(1, parallelism) if parallelism else max(1, rest)
+    return ([first] if first else []) + [min(step, rest - i) for i in range(0, rest, step)]
+
+
 def rollout(
-    change: ServiceChange, order: str, parallelism: int, gate: GateSpec | None = None, awaits: Sequence[Op] = (),
-    drain: float = 0.0, grace: float = 10.0,
+    change: ServiceChange, order: str, parallelism: int | None, gate: GateSpec | None = None,
+    awaits: Sequence[Op] = (), drain: float = 0.0, grace: float = 10.0, canary: int = 0,
 ) -> tuple[Phase, ...]:
     """The phases of `change` (see the module docstring); `awaits` come first."""
     phases: list[Phase] = [tuple(awaits)] if awaits else []
@@ -39,9 +50,10 @@ def rollout(
     old = list(change.retire)
     replace = change.action == "replace"
     stop_first = replace and order == "stop-first"
-    batch = max(1, parallelism) if replace else max(1, len(todo))
-    for i in range(0, len(todo), batch):
-        chunk = todo[i : i + batch]
+    sizes = batch_sizes(len(todo), canary, parallelism) if replace else [len(todo)]
+    starts = [sum(sizes[:k]) for k in range(len(sizes))]
+    for i, size in zip(starts, sizes, strict=True):
+        chunk = todo[i : i + size]
         going, old = old[: len(chunk)] if replace else [], old[len(chunk) :] if replace else old
         if stop_first:
             phases.append(tuple(Op("stop", container=cid, seconds=grace) for cid in going))
@@ -52,6 +64,32 @@ def rollout(
     if old:  # surplus (scale down), or more old replicas than new ones
         phases.append(tuple(Op("stop", container=cid, seconds=grace) for cid in old))
     return tuple(p for p in phases if p)
+
+
+def batches(phases: Sequence[Phase]) -> list[list[int]]:
+    """The replicas gated together, batch by batch (the canary first): [[1], [2, 3, 4]]."""
+    return [[op.replica for op in phase] for phase in phases if phase and phase[0].kind == "gate"]
+
+
+def describe_batches(phases: Sequence[Phase], canary: int) -> str:
+    """How a replacement's replicas come up, batch by batch ('' for a single batch):
+    'replica 1 alone (canary), then 2-4 together', 'replicas 1, 2, then 3, 4 together'."""
+    groups = batches(phases)
+    if len(groups) < 2:
+        return ""
+    words = [_span(g) + (" together" if len(g) > 1 else "") for g in groups]
+    if canary:
+        first = f"replica {words[0]} alone (canary)" if len(groups[0]) == 1 else f"replicas {words[0]} (canary)"
+    else:
+        first = f"replica {words[0]}" if len(groups[0]) == 1 else f"replicas {words[0]}"
+    return ", then ".join([first, *words[1:]])
+
+
+def _span(replicas: Sequence[int]) -> str:
+    r = sorted(replicas)
+    if len(r) > 2 and r == list(range(r[0], r[-1] + 1)):
+        return f"{r[0]}-{r[-1]}"
+    return ", ".join(map(str, r))
 
 
 def _bring_up(chunk: Sequence[Item], hold_back: bool, gate: GateSpec) -> list[Phase]:

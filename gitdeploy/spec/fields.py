@@ -195,7 +195,7 @@ def parse_restart(r: Report, n: Node, what: str) -> str | None:
     return None
 
 
-ROLLOUT_KEYS = ("order", "parallelism", "monitor", "deadline", "drain", "on_failure")
+ROLLOUT_KEYS = ("order", "parallelism", "canary", "monitor", "deadline", "drain", "on_failure")
 
 
 def parse_rollout(r: Report, n: Node, what: str) -> dict[str, Any] | None:
@@ -217,6 +217,9 @@ def parse_rollout(r: Report, n: Node, what: str) -> dict[str, Any] | None:
                 r.at(v.pos, f"rollout.on_failure must be rollback or pause, not {shown(v.value)}")
         elif key == "parallelism":
             if (p := get_int(r, v, "rollout.parallelism", 1, MAX_REPLICAS)) is not None:
+                out[key] = p
+        elif key == "canary":
+            if (p := get_int(r, v, "rollout.canary", 0, MAX_REPLICAS)) is not None:
                 out[key] = p
         elif (d := get_duration(r, v, f"rollout.{key}")) is not None:
             out[key] = d

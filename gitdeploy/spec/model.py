@@ -93,13 +93,16 @@ class Rollout:
     """
 
     order: Order | None = None
-    parallelism: int = 1  # replicas replaced at once
+    # replicas replaced at once after the canary; None: all the remaining ones in one batch
+    parallelism: int | None = None
     monitor: float = 5.0  # seconds a container without health check must stay up
     deadline: float = 60.0  # seconds before a new container that is not healthy fails the gate
     on_failure: OnFailure = "rollback"
-    # seconds a replaced container keeps serving after leaving DNS (start-first): longer than a
-    # TCP SYN retry, so a client that resolved it just before still gets an answer
+    # at most this many seconds a replaced container keeps serving after leaving DNS (start-first);
+    # it is stopped earlier once no TCP connection to its ports is left (see Engine.settle)
     drain: float = 1.5
+    # replicas replaced first, alone, and gated before any other is touched (0: no canary)
+    canary: int = 1
 
 
 @dataclass(frozen=True)

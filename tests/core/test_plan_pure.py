@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.diff import diff
+from gitdeploy.plan.model import Plan
 from gitdeploy.plan.planner import make_plan, waves
 from gitdeploy.plan.render import plan_json, plan_markdown, plan_text
+from gitdeploy.plan.rollout import batches
 from gitdeploy.spec.identity import Desired, canonical_json, definition_of, hash_definition
-from gitdeploy.spec.model import ConfigFile, Dependency, SecretRef, Service
+from gitdeploy.spec.model import ConfigFile, Dependency, Rollout, SecretRef, Service
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -85,14 +87,31 @@ def test_unchanged_dependency_is_skipped_transitively():
     assert {s.path: s.after for s in plan.steps} == {"db": (), "web": ("db",)}
 
 
+def test_replacements_canary_first_then_the_rest_unless_turned_off():
+    def replace_plan(**kw):
+        old, new = desired("web", replicas=4, env={"V": "1"}, **kw), desired("web", replicas=4, env={"V": "2"}, **kw)
+        live = Live("s", "e", tuple(live_of(old, r) for r in (1, 2, 3, 4)))
+        (step,) = make_plan("s", "e", None, [new], diff([new], live), live).steps
+        return step
+
+    default = replace_plan()
+    assert (default.canary, default.parallelism, batches(default.rollout)) == (1, 3, [[1], [2, 3, 4]])
+    off = replace_plan(rollout=Rollout(canary=0))
+    assert (off.canary, off.parallelism, batches(off.rollout)) == (0, 4, [[1, 2, 3, 4]])
+    paced = replace_plan(rollout=Rollout(parallelism=2))
+    assert batches(paced.rollout) == [[1], [2, 3], [4]]
+    assert "rollout of web: replica 1 alone (canary), then 2, 3 together, then 4" in plan_text(
+        Plan("s", "e", None, (paced.change,), (paced,)))
+
+
 def _golden_plan():
-    web_old = desired("shop/web", env={"LEVEL": "info"},
+    web_old = desired("shop/web", replicas=3, env={"LEVEL": "info"},
                       configs=(ConfigFile("conf/web.conf", "/etc/web.conf", "1" * 64),))
-    web_new = desired("shop/web", env={"LEVEL": "debug"}, deps=("db",),
+    web_new = desired("shop/web", replicas=3, env={"LEVEL": "debug"}, deps=("db",),
                       configs=(ConfigFile("conf/web.conf", "/etc/web.conf", "2" * 64),))
     db = desired("db")
     worker = desired("worker", replicas=2)
-    live = Live("shop", "production", (live_of(web_old), live_of(worker)))
+    live = Live("shop", "production", (*(live_of(web_old, r) for r in (1, 2, 3)), live_of(worker)))
     return make_plan("shop", "production", "0123456789abcdef", [db, web_new, worker],
                      diff([db, web_new, worker], live), live)
 

@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from gitdeploy.deploy.health import EngineEvent, FinalState, decide
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.model import GateSpec, Op, ServiceChange
-from gitdeploy.plan.rollout import Kept, prunable, restore_plan, rollout
+from gitdeploy.plan.rollout import (
+    Kept,
+    batch_sizes,
+    batches,
+    describe_batches,
+    prunable,
+    restore_plan,
+    rollout,
+)
 
 GATE = GateSpec(True, 0, 30)
 
@@ -47,6 +55,38 @@ def test_kept_containers_start_instead_of_new_ones_and_surplus_stops_last():
     assert phases[-1] == (Op("stop", container="o3", seconds=10.0),)  # one more old than new
 
 
+def test_canary_then_the_rest_at_once_by_default():
+    old = tuple(f"o{i}" for i in range(8))
+    phases = rollout(change(create=range(1, 9), retire=old), "start-first", None, GATE, drain=1.5, canary=1)
+    assert batches(phases) == [[1], [2, 3, 4, 5, 6, 7, 8]]  # two gate windows, not eight
+    assert kinds(phases)[:6] == [["create"], ["start"], ["gate"], ["publish"], ["drain"], ["stop"]]
+    assert [op.container for op in phases[4]] == ["o0"]  # the canary replaces one old replica only
+    assert [op.container for op in phases[-1]] == list(old[1:])
+    assert describe_batches(phases, 1) == "replica 1 alone (canary), then 2-8 together"
+
+
+def test_canary_batches_of_parallelism_and_canary_off():
+    old = tuple(f"o{i}" for i in range(5))
+    with_canary = rollout(change(create=range(1, 6), retire=old), "stop-first", 2, GATE, canary=1)
+    assert batches(with_canary) == [[1], [2, 3], [4, 5]]
+    assert kinds(with_canary)[:4] == [["stop"], ["create"], ["start"], ["gate"]]  # stop-first keeps its order
+    off = rollout(change(create=range(1, 6), retire=old), "start-first", 2, GATE, canary=0)
+    assert batches(off) == [[1, 2], [3, 4], [5]]
+    assert describe_batches(off, 0) == "replicas 1, 2 together, then 3, 4 together, then 5"
+    assert batches(rollout(change(create=range(1, 6), retire=old), "start-first", None, GATE)) == [[1, 2, 3, 4, 5]]
+    assert describe_batches(rollout(change(create=(1,), retire=("o",)), "start-first", None, GATE, canary=1), 1) == ""
+
+
+def test_batch_sizes():
+    assert batch_sizes(8, 1, None) == [1, 7]
+    assert batch_sizes(8, 1, 3) == [1, 3, 3, 1]
+    assert batch_sizes(8, 0, None) == [8]
+    assert batch_sizes(8, 0, 1) == [1] * 8
+    assert batch_sizes(2, 5, None) == [2]  # a canary larger than the service: one batch
+    assert batch_sizes(1, 1, None) == [1]
+    assert batch_sizes(0, 1, None) == []
+
+
 def test_scale_and_remove():
     assert kinds(rollout(change("scale", create=(2, 3)), "start-first", 1, GATE)) == [
         ["create", "create"], ["start", "start"], ["gate", "gate"]]
@@ -56,15 +96,22 @@ def test_scale_and_remove():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    n_start=st.integers(0, 3), n_create=st.integers(0, 5), n_old=st.integers(0, 6), parallelism=st.integers(1, 4),
+    n_start=st.integers(0, 3), n_create=st.integers(0, 5), n_old=st.integers(0, 6),
+    parallelism=st.none() | st.integers(1, 4), canary=st.integers(0, 3),
     order=st.sampled_from(["start-first", "stop-first"]),
 )
-def test_every_replica_comes_up_once_and_every_old_one_stops_once(n_start, n_create, n_old, parallelism, order):
+def test_every_replica_comes_up_once_and_every_old_one_stops_once(n_start, n_create, n_old, parallelism, canary,
+                                                                   order):
     start = [(f"k{i}", i + 1) for i in range(n_start)]
     create = list(range(n_start + 1, n_start + n_create + 1))
     old = [f"o{i}" for i in range(n_old)]
-    ops = [op for phase in rollout(change(start=start, create=create, retire=old), order, parallelism, GATE)
-           for op in phase]
+    phases = rollout(change(start=start, create=create, retire=old), order, parallelism, GATE, canary=canary)
+    ops = [op for phase in phases for op in phase]
+    if start or create:  # batches: the canary alone first, then at most `parallelism` at a time
+        sizes = [len(b) for b in batches(phases)]
+        assert sizes == batch_sizes(len(start) + len(create), canary, parallelism)
+        if canary:
+            assert sizes[0] == min(canary, len(start) + len(create))
     started = sorted(op.replica for op in ops if op.kind == "start")
     assert started == sorted([r for _, r in start] + create)
     assert sorted(op.replica for op in ops if op.kind == "gate") == started

@@ -196,7 +196,7 @@ def test_group_inheritance(tmp_path):
           shop:
             environment: {A: outer, B: outer}
             labels: {team: shop, tier: "1"}
-            rollout: {parallelism: 2, monitor: 20s}
+            rollout: {parallelism: 2, monitor: 20s, canary: 0}
             restart: always
             init: true
             drift_ignore: [/tmp]
@@ -221,12 +221,12 @@ def test_group_inheritance(tmp_path):
     assert top.environment == () and top.labels == () and top.restart == "unless-stopped"
     assert web.environment == (("A", "outer"), ("B", "web"))
     assert web.labels == (("team", "shop"), ("tier", "3"))
-    assert web.rollout == Rollout(parallelism=2, monitor=20.0)
+    assert web.rollout == Rollout(parallelism=2, monitor=20.0, canary=0)
     assert web.restart == "always"
     assert web.init is False
     assert web.drift_ignore == ("/tmp",)
     assert api.environment == (("A", "outer"), ("B", "inner"), ("C", "inner"))
-    assert api.rollout == Rollout(parallelism=2, monitor=60.0, deadline=300.0, on_failure="pause")
+    assert api.rollout == Rollout(parallelism=2, monitor=60.0, deadline=300.0, on_failure="pause", canary=0)
     assert api.restart == "no"
     assert api.init is True
     assert api.drift_ignore == ("/tmp", "/var/cache", "/run")
