@@ -193,7 +193,8 @@ class Runner:
             self.engine.publish(cid, t.system, t.env, aliases)
         elif op.kind == "drain":
             self.engine.drain(cid, t.system, t.env)
-            self.cancel.event.wait(op.seconds)  # what resolved it a moment ago still gets an answer
+            # Out of DNS; it keeps serving until its clients are done (at most `rollout.drain`).
+            self.emit(path, "drained", f"{cid[:12]} drained: {self.engine.settle(cid, op.seconds, self.cancel)}")
         elif op.kind == "stop":
             self.engine.stop(cid, op.seconds)
             if op.rejoin:  # kept for rollback: ready to start straight into its aliases again

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import labels
+from gitdeploy.live import conns, labels
 from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Service, Spec
@@ -161,6 +162,12 @@ def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
     from gitdeploy.spec.names import aliases  # the rules live with the spec, which validates them
 
     return aliases(s.path for s in services)
+
+
+# The connection-aware drain: a drained replica with no client connection for SETTLE_QUIET seconds
+# is stopped (a client that resolved its address just before it left DNS connects well within it).
+SETTLE_QUIET = 0.2
+SETTLE_POLL = 0.05
 
 
 class Engine:
@@ -531,6 +538,76 @@ class Engine:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
             except docker.errors.APIError:
                 pass  # no pinned subnet (an older network): drained by the disconnect alone
+
+    def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None, proc: Path = Path("/proc")) -> str:
+        """After `drain`: wait until the container serves no client connection any more (at most
+        `max_wait` seconds); says how it ended, for the log.
+
+        The connections are read from the container's network namespace through the host's /proc
+        (its main process's /proc/<pid>/net/tcp{,6}), so this needs the engine on this host and
+        permission to read them. When they cannot be read (a remote engine, another PID
+        namespace, no permission) it waits the whole `max_wait`, and says so. A connection attempt
+        dropped by a full listen queue (the client retries a second later) also means the whole wait.
+        """
+        t0 = time.monotonic()
+        cancelled = cancel.event if cancel is not None else threading.Event()
+
+        def full(why: str) -> str:
+            cancelled.wait(max(0.0, max_wait - (time.monotonic() - t0)))
+            return f"{why}: waited the full drain of {max_wait:g}s"
+
+        if max_wait <= 0:
+            return "no drain time"
+        try:
+            info = self.api.inspect_container(cid)
+        except docker.errors.NotFound:
+            return "gone"
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            return full(f"cannot inspect it ({exc})")
+        pid = int((info.get("State") or {}).get("Pid") or 0)
+        if not pid:
+            return "not running"
+        ports = {int(k.split("/")[0]) for k in (info.get("Config") or {}).get("ExposedPorts") or {}
+                 if k.endswith("/tcp")}
+        ports |= {int(k.split("/")[0]) for k in (info.get("HostConfig") or {}).get("PortBindings") or {}
+                  if k.endswith("/tcp")}
+        proc = proc / str(pid)
+
+        def read() -> tuple[list[conns.Socket], int | None]:
+            sockets = conns.parse((proc / "net" / "tcp").read_text())
+            try:
+                sockets += conns.parse((proc / "net" / "tcp6").read_text())
+            except FileNotFoundError:
+                pass  # no IPv6 in this kernel
+            return conns.serving(sockets, ports), conns.listen_drops((proc / "net" / "netstat").read_text())
+
+        try:
+            if cid not in (proc / "cgroup").read_text():
+                return full(f"process {pid} is not visible from here (a remote engine?)")
+            _, drops0 = read()
+        except OSError as exc:
+            return full(f"cannot read its network namespace ({exc.strerror or exc})")
+        quiet_since: float | None = None
+        while True:
+            try:
+                open_, drops = read()
+            except OSError:
+                return "stopped by itself"  # the process is gone: nothing is served any more
+            now = time.monotonic()
+            if drops != drops0:
+                return full("a connection attempt was dropped (listen queue full)")
+            if open_:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= SETTLE_QUIET:
+                return f"no connections left after {now - t0:.2f}s"
+            if now - t0 >= max_wait:
+                if not open_:
+                    return f"no connections left after {now - t0:.2f}s"
+                return f"{len(open_)} connection(s) still open after {max_wait:g}s (first: {open_[0]})"
+            if cancelled.wait(SETTLE_POLL):
+                return "interrupted"
 
     def publish(self, cid: str, system: str, env: str, aliases: tuple[str, ...]) -> None:
         """Put a running, healthy container into its service's DNS aliases (re-joins the network)."""

@@ -1,0 +1,51 @@
+"""The connection-aware drain against the real engine (Engine.settle): a drained container is let
+go once no client connection is left, kept while one is, and - where its network namespace
+cannot be read - kept for the whole drain time, which is said."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitdeploy.live import labels
+from gitdeploy.live.engine import Engine
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def server(docker_client, base_image, system_name):
+    net = docker_client.networks.create(f"{system_name}-drain", labels={labels.SYSTEM: system_name})
+    c = docker_client.containers.run(
+        base_image, ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"],
+        detach=True, network=net.name, labels={labels.SYSTEM: system_name}, init=True)
+    yield c, net
+    c.remove(force=True)
+
+
+def test_settle_lets_an_idle_container_go_and_keeps_a_busy_one(docker_client, base_image, server, tmp_path,
+                                                              system_name):
+    c, net = server
+    engine = Engine(docker_client, tmp_path)
+    assert engine.settle(c.id, 30).startswith("no connections left after")
+    # a client on the same network holding a connection open (httpd waits for the rest of its request)
+    c.reload()
+    ip = c.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    client = docker_client.containers.run(
+        base_image, ["sh", "-c", f"(printf 'GET / HTTP/1.1\\r\\n'; sleep 30) | nc {ip} 80"], detach=True,
+        network=net.name, labels={labels.SYSTEM: system_name})
+    try:
+        for _ in range(100):  # until the client's connection is there
+            if engine.settle(c.id, 0.3).startswith("1 connection(s) still open after 0.3s"):
+                break
+        else:
+            pytest.fail("the client's connection was never seen")
+    finally:
+        client.remove(force=True)
+    assert engine.settle(c.id, 30).startswith("no connections left after")
+
+
+def test_settle_waits_the_full_drain_when_the_namespace_cannot_be_read(docker_client, server, tmp_path):
+    c, _ = server
+    said = Engine(docker_client, tmp_path).settle(c.id, 0.2, proc=tmp_path / "no-proc")
+    assert said.startswith("cannot read its network namespace") and said.endswith("waited the full drain of 0.2s")
+    assert Engine(docker_client, tmp_path).settle(c.id, 0) == "no drain time"
