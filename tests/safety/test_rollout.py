@@ -4,6 +4,7 @@ and the Knight Capital scenario (one replica of eight fails: everything goes bac
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import docker.errors
@@ -206,3 +207,27 @@ def test_knight_one_replica_of_eight_fails_everything_back_with_its_config(spec_
     # nothing of the failed revision is left behind
     all_ = docker_client.containers.list(all=True, filters={"label": f"{labels.SYSTEM}={system_name}"})
     assert not [c for c in all_ if c.labels[labels.COMMIT] == sha]
+
+
+def test_gate_windows_of_a_batch_run_together(spec_repo, system_name):
+    """The canary is gated alone, then the rest of the replicas are gated in one batch whose
+    windows run at the same time: the three gates of the batch meet at a barrier before any of
+    them may go on (one after the other, the first would wait there in vain)."""
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"w": svc(replicas=4)}}})
+    ctx = spec_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    barrier = threading.Barrier(3, timeout=30)
+    seen: list[tuple[str, int]] = []
+
+    def fault(step, op):
+        seen.append((op.kind, op.replica))
+        if op.kind == "gate" and op.replica != 1:
+            barrier.wait()
+
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"w": svc(
+        replicas=4, environment={"V": "2"})}}})
+    result = pipeline.deploy(ctx, fault=fault)
+    assert result.ok, result.failure
+    gates = [r for kind, r in seen if kind == "gate"]
+    assert gates[0] == 1 and sorted(gates[1:]) == [2, 3, 4]
+    assert seen.index(("gate", 1)) < seen.index(("create", 2))  # nothing else moved before the canary passed
