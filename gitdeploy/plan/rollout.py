@@ -9,7 +9,9 @@ decides nothing (see gitdeploy.deploy.execute):
 - start-first replacement (the default): per batch, the new ones are
   created held back (on the network, without the service's aliases), started and gated, then
   published; only then are as many old ones drained (out of DNS, still serving what they serve)
-  and stopped, their aliases restored while stopped so a rollback can start them straight back;
+  and stopped, their aliases restored while stopped so a rollback can start them straight back.
+  The engine work of consecutive batches overlaps with the waits: the next batch is created
+  during a gate, started during the drain, and the old ones stop during the next gate;
 - stop-first replacement (a host port can only be bound once): per batch, old ones stop first,
   then the new ones are created (published at once), started and gated;
 - create / scale / start: every missing replica at once, then surplus ones stop;
@@ -52,23 +54,48 @@ def rollout(
     stop_first = replace and order == "stop-first"
     sizes = batch_sizes(len(todo), canary, parallelism) if replace else [len(todo)]
     starts = [sum(sizes[:k]) for k in range(len(sizes))]
+    ups: list[list[Phase]] = []
+    downs: list[list[str]] = []
     for i, size in zip(starts, sizes, strict=True):
         chunk = todo[i : i + size]
         going, old = old[: len(chunk)] if replace else [], old[len(chunk) :] if replace else old
-        if stop_first:
+        ups.append(_bring_up(chunk, replace and not stop_first, gate or GateSpec(False, 0, 0)))
+        downs.append(going)
+    if stop_first or not replace:
+        for up, going in zip(ups, downs, strict=True):
             phases.append(tuple(Op("stop", container=cid, seconds=grace) for cid in going))
-        phases += _bring_up(chunk, replace and not stop_first, gate or GateSpec(False, 0, 0))
-        if replace and not stop_first and going:
-            phases.append(tuple(Op("drain", container=cid, seconds=drain) for cid in going))
-            phases.append(tuple(Op("stop", container=cid, rejoin=True, seconds=grace) for cid in going))
+            phases += up
+    else:
+        phases += _overlapped(ups, downs, drain, grace)
     if old:  # surplus (scale down), or more old replicas than new ones
         phases.append(tuple(Op("stop", container=cid, seconds=grace) for cid in old))
     return tuple(p for p in phases if p)
 
 
+def _overlapped(ups: Sequence[Sequence[Phase]], downs: Sequence[Sequence[str]], drain: float, grace: float
+                ) -> list[Phase]:
+    """Start-first batches, each one's engine work done while the previous one waits: the next
+    batch is created (not started) during this one's gate, started while the old replicas this
+    one replaces drain, and those are stopped during the next batch's gate. Nothing of a batch
+    starts before the previous batch passed its gate and was published."""
+    out: list[Phase] = []
+    carry: Phase = ()  # the previous batch's stops, run alongside this batch's gate
+    for k, (up, going) in enumerate(zip(ups, downs, strict=True)):
+        create, start, gate, publish = up
+        nxt = ups[k + 1] if k + 1 < len(ups) else None
+        if k == 0:
+            out += [create, start]
+        out.append(gate + carry + (nxt[0] if nxt else ()))
+        out.append(publish)
+        out.append(tuple(Op("drain", container=cid, seconds=drain) for cid in going) + (nxt[1] if nxt else ()))
+        carry = tuple(Op("stop", container=cid, rejoin=True, seconds=grace) for cid in going)
+    out.append(carry)
+    return out
+
+
 def batches(phases: Sequence[Phase]) -> list[list[int]]:
     """The replicas gated together, batch by batch (the canary first): [[1], [2, 3, 4]]."""
-    return [[op.replica for op in phase] for phase in phases if phase and phase[0].kind == "gate"]
+    return [[op.replica for op in phase if op.kind == "gate"] for phase in phases if phase and phase[0].kind == "gate"]
 
 
 def describe_batches(phases: Sequence[Phase], canary: int) -> str:
@@ -93,6 +120,7 @@ def _span(replicas: Sequence[int]) -> str:
 
 
 def _bring_up(chunk: Sequence[Item], hold_back: bool, gate: GateSpec) -> list[Phase]:
+    """[create, start, gate, publish] of one batch (a phase may be empty)."""
     fresh = [r for cid, r in chunk if not cid]
     held = hold_back and bool(fresh)
     return [

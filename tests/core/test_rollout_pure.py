@@ -32,14 +32,17 @@ def kinds(phases) -> list[list[str]]:
 
 def test_start_first_replace_brings_each_batch_up_held_back_then_drains_as_many_old_ones():
     phases = rollout(change(create=(1, 2, 3), retire=("o1", "o2", "o3")), "start-first", 2, GATE, drain=1.5)
+    # the next batch is created during a gate and started during the drain; old ones stop during
+    # the next gate - never before the batch replacing them passed its gate and was published
     assert kinds(phases) == [
-        ["create", "create"], ["start", "start"], ["gate", "gate"], ["publish", "publish"],
-        ["drain", "drain"], ["stop", "stop"],
-        ["create"], ["start"], ["gate"], ["publish"], ["drain"], ["stop"],
+        ["create", "create"], ["start", "start"], ["gate", "gate", "create"], ["publish", "publish"],
+        ["drain", "drain", "start"], ["gate", "stop", "stop"],
+        ["publish"], ["drain"], ["stop"],
     ]
-    assert all(op.hold_back for op in phases[0])
-    assert [op.container for op in phases[4]] == ["o1", "o2"] and phases[4][0].seconds == 1.5
-    assert all(op.rejoin for op in phases[5])  # kept for rollback with its aliases
+    assert all(op.hold_back for op in phases[0] + phases[2][2:])
+    assert [op.container for op in phases[4][:2]] == ["o1", "o2"] and phases[4][0].seconds == 1.5
+    assert all(op.rejoin for op in phases[5][1:] + phases[8])  # kept for rollback with its aliases
+    assert batches(phases) == [[1, 2], [3]]
 
 
 def test_stop_first_replace_stops_before_it_creates_and_publishes_at_once():
@@ -59,8 +62,9 @@ def test_canary_then_the_rest_at_once_by_default():
     old = tuple(f"o{i}" for i in range(8))
     phases = rollout(change(create=range(1, 9), retire=old), "start-first", None, GATE, drain=1.5, canary=1)
     assert batches(phases) == [[1], [2, 3, 4, 5, 6, 7, 8]]  # two gate windows, not eight
-    assert kinds(phases)[:6] == [["create"], ["start"], ["gate"], ["publish"], ["drain"], ["stop"]]
-    assert [op.container for op in phases[4]] == ["o0"]  # the canary replaces one old replica only
+    assert kinds(phases) == [["create"], ["start"], ["gate"] + ["create"] * 7, ["publish"], ["drain"] + ["start"] * 7,
+                             ["gate"] * 7 + ["stop"], ["publish"] * 7, ["drain"] * 7, ["stop"] * 7]
+    assert [op.container for op in phases[4] if op.kind == "drain"] == ["o0"]  # the canary replaces one only
     assert [op.container for op in phases[-1]] == list(old[1:])
     assert describe_batches(phases, 1) == "replica 1 alone (canary), then 2-8 together"
 
@@ -119,6 +123,12 @@ def test_every_replica_comes_up_once_and_every_old_one_stops_once(n_start, n_cre
     for r in create:  # created before started, gated after
         kinds_of_r = [op.kind for op in ops if op.replica == r and not op.container]
         assert kinds_of_r[:3] == ["create", "start", "gate"]
+    # nothing of a batch starts before every earlier batch passed its gate (the canary first)
+    gated_in = {op.replica: k for k, phase in enumerate(phases) for op in phase if op.kind == "gate"}
+    started_in = {op.replica: k for k, phase in enumerate(phases) for op in phase if op.kind == "start"}
+    groups = batches(phases)
+    for b, group in enumerate(groups[1:], 1):
+        assert min(started_in[r] for r in group) > max(gated_in[r] for g in groups[:b] for r in g)
     if order == "start-first":  # never fewer serving than before: an old one stops only after a new one
         up = down = 0
         for op in ops:
