@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 import git
 from rich.markup import escape
-from rich.table import Table
 
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
@@ -32,15 +31,12 @@ from gitdeploy.errors import (
     GitdeployError,
     SpecInvalid,
 )
-from gitdeploy.heal.status import drift_status
 from gitdeploy.live import enginelock, labels
-from gitdeploy.live.baseimage import ensure_base_image
 from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
 from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text, result_text, result_to_dict
-from gitdeploy.render.status import service_rows
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
 WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")
@@ -68,6 +64,8 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
             cw.set_value("user", "name", "gitdeploy")
     repo.git.add(A=True)
     repo.index.commit("gitdeploy init: example system")
+    from gitdeploy.live.baseimage import ensure_base_image  # only `init` makes the base image
+
     try:
         ensure_base_image(ctx.docker())
         engine_note = "the offline base image gitdeploy/busybox:1 is ready"
@@ -234,6 +232,12 @@ def interruptible(cancel: Cancel, grace: float = 5.0) -> Iterator[None]:
 @REV
 def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     """What runs now: per service, replicas, commit, health."""
+    # Imported here: `plan` and `deploy` need neither drift detection nor tables.
+    from rich.table import Table
+
+    from gitdeploy.heal.status import drift_status
+    from gitdeploy.render.status import service_rows
+
     _, spec = pipeline.load(ctx, rev)
     live = ctx.engine().analyze(spec.system, ctx.env)
     wanted = {s.path: s.replicas for s in spec.services}

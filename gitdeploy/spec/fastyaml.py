@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-
 try:  # PyYAML with libyaml: parsing happens in C
     import yaml as _pyyaml
     from yaml import CSafeLoader as _CLoader
@@ -149,6 +147,7 @@ def load(text: str, limits: Limits = LIMITS) -> Loaded:
             # else libyaml is stricter in corners: let YAML 1.2 (ruamel) decide and report
         finally:
             loader.dispose()
+    from ruamel.yaml import YAML  # the fallback only: not imported where libyaml parses
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:

@@ -1,0 +1,50 @@
+"""Start-up: `gitdeploy plan` / `deploy` / `status` import only what they use (issue 14).
+
+`python -X importtime` lists every module a command's start-up imports. The deploy path must not
+pull in the bot, the web server or the test tools, and its gitdeploy imports stay within a module
+budget. Time is checked too, but with a generous budget: the suite runs on a loaded machine, so
+the module lists are the real guard.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# Modules a CLI deploy never needs: the bot and web server (Flask, Werkzeug, waitress, PyGithub,
+# Jinja), the payload schemas (jsonschema), syntax highlighting, metrics, test tools, and ruamel
+# (the spec parses with libyaml; ruamel only when libyaml refuses a document).
+HEAVY = ("flask", "werkzeug", "waitress", "github", "jinja2", "jsonschema", "rich.syntax", "pygments",
+         "prometheus_client", "hypothesis", "pytest", "ruamel", "webhook", "gitdeploy.github", "gitdeploy.server",
+         "gitdeploy.heal", "gitdeploy.hooks")
+GITDEPLOY_MODULES = 64  # gitdeploy's own modules on the deploy path (56 when this was written)
+SECONDS = 15.0  # all imports of the start-up (about 0.3 s on a quiet machine; 2-7 s seen at load 17)
+
+
+def imported(*args: str) -> tuple[list[str], float]:
+    """(every module `python -X importtime <args>` imports, the seconds all its imports took)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules: list[str] = []
+    total = 0.0
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split(":", 1)[1].split("|")
+        modules.append(name.strip())
+        if not name.startswith("  "):  # a top-level import (one space, then the name): children included
+            total += int(cumulative) / 1e6
+    return modules, total
+
+
+@pytest.mark.parametrize("command", ["deploy", "plan", "status"])
+def test_the_deploy_path_imports_only_what_it_uses(command):
+    modules, took = imported("-m", "gitdeploy", command, "--help")
+    assert "gitdeploy.render.plan" in modules and "gitdeploy.plan.planner" in modules  # it did load the command
+    heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], f"`gitdeploy {command}` imports {heavy}: import them where they are used"
+    ours = sorted(m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy."))
+    assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules on the {command} path: {ours}"
+    assert took < SECONDS, f"`gitdeploy {command}` spends {took:.2f}s importing (budget {SECONDS}s)"
