@@ -93,6 +93,7 @@ class Bench:
         self.client = docker.from_env(timeout=300)
         self.tmp = Path(tempfile.mkdtemp(prefix="gd-bench-"))
         self.env = dict(os.environ, GITDEPLOY_HOME=str(self.tmp / "home"))
+        self.loads: list[float] = []  # the 1-minute load average after each figure
 
     def cleanup(self, system: str) -> None:
         for flt in ({"label": f"io.gitdeploy.system={system}"}, {"label": f"bench.raw={system}"},
@@ -138,7 +139,8 @@ class Bench:
 
         def add(scenario: str, tool: str, t: float) -> None:
             res.setdefault(scenario, {}).setdefault(tool, []).append(t)
-            print(f"  {scenario:<14} {tool:<10} {t:7.2f}s", flush=True)
+            self.loads.append(os.getloadavg()[0])
+            print(f"  {scenario:<14} {tool:<10} {t:7.2f}s  (load {self.loads[-1]:.1f})", flush=True)
 
         all_ = list(range(self.n))
         for run in range(self.runs):
@@ -233,6 +235,8 @@ def main() -> None:
         "",
         "Each tool runs as its own process (interpreter start-up included). Services: busybox `sleep`,",
         "`init: true`; gitdeploy with `rollout.monitor: 0s` (gate = running after start, as `up -d`).",
+        f"1-minute load average after each figure: {min(bench.loads):.1f} to {max(bench.loads):.1f}"
+        f" (median {statistics.median(bench.loads):.1f}).",
         "",
         "| scenario | raw SDK (parallel) | Compose v1 | gitdeploy | gitdeploy / raw | gitdeploy / Compose |",
         "|---|---|---|---|---|---|",
@@ -242,6 +246,18 @@ def main() -> None:
         f = lambda x: f"{x:.2f} s" if x is not None else "-"  # noqa: E731
         ratio = lambda a, b: f"{a / b:.2f}x" if a is not None and b else "-"  # noqa: E731
         lines.append(f"| {s} | {f(r)} | {f(c)} | {f(g)} | {ratio(g, r)} | {ratio(g, c)} |")
+    verdict = lambda ok: "met" if ok else "NOT MET"  # noqa: E731
+    m = {s: med.get(s, {}) for s in ("no-op", "change-all", "change-one")}
+    lines += ["", "Issue 14's targets (a quiet machine was assumed; see the load above):"]
+    if "gitdeploy" in m["change-one"] and "compose" in m["change-one"]:
+        x = m["change-one"]["gitdeploy"] / m["change-one"]["compose"]
+        lines.append(f"- change-one <= 1.2x Compose v1: {x:.2f}x, {verdict(x <= 1.2)}")
+    if "gitdeploy" in m["change-all"] and "raw" in m["change-all"]:
+        x = m["change-all"]["gitdeploy"] / m["change-all"]["raw"]
+        lines.append(f"- change-all <= 1.2x raw SDK remove+create: {x:.2f}x, {verdict(x <= 1.2)}")
+    if "gitdeploy" in m["no-op"]:
+        lines.append(f"- no-op as a new process <= 0.3 s: {m['no-op']['gitdeploy']:.2f} s,"
+                     f" {verdict(m['no-op']['gitdeploy'] <= 0.3)}")
     lines += [
         "",
         f"- no-op in-process (plan + verify, warm, median of 5): **{med['no-op-inproc']['gitdeploy'] * 1000:.0f} ms**"
