@@ -246,10 +246,12 @@ def main() -> None:
         f"## Rollback, {'built' if args.build else 'ready-image'} services ({time.strftime('%Y-%m-%d')}, "
         f"{os.cpu_count()} cores, median of {args.runs})",
         "",
-        f"{args.services} services ({'each built from its own context: COPY + RUN' if args.build else 'busybox `sleep`'},"
+        f"{args.services} services ({'each built from its own context: COPY + RUN' if args.build else 'busybox'}"
+        ", httpd answering the revision,"
         f" `init: true`, `rollout.monitor: {args.monitor}`), in-process",
         "through `pipeline.deploy` (lock, plan, gates, verify, git notes). Rollback = rollback commit +",
-        "deploy after A then B (all changed); fresh = deploy of A on a clean system.",
+        "deploy after A then B (all changed); fresh = deploy of A on a clean system. Time to restore / to",
+        "serve: until every service answers A to a probe on the system network (asked ~10 times a second).",
         "",
         f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).",
         "",
