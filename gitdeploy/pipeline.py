@@ -226,7 +226,7 @@ def rollback(ctx: Context, prepared: Prepared, verified: str | None, emit: Calla
             where = f"last verified revision {verified[:7]}"
         else:
             restored = restore(ctx, prepared.spec.system, before if before is not None else kept(prepared.live),
-                               aliases_for(prepared.spec), emit, journal)
+                               aliases_for(prepared.spec), emit, journal, only=prepared.only)
             where = "the containers that ran before"
         ok = restored.ok
         if journal:
@@ -266,10 +266,12 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
 
 
 def restore(ctx: Context, system: str, before: tuple[Kept, ...], aliases: dict[str, tuple[str, ...]],
-            emit: Callable[[str, str, str], None], journal: Journal | None, rounds: int = 3) -> Verification:
+            emit: Callable[[str, str, str], None], journal: Journal | None, rounds: int = 3,
+            only: frozenset[str] | None = None) -> Verification:
     """Back to exactly the containers in `before` (see plan.rollout.restore_plan) and verify
-    (again, up to `rounds` times, as `converge`)."""
-    engine = ctx.engine()
+    (again, up to `rounds` times, as `converge`). `only`: the services the attempt touched; the
+    others are left as they are (a repair of one service never stops another)."""
+    engine = ctx.engine(only)
     net = network_name(system, ctx.env)
     for round_ in range(1, rounds + 1):
         live = engine.analyze(system, ctx.env)
@@ -510,7 +512,7 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
                 spec_aliases = aliases_for(spec) if spec else {}
             except GitdeployError:
                 pass
-            v = restore(ctx, system, before, spec_aliases, say, journal)
+            v = restore(ctx, system, before, spec_aliases, say, journal, only=only)
             outcome = "the containers that ran before restored"
         else:
             raise GitdeployError("the interrupted attempt's journal names no system and no revision was verified",

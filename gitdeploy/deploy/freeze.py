@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitdeploy.deploy.lock import env_dir, holder, whoami
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import Frozen, GitdeployError
 from gitdeploy.fsutil import atomic_write
 from gitdeploy.live import enginelock
 
@@ -75,10 +75,10 @@ def frozen(data_dir: Path, env: str) -> Brake | None:
 
 
 def check_not_frozen(data_dir: Path, env: str) -> None:
-    """Raise GitdeployError (exit 1) naming who froze the environment and why."""
+    """Raise Frozen (exit 1) naming who froze the environment and why."""
     brake = frozen(data_dir, env)
     if brake:
-        raise GitdeployError(
+        raise Frozen(
             f"environment '{env}' is frozen by {brake.describe()}",
             "nothing was deployed; `gitdeploy unfreeze` lifts the freeze once it is safe",
         )

@@ -2,9 +2,11 @@
 in heal mode drift is repaired through `fix` (so through pipeline.deploy).
 
 Flapping is contained per service: repairs back off exponentially (`Policy.backoff`), and
-after `Policy.max_attempts` repairs within `Policy.window` the watcher stops repairing that
-service and reports it loudly until the deployed commit changes or the service stays clean for
-a whole window. Drift and that state survive a restart (state.py). A freeze pauses repairs.
+after `Policy.max_attempts` failed repairs within `Policy.window` the watcher stops repairing
+that service and reports it loudly until the deployed commit changes or the service stays clean
+for a whole window. A repair that worked never counts towards giving up. Drift and that state
+survive a restart (state.py). A freeze or another deploy's lock pauses repairs (by the error's
+type: `Frozen`, `Locked`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import Frozen, GitdeployError, Locked
 from gitdeploy.heal import brakes
 from gitdeploy.heal.check import CheckReport, FixOutcome, Target, TargetMoved, check, fix, load_target
 from gitdeploy.heal.model import Drift
@@ -33,7 +35,7 @@ EVENTS = ("die", "oom", "destroy", "kill", "health_status", "pause", "update")
 class Policy:
     backoff: float = 2.0  # seconds before the 2nd repair of a service in a window; doubles each time
     backoff_max: float = 300.0
-    max_attempts: int = 5  # repairs of one service within `window` before giving up on it
+    max_attempts: int = 5  # failed repairs of one service within `window` before giving up on it
     window: float = 600.0
     debounce: float = 0.05  # gather a burst of events into one check
     settle: float = 1.0  # check again this long after the last event
@@ -270,8 +272,9 @@ class Watcher:
             if s.given_up or s.next_attempt > now:
                 continue
             s.attempts = [t for t in s.attempts if t > now - self.policy.window]
-            if len(s.attempts) >= self.policy.max_attempts:
-                self._give_up(path, s.last_error or "it keeps drifting after repairs")
+            s.failures = [t for t in s.failures if t > now - self.policy.window]
+            if len(s.failures) >= self.policy.max_attempts:
+                self._give_up(path, s.last_error or "its repairs keep failing")
                 continue
             todo.append(path)
         if not todo:
@@ -288,7 +291,7 @@ class Watcher:
         try:
             out = fix(self.ctx, only=set(todo), before=report, target=target, who="gitdeploy-heal")
         except GitdeployError as exc:
-            if isinstance(exc, TargetMoved) or "locked" in exc.message or "frozen" in exc.message:
+            if isinstance(exc, TargetMoved | Locked | Frozen):
                 for path in todo:  # not the service's fault: try again at the next round
                     st.service(path).attempts.pop()
                     st.service(path).next_attempt = 0.0
@@ -313,8 +316,9 @@ class Watcher:
                 self._emit("repaired", path, f"{path} repaired in {time.monotonic() - started:.1f}s")
             elif path in culprits or not culprits:
                 s.last_error = culprits.get(path) or error or "still drifting after the repair"
+                s.failures.append(now)
                 self._emit("repair-failed", path, f"{path}: {s.last_error}")
-                if len(s.attempts) >= self.policy.max_attempts:
+                if len(s.failures) >= self.policy.max_attempts:
                     self._give_up(path, s.last_error)
                 else:
                     self._emit("backoff", path, f"{path}: next repair in {s.next_attempt - now:.1f}s at the earliest")
@@ -341,7 +345,7 @@ class Watcher:
             return
         s.given_up = self.clock()
         self._emit("gave-up", path,
-                   f"GAVE UP repairing {path} after {len(s.attempts)} repairs in {self.policy.window:g}s: {why}. "
+                   f"GAVE UP repairing {path} after {len(s.failures)} failed repairs in {self.policy.window:g}s: {why}. "
                    "It stays reported; a new deploy, `gitdeploy fix` or a clean window resumes repairs.", loud=True)
 
     def _maybe_notify(self) -> None:
