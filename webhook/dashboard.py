@@ -2,6 +2,9 @@
 
     GET /              the page (webhook/dashboard.html: inline CSS and JS, refreshes every 2 s)
     GET /api/state     gitdeploy.gitops.overview for the server's data directory
+
+Each environment is shown as it runs on its own engine: the server config's `docker_host` of
+that environment (DOCKER_HOST or the local socket for one it does not name).
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
-import docker
 from flask import Blueprint, Response, jsonify
 
 from gitdeploy.gitops.overview import overview
+from gitdeploy.live.factory import connect
+from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.queue import JobQueue
 
@@ -23,18 +28,19 @@ log = logging.getLogger(__name__)
 def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
     bp = Blueprint("dashboard", __name__)
     page = (Path(__file__).parent / "dashboard.html").read_text()
-    engine: dict[str, docker.DockerClient | None] = {}
-    engine_lock = threading.Lock()
+    connections: dict[str | None, Any] = {}  # one per docker_host, made on first use
+    guard = threading.Lock()
 
-    def client() -> docker.DockerClient | None:
-        with engine_lock:
-            if engine.get("client") is None:
-                try:
-                    engine["client"] = docker.from_env(timeout=10)
-                except docker.errors.DockerException as exc:
-                    log.warning("dashboard: no Docker Engine (%s)", exc)
-                    return None
-            return engine["client"]
+    def context_for(repo: Path, env: str) -> Context:
+        """The context of `env` on its configured engine; raises GitdeployError naming the engine
+        when it cannot be reached (the page then says so for that environment only)."""
+        configured = config.environment(env)
+        host = configured.docker_host if configured else None
+        with guard:
+            if host not in connections:
+                connections[host] = connect(host, timeout=10)
+            conn = connections[host]
+        return Context(repo=repo, env=env, data_dir=config.data_dir, docker_host=host, client=conn)
 
     @bp.get("/")
     def index() -> Response:
@@ -42,6 +48,6 @@ def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
 
     @bp.get("/api/state")
     def state():
-        return jsonify(overview(config.data_dir, client(), queue))
+        return jsonify(overview(config.data_dir, context_for, queue))
 
     return bp

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from gitdeploy.deploy.lock import env_dir, holder, whoami
 from gitdeploy.errors import Frozen, GitdeployError
 from gitdeploy.fsutil import atomic_write
-from gitdeploy.live import enginelock
 
 if TYPE_CHECKING:
     from gitdeploy.pipeline import Context
@@ -100,6 +99,13 @@ def is_halted(ctx: Context, system: str) -> bool:
     return halted(ctx.data_dir, ctx.env, system) is not None
 
 
+def mark_halted(data_dir: Path, env: str, system: str, reason: str, who: str | None = None) -> Brake:
+    """Mark `system` halted in `env` (stopped on purpose: not drift) without stopping anything."""
+    brake = Brake(who or whoami(), reason, time.time())
+    _write(_halt_file(data_dir, env, system), brake)
+    return brake
+
+
 def clear_halted(data_dir: Path, env: str, system: str) -> None:
     _halt_file(data_dir, env, system).unlink(missing_ok=True)
 
@@ -118,8 +124,7 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
     Does not wait for the deploy lock: a kill switch must work while a deploy runs. Returns
     what was stopped; the attempt is recorded by the caller (see pipeline.halt).
     """
-    brake = Brake(who or whoami(), reason, time.time())
-    _write(_halt_file(ctx.data_dir, ctx.env, system), brake)  # before stopping: not a crash
+    brake = mark_halted(ctx.data_dir, ctx.env, system, reason, who)  # before stopping: not a crash
     engine = ctx.engine()
     running = [c.id for c in engine.analyze(system, ctx.env).containers if c.running]
     errors: list[str] = []
@@ -140,7 +145,7 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
     deploying = held.describe() if held else ""
     if not deploying:  # a deploy from another data dir holds the engine lock
         try:
-            lock = enginelock.held(engine.client, system, ctx.env)
+            lock = engine.lock_holder(system, ctx.env)
         except GitdeployError:
             lock = None
         deploying = lock.describe() if lock else ""

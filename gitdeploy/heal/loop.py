@@ -22,7 +22,7 @@ from gitdeploy.heal import brakes
 from gitdeploy.heal.check import CheckReport, FixOutcome, Target, TargetMoved, check, fix, load_target
 from gitdeploy.heal.model import Drift
 from gitdeploy.heal.state import HealState, StateStore, state_path
-from gitdeploy.live import labels
+from gitdeploy.live.interface import EventStream
 from gitdeploy.pipeline import Context
 
 log = logging.getLogger("gitdeploy.heal")
@@ -97,7 +97,7 @@ class Watcher:
         self.listening = threading.Event()  # set while the engine's event stream is open
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._stream = None
+        self._stream: EventStream | None = None
         self._step = threading.Lock()
         self._said_frozen = ""
         self._said_unsaved = ""
@@ -119,10 +119,7 @@ class Watcher:
         self._wake.set()
         stream = self._stream
         if stream is not None:
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
-                pass
+            stream.close()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -176,16 +173,13 @@ class Watcher:
                 self._stop.wait(0.2)
                 continue
             try:
-                self._stream = self.ctx.docker().api.events(decode=True, filters={
-                    "type": "container", "event": list(EVENTS),
-                    "label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={self.ctx.env}"],
-                })
+                self._stream = self.ctx.engine().events(system, self.ctx.env, EVENTS)
                 self.listening.set()
                 self._wake.set()  # whatever happened before the stream opened is seen by this check
                 for ev in self._stream:
                     if self._stop.is_set():
                         break
-                    log.debug("event %s %s", ev.get("Action"), (ev.get("Actor") or {}).get("ID", "")[:12])
+                    log.debug("event %s %s", ev.action, ev.container_id[:12])
                     self._wake.set()
                     if self.state.system and self.state.system != system:
                         break  # the deployed spec renamed the system: filter on the new name
@@ -198,10 +192,7 @@ class Watcher:
                 self.listening.clear()
                 stream, self._stream = self._stream, None
                 if stream is not None:
-                    try:
-                        stream.close()
-                    except Exception:  # noqa: BLE001
-                        pass
+                    stream.close()
 
     # -- one round ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,8 +24,20 @@ from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import labels
-from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
+from gitdeploy.live import enginelock, labels
+from gitdeploy.live.enginelock import EngineLock, Holder, LockState
+from gitdeploy.live.images import ImageResolver
+from gitdeploy.live.interface import EventStream
+from gitdeploy.live.model import (
+    ContainerEvent,
+    EngineEvent,
+    EngineObject,
+    FileChange,
+    FinalState,
+    Live,
+    LiveContainer,
+    Observation,
+)
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Service, Spec
 
@@ -164,13 +176,28 @@ def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
 
 
 class Engine:
-    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None) -> None:
+    """One Docker Engine: the docker implementation of gitdeploy.live.interface.EngineAPI."""
+
+    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None,
+                 where: str = "") -> None:
         self.client = client
         self.api = client.api
         self.data_dir = data_dir
         self.only = only  # analyze sees only these services (a heal repairing some of them)
+        self.where = where or str(getattr(self.api, "base_url", "") or "the local socket")
         self._net_lock = threading.Lock()
         self._networks: set[str] = set()  # ensured during this run: no need to ask again
+
+    def scoped(self, only: frozenset[str] | None) -> Engine:
+        return Engine(self.client, self.data_dir, only, self.where)
+
+    def untrusted(self) -> Engine:
+        from gitdeploy.live.forksafe import untrusted
+
+        return Engine(untrusted(self.client), self.data_dir, self.only, self.where)
+
+    def close(self) -> None:
+        self.client.close()
 
     # -- analysis ------------------------------------------------------------------------
 
@@ -265,6 +292,57 @@ class Engine:
             raw = self.api.containers(all=True, filters={"label": f"{labels.SYSTEM}={system}"})
         return {(r.get("Labels") or {}).get(labels.ENV, "") for r in raw} - {env}
 
+    def observe(self, system: str, env: str, desired: Sequence[Desired], workers: int = 8) -> Observation:
+        """The healer's look: one container list (every container, so unmanaged holders of our
+        ports and names are seen too), one image inspect per desired image, and one inspect plus
+        one `docker diff` per container at its service's target - on a bounded pool."""
+        api = self.api
+        with engine_errors("listing containers"):
+            raw = tuple(api.containers(all=True))
+        targets = {d.path: d.hash for d in desired}
+        todo = [r["Id"] for r in raw if _ours(r, system, env)
+                and targets.get((r.get("Labels") or {}).get(labels.SERVICE, "")) == (r.get("Labels") or {}).get(
+                    labels.HASH)]
+        image_ids = sorted({d.image_id for d in desired})
+
+        def inspect(cid: str) -> tuple[str, dict | None, list | None]:
+            try:
+                return cid, api.inspect_container(cid), api.diff(cid) or []
+            except docker.errors.NotFound:
+                return cid, None, None  # removed since the list: the next check sees it missing
+
+        def image(iid: str) -> tuple[str, dict | None]:
+            try:
+                return iid, api.inspect_image(iid).get("Config") or {}
+            except docker.errors.NotFound:
+                return iid, None
+
+        with engine_errors("inspecting containers"), ThreadPoolExecutor(max(1, workers), "gd-check") as pool:
+            images = dict(pool.map(image, image_ids))
+            found = list(pool.map(inspect, todo))
+        return Observation(
+            containers=raw,
+            inspects={cid: i for cid, i, _ in found if i is not None},
+            diffs={cid: d for cid, i, d in found if d is not None},
+            images={k: v for k, v in images.items() if v is not None},
+        )
+
+    def file_changes(self, cid: str) -> list[FileChange] | None:
+        with engine_errors(f"listing the file changes of {cid[:12]}"):
+            try:
+                raw = self.api.diff(cid) or []
+            except docker.errors.NotFound:
+                return None
+        return [FileChange(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in raw]
+
+    def events(self, system: str, env: str, actions: Sequence[str]) -> EventStream:
+        with engine_errors("listening to the engine's events"):
+            stream = self.api.events(decode=True, filters={
+                "type": "container", "event": list(actions),
+                "label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"],
+            })
+        return _Events(stream)
+
     # -- networks, volumes, files ---------------------------------------------------------
 
     def ensure_network(self, system: str, env: str) -> str:
@@ -343,6 +421,57 @@ class Engine:
                 self.api.remove_network(extra["Id"])
             except docker.errors.NotFound:
                 pass
+
+    def networks(self, system: str, env: str) -> list[EngineObject]:
+        # By label, checked again here: a network of another system is never listed, whatever
+        # its name (the engine's name filter matches substrings: shop vs webshop).
+        flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+        with engine_errors("listing networks"):
+            found = self.api.networks(filters=flt)
+        return [EngineObject(n.get("Name") or "", n["Id"], dict(n.get("Labels") or {}))
+                for n in found if owned(n.get("Labels"), system, env)]
+
+    def remove_network(self, net: EngineObject) -> None:
+        with engine_errors(f"removing the network {net.name}"):
+            try:
+                self.api.remove_network(net.id)
+            except docker.errors.NotFound:
+                pass
+
+    def volumes(self, system: str, env: str) -> list[EngineObject]:
+        flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+        with engine_errors("listing volumes"):
+            found = (self.api.volumes(filters=flt) or {}).get("Volumes") or []
+        return [EngineObject(v["Name"], v["Name"], dict(v.get("Labels") or {}))
+                for v in found if owned(v.get("Labels"), system, env)]
+
+    def remove_volume(self, volume: EngineObject) -> None:
+        with engine_errors(f"removing the volume {volume.name}"):
+            try:
+                self.api.remove_volume(volume.id, force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def images(self) -> ImageResolver:
+        return ImageResolver(self.client)
+
+    def ensure_base_image(self) -> str:
+        from gitdeploy.live.baseimage import ensure_base_image
+
+        with engine_errors("importing the base image"):
+            return ensure_base_image(self.client)
+
+    def prune_secret_files(self, grace: float | None = None, dry_run: bool = False) -> list[Path]:
+        from gitdeploy.live import secretfiles
+
+        return secretfiles.prune(self.client, self.data_dir, secretfiles.GRACE if grace is None else grace,
+                                 dry_run)
+
+    def hold_lock(self, system: str, env: str, holder: Holder | None = None) -> EngineLock:
+        return enginelock.hold(self.client, system, env, holder)
+
+    def lock_holder(self, system: str, env: str) -> LockState | None:
+        return enginelock.held(self.client, system, env)
 
     def ensure_volume(self, system: str, env: str, source: str) -> str:
         """The name of the system's volume `source`, created if missing.
@@ -609,6 +738,33 @@ class Engine:
         except docker.errors.APIError:
             return ""
         return out
+
+
+class _Events:
+    """The engine's event stream as ContainerEvents (EventStream); `close()` ends it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[ContainerEvent]:
+        try:
+            for ev in self._stream:
+                yield ContainerEvent(ev.get("timeNano", 0) / 1e9, ev.get("Action") or ev.get("status") or "",
+                                     (ev.get("Actor") or {}).get("ID", "") or ev.get("id", ""))
+        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError,
+                OSError) as exc:
+            raise GitdeployError(f"the engine's event stream broke: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
+            pass
+
+
+def _ours(raw: dict[str, Any], system: str, env: str) -> bool:
+    lab = raw.get("Labels") or {}
+    return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env
 
 
 def _restart_policy(restart: str) -> dict:

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from gitdeploy.forge.comments import plan_marker
-from gitdeploy.forge.forksafe import NOT_BUILT, NOT_PULLED
 from gitdeploy.live import labels
+from gitdeploy.live.forksafe import NOT_BUILT, NOT_PULLED
 
 from .conftest import REPO, comment_event, pr_event, svc
 
