@@ -1,7 +1,7 @@
 """The dashboard: one self-contained page (no CDN) and the JSON it polls.
 
     GET /              the page (webhook/dashboard.html: inline CSS and JS, refreshes every 2 s)
-    GET /api/state     gitdeploy.gitops.overview for the server's data directory
+    GET /api/state     webhook.overview for the server's data directory
 
 Each environment is shown as it runs on its own engine: the server config's `docker_host` of
 that environment (DOCKER_HOST or the local socket for one it does not name).
@@ -16,11 +16,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from gitdeploy.gitops.overview import overview
 from gitdeploy.live.factory import connect
 from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.queue import JobQueue
+from webhook.overview import overview
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from gitdeploy.errors import Frozen, GitdeployError
 from gitdeploy.fsutil import atomic_write
 
 if TYPE_CHECKING:
-    from gitdeploy.pipeline import Context
+    from gitdeploy.live.interface import EngineAPI
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,6 @@ def halted(data_dir: Path, env: str, system: str) -> Brake | None:
     return _read(_halt_file(data_dir, env, system))
 
 
-def is_halted(ctx: Context, system: str) -> bool:
-    """True while `system` is halted in ctx.env (stopped on purpose, not crashed)."""
-    return halted(ctx.data_dir, ctx.env, system) is not None
-
-
 def mark_halted(data_dir: Path, env: str, system: str, reason: str, who: str | None = None) -> Brake:
     """Mark `system` halted in `env` (stopped on purpose: not drift) without stopping anything."""
     brake = Brake(who or whoami(), reason, time.time())
@@ -118,15 +113,15 @@ class HaltResult:
     deploy_in_progress: str = ""  # the lock holder, when a deploy was running
 
 
-def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, grace: float = 2.0) -> HaltResult:
+def halt(engine: EngineAPI, data_dir: Path, env: str, system: str, reason: str = "", who: str | None = None,
+         grace: float = 2.0) -> HaltResult:
     """Stop every running container of `system` at once and mark it halted.
 
     Does not wait for the deploy lock: a kill switch must work while a deploy runs. Returns
     what was stopped; the attempt is recorded by the caller (see pipeline.halt).
     """
-    brake = mark_halted(ctx.data_dir, ctx.env, system, reason, who)  # before stopping: not a crash
-    engine = ctx.engine()
-    running = [c.id for c in engine.analyze(system, ctx.env).containers if c.running]
+    brake = mark_halted(data_dir, env, system, reason, who)  # before stopping: not a crash
+    running = [c.id for c in engine.analyze(system, env).containers if c.running]
     errors: list[str] = []
 
     def stop(cid: str) -> None:
@@ -141,11 +136,11 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
     if errors:
         raise GitdeployError(f"halt: {len(errors)} container(s) did not stop: {'; '.join(errors)}",
                              "run `gitdeploy halt` again, or stop them with docker")
-    held = holder(ctx.data_dir, ctx.env)
+    held = holder(data_dir, env)
     deploying = held.describe() if held else ""
     if not deploying:  # a deploy from another data dir holds the engine lock
         try:
-            lock = engine.lock_holder(system, ctx.env)
+            lock = engine.lock_holder(system, env)
         except GitdeployError:
             lock = None
         deploying = lock.describe() if lock else ""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gitdeploy.errors import GitdeployError, Locked
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live.enginelock import whoami  # defined with the engine lock; callers import it from here too
+from gitdeploy.host import whoami  # noqa: F401 - re-exported: the lock's holder
 
 
 def env_dir(data_dir: Path, env: str) -> Path:

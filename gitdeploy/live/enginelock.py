@@ -27,7 +27,6 @@ The lock container has no io.gitdeploy.system label: nothing that lists a system
 from __future__ import annotations
 
 import atexit
-import getpass
 import io
 import json
 import os
@@ -46,6 +45,7 @@ import docker.errors
 import requests.exceptions
 
 from gitdeploy.errors import GitdeployError, Locked
+from gitdeploy.host import whoami
 from gitdeploy.live import labels
 
 IMAGE = "gitdeploy/lock:1"  # an empty image: the container is never started
@@ -64,15 +64,6 @@ def lock_name(system: str, env: str) -> str:
 
 
 # -- who holds it ---------------------------------------------------------------------------
-
-def whoami() -> str:
-    """'user@host' of this process, for locks, freezes and the history."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry (containers): fall back to the uid
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
-
 
 def _read(path: str) -> str:
     try:

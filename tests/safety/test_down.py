@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from gitdeploy import pipeline
 from gitdeploy.cli import cli
-from gitdeploy.deploy.freeze import freeze, is_halted, unfreeze
+from gitdeploy.deploy.freeze import freeze, halted, unfreeze
 from gitdeploy.errors import Frozen, Locked
 from gitdeploy.heal import check
 from gitdeploy.history import attempts
@@ -74,12 +74,12 @@ def test_down_is_recorded_and_the_healer_leaves_it_down(spec_repo, system_name, 
     downs = [a for a in attempts(spec_repo.repo, "production") if a.result == "down"]
     assert len(downs) == 1 and downs[0].trigger == "cli" and downs[0].system == system_name
     assert "2 container(s) removed" in downs[0].summary
-    assert is_halted(ctx, system_name)
+    assert halted(ctx.data_dir, "production", system_name)
     report = check(ctx)  # stopped on purpose: no drift for the healer to repair
     assert report.halted and report.clean
 
     assert pipeline.deploy(ctx).ok  # the next deploy brings it back and lifts the halt
-    assert len(running(docker_client, system_name)) == 2 and not is_halted(ctx, system_name)
+    assert len(running(docker_client, system_name)) == 2 and not halted(ctx.data_dir, "production", system_name)
     out = CliRunner().invoke(cli, base + ["down", "--volumes"])
     assert out.exit_code == 0 and "1 volume(s)" in out.output
     assert docker_client.volumes.list(filters=flt) == []
