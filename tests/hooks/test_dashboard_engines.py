@@ -53,7 +53,7 @@ def test_each_environment_is_read_on_its_own_engine(spec_repo, system_name, tmp_
     envs = _state(config, tmp_path)
     prod, staging = envs["production"], envs["staging"]
     assert prod["services_error"] == ""
-    assert [(s["path"], s["running"], s["wanted"]) for s in prod["services"]] == [("web", 1, 1)]
+    assert [(s["service"], s["running"], s["wanted"]) for s in prod["services"]] == [("web", 1, 1)]
     assert "cannot reach the Docker Engine" in staging["services_error"] and str(nowhere) in staging["services_error"]
     assert staging["services"] == []
 
