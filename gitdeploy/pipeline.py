@@ -87,6 +87,12 @@ class Context:
         engine = open_engine(self.client, self.data_dir, only, describe(self.docker_host))
         return engine.untrusted() if self.untrusted else engine
 
+    def close(self) -> None:
+        """Close the engine connection, when one was made (a one-shot process is done with it)."""
+        if self.client is not None:
+            open_engine(self.client, self.data_dir).close()
+            self.client = None
+
     def secrets(self) -> SecretStore:
         folder = self.secrets_dir or (self.data_dir / "secrets.d")
         return SecretStore(directory=folder, key=load_key(self.data_dir))

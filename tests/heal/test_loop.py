@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from gitdeploy import pipeline
-from gitdeploy.heal import Policy, Watcher
+from gitdeploy.deploy.freeze import freeze, unfreeze
+from gitdeploy.heal import Policy, Watcher, check
 from gitdeploy.live import labels
+from gitdeploy.live.enginelock import Holder
 from tests.heal.helpers import SLEEP, containers, svc, wait_for
 
 pytestmark = pytest.mark.docker
@@ -143,6 +146,32 @@ def test_successful_repairs_never_make_it_give_up(small, docker_client, system_n
         assert w.state.services["a"].failures == []
     finally:
         w.stop()
+
+
+def test_a_repair_refused_by_a_lock_or_a_freeze_is_skipped_not_failed(small, docker_client, system_name):
+    # the drift was seen before another deploy took the engine's lock (or the environment was
+    # frozen): the repair is refused by type (Locked, Frozen), never counted as a failed repair
+    events = []
+    w = Watcher(small, mode="heal", interval=60, policy=FAST, on_event=events.append)
+    (victim,) = containers(docker_client, system_name, "a")
+    victim.kill()
+    target = w._load_target()
+    report = check(small, target)
+    assert report.services == {"a"} and not report.deploying and not report.frozen
+    other = replace(small, data_dir=small.data_dir.parent / "other-data")  # a deploy from elsewhere
+    with other.engine().hold_lock(system_name, "production", Holder.here("push: deploy HEAD", "carol@ci")):
+        w._heal(report, target)
+    freeze(small.data_dir, "production", "incident 9", who="dave@ops")
+    try:
+        w._heal(report, target)
+    finally:
+        unfreeze(small.data_dir, "production")
+    skipped = [e.message for e in events if e.kind == "skipped"]
+    assert len(skipped) == 2 and "carol@ci" in skipped[0] and "frozen by dave@ops" in skipped[1], events
+    assert not [e for e in events if e.kind in ("repair-failed", "gave-up")]
+    a = w.state.services["a"]
+    assert a.failures == [] and a.attempts == [] and a.next_attempt == 0.0
+    assert not running_ids(docker_client, system_name, "a")  # nothing was touched
 
 
 def test_state_survives_recreating_the_watcher(small, docker_client, system_name):

@@ -39,6 +39,8 @@ def test_down_is_refused_while_a_deploy_holds_a_lock_or_the_environment_is_froze
         out = CliRunner().invoke(cli, base + ["down"])
         assert out.exit_code == 1 and "Traceback" not in out.output
         assert "is locked" in out.output and "alice@ci" in out.output and "in progress" in out.output
+        with pytest.raises(Locked, match="alice@ci"):
+            pipeline.down(ctx, system_name)
     finally:
         holder.kill()
         holder.wait(timeout=10)
