@@ -305,11 +305,12 @@ class Engine:
                     labels.HASH)]
         image_ids = sorted({d.image_id for d in desired})
 
-        def inspect(cid: str) -> tuple[str, dict | None, list | None]:
+        def inspect(cid: str) -> tuple[str, dict | None, list[FileChange] | None]:
             try:
-                return cid, api.inspect_container(cid), api.diff(cid) or []
+                info = api.inspect_container(cid)
             except docker.errors.NotFound:
                 return cid, None, None  # removed since the list: the next check sees it missing
+            return cid, info, self.file_changes(cid)
 
         def image(iid: str) -> tuple[str, dict | None]:
             try:
@@ -333,7 +334,7 @@ class Engine:
                 raw = self.api.diff(cid) or []
             except docker.errors.NotFound:
                 return None
-        return [FileChange(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in raw]
+        return [FileChange(str(c.get("Path") or ""), int(c.get("Kind") or 0)) for c in raw]
 
     def events(self, system: str, env: str, actions: Sequence[str]) -> EventStream:
         with engine_errors("listening to the engine's events"):

@@ -67,7 +67,7 @@ class Observation:
 
     containers: tuple[dict[str, Any], ...]  # GET /containers/json?all=1 (every container)
     inspects: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # by container ID
-    diffs: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)  # by container ID
+    diffs: Mapping[str, list[FileChange]] = field(default_factory=dict)  # by container ID (docker diff)
     images: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # image ID -> its Config
 
 
