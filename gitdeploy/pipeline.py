@@ -591,7 +591,7 @@ def _load_or_none(ctx: Context, rev: str, worktree: bool) -> tuple[SpecSource, S
 
 
 def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str, trigger: str,
-                 who: str, what: str = "deploy") -> AbstractContextManager[EngineLock | None]:
+                 who: str) -> AbstractContextManager[EngineLock | None]:
     """The engine lock of the system (see live.enginelock); none when the spec or the engine
     cannot be read: prepare then fails, and records that."""
     try:
@@ -600,7 +600,7 @@ def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str,
         return nullcontext()
     if loaded is None:
         return nullcontext()
-    return engine.hold_lock(loaded[1].system, ctx.env, Holder.here(f"{trigger}: {what} {rev}", who, str(ctx.data_dir)))
+    return engine.hold_lock(loaded[1].system, ctx.env, Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
 
 
 def _prune_secrets(ctx: Context, on_event: EventSink | None) -> None:

@@ -12,7 +12,6 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ from docker.types import IPAMConfig, IPAMPool, Mount
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import enginelock, labels
+from gitdeploy.live import enginelock, labels, look
 from gitdeploy.live.enginelock import EngineLock, Holder, LockState
+from gitdeploy.live.errors import engine_errors
 from gitdeploy.live.images import ImageResolver
 from gitdeploy.live.interface import EventStream
 from gitdeploy.live.model import (
-    ContainerEvent,
     EngineEvent,
     EngineObject,
     FileChange,
@@ -56,17 +55,6 @@ def connect(docker_host: str | None = None, timeout: int = 300) -> docker.Docker
             f"cannot reach the Docker Engine at {where}: {exc}",
             "start it (bash scripts/setup.sh deps starts a local one) or set DOCKER_HOST",
         ) from None
-
-
-@contextmanager
-def engine_errors(what: str) -> Iterator[None]:
-    """Turn engine failures inside the block into GitdeployError('<what>: <engine message>')."""
-    try:
-        yield
-    except docker.errors.APIError as exc:
-        raise GitdeployError(f"{what}: {exc.explanation or exc}") from None
-    except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
-        raise GitdeployError(f"{what}: the engine did not answer ({exc})") from None
 
 
 class Cancel:
@@ -293,56 +281,13 @@ class Engine:
         return {(r.get("Labels") or {}).get(labels.ENV, "") for r in raw} - {env}
 
     def observe(self, system: str, env: str, desired: Sequence[Desired], workers: int = 8) -> Observation:
-        """The healer's look: one container list (every container, so unmanaged holders of our
-        ports and names are seen too), one image inspect per desired image, and one inspect plus
-        one `docker diff` per container at its service's target - on a bounded pool."""
-        api = self.api
-        with engine_errors("listing containers"):
-            raw = tuple(api.containers(all=True))
-        targets = {d.path: d.hash for d in desired}
-        todo = [r["Id"] for r in raw if _ours(r, system, env)
-                and targets.get((r.get("Labels") or {}).get(labels.SERVICE, "")) == (r.get("Labels") or {}).get(
-                    labels.HASH)]
-        image_ids = sorted({d.image_id for d in desired})
-
-        def inspect(cid: str) -> tuple[str, dict | None, list[FileChange] | None]:
-            try:
-                info = api.inspect_container(cid)
-            except docker.errors.NotFound:
-                return cid, None, None  # removed since the list: the next check sees it missing
-            return cid, info, self.file_changes(cid)
-
-        def image(iid: str) -> tuple[str, dict | None]:
-            try:
-                return iid, api.inspect_image(iid).get("Config") or {}
-            except docker.errors.NotFound:
-                return iid, None
-
-        with engine_errors("inspecting containers"), ThreadPoolExecutor(max(1, workers), "gd-check") as pool:
-            images = dict(pool.map(image, image_ids))
-            found = list(pool.map(inspect, todo))
-        return Observation(
-            containers=raw,
-            inspects={cid: i for cid, i, _ in found if i is not None},
-            diffs={cid: d for cid, i, d in found if d is not None},
-            images={k: v for k, v in images.items() if v is not None},
-        )
+        return look.observe(self.api, system, env, desired, workers)
 
     def file_changes(self, cid: str) -> list[FileChange] | None:
-        with engine_errors(f"listing the file changes of {cid[:12]}"):
-            try:
-                raw = self.api.diff(cid) or []
-            except docker.errors.NotFound:
-                return None
-        return [FileChange(str(c.get("Path") or ""), int(c.get("Kind") or 0)) for c in raw]
+        return look.file_changes(self.api, cid)
 
     def events(self, system: str, env: str, actions: Sequence[str]) -> EventStream:
-        with engine_errors("listening to the engine's events"):
-            stream = self.api.events(decode=True, filters={
-                "type": "container", "event": list(actions),
-                "label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"],
-            })
-        return _Events(stream)
+        return look.events(self.api, system, env, actions)
 
     # -- networks, volumes, files ---------------------------------------------------------
 
@@ -739,33 +684,6 @@ class Engine:
         except docker.errors.APIError:
             return ""
         return out
-
-
-class _Events:
-    """The engine's event stream as ContainerEvents (EventStream); `close()` ends it."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[ContainerEvent]:
-        try:
-            for ev in self._stream:
-                yield ContainerEvent(ev.get("timeNano", 0) / 1e9, ev.get("Action") or ev.get("status") or "",
-                                     (ev.get("Actor") or {}).get("ID", "") or ev.get("id", ""))
-        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError,
-                OSError) as exc:
-            raise GitdeployError(f"the engine's event stream broke: {exc}") from None
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
-            pass
-
-
-def _ours(raw: dict[str, Any], system: str, env: str) -> bool:
-    lab = raw.get("Labels") or {}
-    return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env
 
 
 def _restart_policy(restart: str) -> dict:
