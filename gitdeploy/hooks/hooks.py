@@ -14,6 +14,7 @@ from gitdeploy.hooks import jobs, repoconfig
 from gitdeploy.hooks.report import Emit, deploy_told
 from gitdeploy.hooks.validate import Verdict, check_commit, check_index, new_commits, parse_updates
 from gitdeploy.pipeline import Context
+from gitdeploy.render.lines import environment_line, error_lines, missing_spec_line, problem_lines
 from gitdeploy.server.datadir import server_running
 from gitdeploy.spec.source import SPEC_FILE
 
@@ -47,14 +48,10 @@ def pre_receive(ctx: Context, stdin: str, emit: Emit) -> int:
 
 
 def _tell_problems(verdict: Verdict, emit: Emit) -> None:
-    if verdict.missing:
-        emit(f"gitdeploy: {verdict.label}: no {SPEC_FILE} at the root of the commit")
-        return
-    emit(f"gitdeploy: {verdict.label}: the spec is invalid ({len(verdict.problems)} problem(s)):")
-    for p in verdict.problems:
-        emit(f"  {p.location()}: {p.message}")
-        if p.hint:
-            emit(f"      hint: {p.hint}")
+    lines = [missing_spec_line(verdict.label, SPEC_FILE)] if verdict.missing else problem_lines(
+        verdict.label, verdict.problems)
+    for line in lines:
+        emit(line)
 
 
 def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
@@ -99,9 +96,8 @@ def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     try:
         result = deploy_told(ctx, sha, who, emit)
     except GitdeployError as exc:
-        emit(f"gitdeploy: error: {exc.message}")
-        if exc.hint:
-            emit(f"  hint: {exc.hint}")
+        for line in error_lines(exc.message, exc.hint):
+            emit(line)
         return False
     if not result.ok:
         emit("gitdeploy: the push is in git but NOT deployed; `git revert` and push to go back for good")
@@ -117,10 +113,8 @@ def environment_state(ctx: Context) -> str:
         at = deployed_commit(git.Repo(ctx.repo), ctx.env)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         at = None
-    verified = f"last verified at {at[:7]}" if at else "never verified (nothing deployed yet)"
     held = holder(ctx.data_dir, ctx.env)
-    now = f"a deploy is running ({held.describe()})" if held else "no deploy is running"
-    return f"{ctx.env} is {verified}; {now}"
+    return environment_line(ctx.env, at, held.describe() if held else "")
 
 
 def _span(seconds: float) -> str:

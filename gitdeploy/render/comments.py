@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from gitdeploy.deploy.result import Result
 from gitdeploy.errors import Problem
 from gitdeploy.plan.model import Plan
-from gitdeploy.render.plan import plan_markdown, result_markdown
+from gitdeploy.render.plan import plan_markdown
+from gitdeploy.render.result import result_markdown
 
 HELP = """**gitdeploy commands** (comment on a pull request):
 

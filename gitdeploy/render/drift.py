@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from gitdeploy.heal.check import CheckReport
 from gitdeploy.heal.model import Drift
+
+if TYPE_CHECKING:  # a value only; importing gitdeploy.heal.check at run time would load the engine's side
+    from gitdeploy.heal.check import CheckReport
 
 
 def drift_lines(drifts: Sequence[Drift]) -> list[str]:
@@ -33,6 +36,16 @@ def report_text(report: CheckReport) -> str:
     if report.frozen:
         lines.append(f"the environment is frozen ({report.frozen}): repairs wait")
     return "\n".join(lines)
+
+
+def issue_marker(env: str) -> str:
+    """The hidden marker of an environment's one drift issue (found and edited in place)."""
+    return f"<!-- gitdeploy:drift:{env} -->"
+
+
+def resolved_comment(env: str, commit: str) -> str:
+    """The comment that closes the drift issue once nothing drifts any more."""
+    return f"No drift in {env} any more (deployed `{commit[:7]}`)."
 
 
 def issue_markdown(env: str, system: str, commit: str, drifts: Sequence[Drift], given_up: Sequence[str],

@@ -1,0 +1,69 @@
+"""Plain text lines for a pusher's terminal (`remote:` lines), a job's log and the healer's output.
+
+Pure functions from values to strings. Times are shown in the local time zone of the process
+(the server's or the pusher's hook), as `HH:MM:SS`.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from gitdeploy.deploy.result import Event
+from gitdeploy.errors import Problem
+
+
+def plain(markup: str, width: int = 100) -> str:
+    """Rich markup rendered as plain text (no ANSI), for pipes and logs."""
+    buf = io.StringIO()
+    Console(file=buf, force_terminal=False, color_system=None, width=width, highlight=False).print(markup, soft_wrap=True)
+    return buf.getvalue().rstrip("\n")
+
+
+def clock(when: float) -> str:
+    """`when` (epoch seconds) as local `HH:MM:SS`."""
+    return time.strftime("%H:%M:%S", time.localtime(when))
+
+
+def event_line(ev: Event) -> str:
+    """A deploy's progress event: `12:00:01 web: gate passed`."""
+    return f"{clock(ev.time)} {ev.path + ': ' if ev.path else ''}{ev.message}"
+
+
+def repair_line(ev: Event) -> str:
+    """A repair's progress event, as `gitdeploy fix` prints it: `  web: gate-ok healthy`."""
+    return f"  {ev.path or '-'}: {ev.kind} {ev.message}"
+
+
+def watch_line(when: float, kind: str, message: str) -> str:
+    """One line of `gitdeploy watch`: `12:00:01 drift         2 drift item(s)...`."""
+    return f"{clock(when)} {kind:<13} {message}"
+
+
+def problem_lines(label: str, problems: Sequence[Problem]) -> list[str]:
+    """Why a commit's spec is invalid: a heading, then each problem at file:line:column with its hint."""
+    lines = [f"gitdeploy: {label}: the spec is invalid ({len(problems)} problem(s)):"]
+    for p in problems:
+        lines.append(f"  {p.location()}: {p.message}")
+        if p.hint:
+            lines.append(f"      hint: {p.hint}")
+    return lines
+
+
+def missing_spec_line(label: str, spec_file: str) -> str:
+    return f"gitdeploy: {label}: no {spec_file} at the root of the commit"
+
+
+def error_lines(message: str, hint: str = "", prefix: str = "gitdeploy: ") -> list[str]:
+    """A user error as lines: `gitdeploy: error: ...`, then its hint (if any)."""
+    return [f"{prefix}error: {message}"] + ([f"  hint: {hint}"] if hint else [])
+
+
+def environment_line(env: str, verified_at: str | None, deploying: str = "") -> str:
+    """The environment's last verified revision and whether a deploy runs now (`deploying`: who)."""
+    verified = f"last verified at {verified_at[:7]}" if verified_at else "never verified (nothing deployed yet)"
+    now = f"a deploy is running ({deploying})" if deploying else "no deploy is running"
+    return f"{env} is {verified}; {now}"
