@@ -12,13 +12,18 @@ if TYPE_CHECKING:  # a value only; importing gitdeploy.heal.check at run time wo
     from gitdeploy.heal.check import CheckReport
 
 
+_INDENT = " " * 11  # under the kind column
+
+
 def drift_lines(drifts: Sequence[Drift]) -> list[str]:
-    """One block per drift item: what, where, expected vs found, and why it matters."""
+    """One block per drift item: what, where, expected vs found, and why it matters (values that
+    span lines stay indented under their item)."""
     out = []
     for d in drifts:
         where = f"{d.service or '-'} {d.container or ''}".strip()
-        out.append(f"{d.kind:<10} {where}\n           {d.field}: expected {d.expected}, found {d.actual}"
-                   f"\n           {d.explanation}")
+        text = f"{d.kind:<10} {where}\n{d.field}: expected {d.expected}, found {d.actual}\n{d.explanation}"
+        first, *rest = text.splitlines()
+        out.append("\n".join([first, *(_INDENT + line for line in rest)]))
     return out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from gitdeploy.render.plan import escape_markup
+
 if TYPE_CHECKING:  # a model only; importing it at run time would load git
     from gitdeploy.history.notes import Attempt
 
@@ -27,7 +29,8 @@ def history_title(env: str, deployed: str | None) -> str:
 
 
 def attempt_row(a: Attempt, subject: str) -> tuple[str, ...]:
-    """The table cells of one attempt (Rich markup, in COLUMNS order)."""
-    result = a.result + (f" {a.verified}" if a.verified else "")
-    return (a.commit[:7], subject[:50], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.started)), a.who,
-            a.trigger, f"[{_COLOUR.get(a.result, 'red')}]{result}[/]", f"{a.duration:.1f}s")
+    """The table cells of one attempt (Rich markup, in COLUMNS order; the words people wrote escaped)."""
+    result = escape_markup(a.result + (f" {a.verified}" if a.verified else ""))
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.started))
+    return (a.commit[:7], escape_markup(subject[:50]), when, escape_markup(a.who), escape_markup(a.trigger),
+            f"[{_COLOUR.get(a.result, 'red')}]{result}[/]", f"{a.duration:.1f}s")

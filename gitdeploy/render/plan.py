@@ -7,6 +7,7 @@ appear: plans only ever hold fingerprints, and those are shown as "(secret chang
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gitdeploy.plan.model import Op, Plan, ServiceChange
@@ -92,11 +93,28 @@ def plan_text(plan: Plan, show_unchanged: bool = False) -> str:
             c.replicas_after)
         lines.append(f"  [{st}]{SYMBOL[c.action]} {c.path:<28} {c.action:<9}[/{st}] replicas {reps:<6} {c.reason}")
         for f in c.fields:
-            lines.append(f"      {escape_markup(f.field)}: [red]{escape_markup(f.old)}[/red] -> [green]{escape_markup(f.new)}[/green]")
+            old, new = escape_markup(_one_line(f.old)), escape_markup(_one_line(f.new))
+            lines.append(f"      {escape_markup(f.field)}: [red]{old}[/red] -> [green]{new}[/green]")
     if plan.steps:
         order = " | ".join(", ".join(w) for w in waves(plan))
         lines.append(f"  order: {order}")
     return "\n".join(lines)
+
+
+def _one_line(s: str) -> str:
+    """A value that spans lines, kept on its field's line (its line breaks shown as `\\n`)."""
+    return s.replace("\r\n", "\n").replace("\n", "\\n")
+
+
+def _diff_lines(sign: str, value: str) -> str:
+    """`value` under `sign` in a diff block, every one of its lines marked."""
+    return "\n".join(f"{sign}   {line}" for line in value.replace("\r\n", "\n").split("\n"))
+
+
+def _fence(body: str) -> str:
+    """A backtick fence longer than any backtick run in `body`, so no value can close the block."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def escape_markup(s: str) -> str:
@@ -122,9 +140,11 @@ def plan_markdown(plan: Plan) -> str:
     parts = [head, "", *rows]
     for c in plan.changes:
         if c.fields:
-            body = "\n".join(f"  {f.field}:\n-   {f.old}\n+   {f.new}" for f in c.fields)
+            body = "\n".join(f"  {f.field}:\n{_diff_lines('-', f.old)}\n{_diff_lines('+', f.new)}"
+                             for f in c.fields)
+            fence = _fence(body)
             parts += ["", f"<details><summary><code>{c.path}</code>: {len(c.fields)} field change(s)</summary>",
-                      "", "```diff", body, "```", "</details>"]
+                      "", f"{fence}diff", body, fence, "</details>"]
     unchanged = [c.path for c in plan.changes if not c.changed]
     if unchanged:
         parts += ["", f"<details><summary>{len(unchanged)} unchanged</summary>", "",

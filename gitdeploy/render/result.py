@@ -28,6 +28,7 @@ def result_to_dict(result: Result) -> dict[str, Any]:
         "rolled_back": result.rolled_back,
         "rollback_verified": result.rollback_verified,
         "paused": result.paused,
+        "interrupted": result.interrupted,
         "verification": None if v is None else {
             "ok": v.ok, "expected": v.expected, "at_target": v.at_target, "problems": list(v.problems)},
         "steps": [{"path": o.path, "ok": o.ok, "skipped": o.skipped, "detail": o.detail} for o in result.outcomes],
