@@ -14,6 +14,7 @@ from rich.console import Console
 
 from gitdeploy.deploy.result import Event
 from gitdeploy.errors import Problem
+from gitdeploy.render.plan import escape_markup
 
 
 def plain(markup: str, width: int = 100) -> str:
@@ -31,6 +32,31 @@ def clock(when: float) -> str:
 def event_line(ev: Event) -> str:
     """A deploy's progress event: `12:00:01 web: gate passed`."""
     return f"{clock(ev.time)} {ev.path + ': ' if ev.path else ''}{ev.message}"
+
+
+EVENT_STYLE = {"gate-failed": "red", "step-failed": "red", "skipped": "yellow", "rollback-start": "bold red",
+               "rollback-done": "bold yellow", "rollback-error": "red", "gate-ok": "green", "step-done": "green",
+               "verify": "bold"}
+
+
+def event_markup(ev: Event) -> str:
+    """`event_line` in Rich markup for a terminal: the time dimmed, the event coloured by its kind."""
+    where = f"{ev.path}: " if ev.path else ""
+    text = escape_markup(where + ev.message)
+    style = EVENT_STYLE.get(ev.kind, "")
+    return f"[dim]{clock(ev.time)}[/dim] " + (f"[{style}]{text}[/{style}]" if style else text)
+
+
+def error_markup(message: str, hint: str = "") -> list[str]:
+    """A user error as the command line prints it (Rich markup): `error: ...`, then its hint."""
+    return [f"[bold red]error:[/bold red] {escape_markup(message)}"] + (
+        [f"  [yellow]hint:[/yellow] {escape_markup(hint)}"] if hint else [])
+
+
+def crash_markup(error: str, text: str, log: str) -> list[str]:
+    """A bug as the command line tells it: the exception's type and text, where the traceback went."""
+    return [f"[bold red]internal error:[/bold red] {escape_markup(error)}: {escape_markup(text)}",
+            f"  [yellow]hint:[/yellow] this is a gitdeploy bug; details in {escape_markup(log)}"]
 
 
 def repair_line(ev: Event) -> str:

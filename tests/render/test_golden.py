@@ -120,6 +120,11 @@ def _cases() -> dict[str, Callable[[], str]]:
         "commit-revert.txt": lambda: comments.revert_message(7, "Bump web", "alice", TRAILER_OF, v.COMMIT),
         # hook, log and healer lines
         "lines-events.txt": lambda: "\n".join(lines.event_line(ev) for ev in v.EVENTS),
+        "lines-events-markup.txt": lambda: "\n".join(lines.event_markup(ev) for ev in v.EVENTS),
+        "lines-cli-errors.txt": lambda: "\n".join([
+            *lines.error_markup("production is frozen by [alice]", "gitdeploy unfreeze"),
+            *lines.error_markup("no spec"),
+            *lines.crash_markup("KeyError", "'[x]'", "/data/logs/crash-20251129-120000.log")]),
         "lines-repair.txt": lambda: "\n".join(lines.repair_line(ev) for ev in v.EVENTS),
         "lines-watch.txt": lambda: "\n".join([
             lines.watch_line(v.T0, "drift", "2 drift item(s) in production"),
@@ -243,3 +248,8 @@ def test_drift_values_that_span_lines_stay_under_their_item() -> None:
     first, *rest = block.splitlines()
     assert first.startswith("tampered ") and len(rest) == 3
     assert all(line.startswith(" " * 11) for line in rest), block
+
+
+def test_the_terminal_event_line_is_the_plain_one_in_colour() -> None:
+    for ev in v.EVENTS:
+        assert lines.plain(lines.event_markup(ev)) == lines.event_line(ev)
