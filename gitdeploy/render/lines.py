@@ -93,3 +93,60 @@ def environment_line(env: str, verified_at: str | None, deploying: str = "") -> 
     verified = f"last verified at {verified_at[:7]}" if verified_at else "never verified (nothing deployed yet)"
     now = f"a deploy is running ({deploying})" if deploying else "no deploy is running"
     return f"{env} is {verified}; {now}"
+
+
+# -- what the git hooks tell the pusher (each line starts with "gitdeploy: ") ---------------------
+
+
+def span(seconds: float) -> str:
+    """A bound as people write it: `15m`, `90s`, `2.5s`."""
+    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
+def checking_line(commits: int, branch: str, envs: Sequence[str]) -> str:
+    return f"gitdeploy: checking {commits} new commit(s) on {branch} ({', '.join(envs)})"
+
+
+def rejected_line() -> str:
+    return "gitdeploy: push REJECTED: fix the spec and push again (nothing was deployed)"
+
+
+def commit_blocked_line() -> str:
+    return "gitdeploy: commit blocked; fix the spec and `git add` it (or `git commit --no-verify` to skip)"
+
+
+def deploying_line(sha: str, env: str, who: str) -> str:
+    return f"gitdeploy: deploying {sha[:7]} to {env} (pushed by {who})"
+
+
+def queued_line(job: int, follow: float) -> str:
+    """The push became a server job, which the hook follows for at most `follow` seconds."""
+    return (f"gitdeploy: queued as job {job} on the gitdeploy server; following it for up to {span(follow)} "
+            "(GITDEPLOY_HOOK_FOLLOW)")
+
+
+def server_stopped_line(job: int, state: str, sha: str, branch: str) -> str:
+    return (f"gitdeploy: the server stopped while job {job} was {state}; when it starts again the job runs "
+            f"only if {sha[:7]} is still the head of {branch}")
+
+
+def left_job_line(job: int, follow: float, state: str) -> str:
+    return (f"gitdeploy: stopped following job {job} after {span(follow)}; it is still {state} and goes on "
+            "without you (see the dashboard)")
+
+
+def job_ended_line(job: int, state: str, result: str) -> str:
+    return f"gitdeploy: job {job} {state}: {result}"
+
+
+def unclaimed_line(job: int) -> str:
+    return f"gitdeploy: no server worker took job {job}; deploying directly"
+
+
+def not_deployed_line() -> str:
+    return "gitdeploy: the push is in git but NOT deployed; `git revert` and push to go back for good"
+
+
+def retry_line(attempt: int) -> str:
+    """A job's log, when the server restarted during an earlier attempt."""
+    return f"(attempt {attempt}: the server restarted during the first one)"

@@ -125,6 +125,13 @@ def _cases() -> dict[str, Callable[[], str]]:
             *lines.error_markup("production is frozen by [alice]", "gitdeploy unfreeze"),
             *lines.error_markup("no spec"),
             *lines.crash_markup("KeyError", "'[x]'", "/data/logs/crash-20251129-120000.log")]),
+        "lines-hook.txt": lambda: "\n".join([
+            lines.checking_line(2, "main", ["production", "staging"]), *lines.problem_lines("fedcba9", v.PROBLEMS[:1]),
+            lines.rejected_line(), lines.commit_blocked_line(), lines.deploying_line(v.SHA, "production", "alice"),
+            lines.queued_line(17, 900), lines.queued_line(18, 90), lines.queued_line(19, 2.5),
+            lines.server_stopped_line(17, "running", v.SHA, "main"), lines.left_job_line(17, 900, "queued"),
+            lines.job_ended_line(17, "failed", "deploy of fedcba9 FAILED"), lines.unclaimed_line(17),
+            lines.not_deployed_line(), lines.retry_line(2)]),
         "lines-repair.txt": lambda: "\n".join(lines.repair_line(ev) for ev in v.EVENTS),
         "lines-watch.txt": lambda: "\n".join([
             lines.watch_line(v.T0, "drift", "2 drift item(s) in production"),
