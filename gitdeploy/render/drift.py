@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -72,5 +73,10 @@ def issue_markdown(env: str, system: str, commit: str, drifts: Sequence[Drift], 
 
 
 def _cell(text: str) -> str:
+    """A table cell: short values as code (a backtick inside cannot end it), long ones cut."""
     text = text.replace("|", "\\|").replace("\n", " ")
-    return f"`{text}`" if text and len(text) < 80 else text[:300]
+    if not text or len(text) >= 80:
+        return text[:300]
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"

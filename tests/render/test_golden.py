@@ -260,3 +260,9 @@ def test_drift_values_that_span_lines_stay_under_their_item() -> None:
 def test_the_terminal_event_line_is_the_plain_one_in_colour() -> None:
     for ev in v.EVENTS:
         assert lines.plain(lines.event_markup(ev)) == lines.event_line(ev)
+
+
+def test_a_backtick_in_a_drift_value_cannot_end_its_code_cell() -> None:
+    _, body = drift.issue_markdown("production", "shop", v.COMMIT, v.DRIFTS, [], {})
+    (row,) = [line for line in body.splitlines() if line.startswith("| `config`")]
+    assert "| `` `sh -c id` \\| ran `` |" in row, row

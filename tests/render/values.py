@@ -122,7 +122,7 @@ def _drift(kind: str, n: int) -> Drift:
         "unpublished": ("shop/web", "shop.shop-web.1", "aliases", "web, shop-web", "(none)",
                         "it is not reachable by its service's names"),
         "extra": ("old", "shop.old.1", "service", "(none)", "old", "the deployed revision has no place for it"),
-        "config": ("api", "shop.api.1", "resources.memory", "256m", "512m | changed", "someone ran docker update"),
+        "config": ("api", "shop.api.1", "command", "serve", "`sh -c id` | ran", "someone changed the command"),
         "image": ("db", "shop.db.1", "image", "sha256:aaaa", "sha256:bbbb", "it runs another image"),
         "tampered": ("shop/web", "shop.shop-web.2", "files", "(unchanged)", "C /etc/passwd\nA /tmp/x",
                      "files changed inside the container"),
