@@ -36,7 +36,8 @@ from gitdeploy.heal.status import drift_status
 from gitdeploy.live.engine import Cancel
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
-from gitdeploy.render.plan import plan_json, plan_markdown, plan_text, result_text, result_to_dict
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
+from gitdeploy.render.result import result_text, result_to_dict
 from gitdeploy.render.status import service_rows
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
