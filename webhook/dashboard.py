@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from gitdeploy.errors import GitdeployError
 from gitdeploy.live.factory import connect
 from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig
@@ -24,11 +26,14 @@ from webhook.overview import overview
 
 log = logging.getLogger(__name__)
 
+RETRY = 10.0  # seconds before an engine that did not answer is asked again
+
 
 def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
     bp = Blueprint("dashboard", __name__)
     page = (Path(__file__).parent / "dashboard.html").read_text()
     connections: dict[str | None, Any] = {}  # one per docker_host, made on first use
+    failed: dict[str | None, tuple[float, GitdeployError]] = {}  # not asked again for RETRY seconds
     guard = threading.Lock()
 
     def context_for(repo: Path, env: str) -> Context:
@@ -38,7 +43,14 @@ def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
         host = configured.docker_host if configured else None
         with guard:
             if host not in connections:
-                connections[host] = connect(host, timeout=10)
+                last = failed.get(host)
+                if last and time.monotonic() - last[0] < RETRY:
+                    raise last[1]  # an engine that does not answer must not slow every poll
+                try:
+                    connections[host] = connect(host, timeout=10)
+                except GitdeployError as exc:
+                    failed[host] = (time.monotonic(), exc)
+                    raise
             conn = connections[host]
         return Context(repo=repo, env=env, data_dir=config.data_dir, docker_host=host, client=conn)
 
