@@ -37,11 +37,11 @@ from gitdeploy.live.model import (
 )
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
+from gitdeploy.spec.resolve import Images
 
 if TYPE_CHECKING:  # within live: engine.py and enginelock.py implement what these name
     from gitdeploy.live.engine import Cancel
     from gitdeploy.live.enginelock import EngineLock, Holder, LockState
-    from gitdeploy.live.images import ImageResolver
 
 
 class EventStream(Protocol):
@@ -149,8 +149,8 @@ class EngineAPI(Protocol):
 
     def remove_volume(self, volume: EngineObject) -> None: ...
 
-    def images(self) -> ImageResolver:
-        """What resolves image references and builds (`image_id`, `build`, `image_id_if_present`)."""
+    def images(self) -> Images:
+        """What resolves image references to ids and builds images (spec.resolve takes it)."""
         ...
 
     def ensure_base_image(self) -> str:
