@@ -38,7 +38,7 @@ from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
 from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
-from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text, result_text, result_to_dict
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
 WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")

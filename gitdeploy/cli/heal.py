@@ -12,10 +12,10 @@ from gitdeploy.deploy.result import Event
 from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED
 from gitdeploy.heal import check, fix
 from gitdeploy.heal.loop import Policy, Watcher, WatchEvent
-from gitdeploy.heal.render import report_text
 from gitdeploy.heal.state import StateStore, state_path
 from gitdeploy.pipeline import Context
-from gitdeploy.plan.render import result_to_dict
+from gitdeploy.render.drift import report_text
+from gitdeploy.render.plan import result_to_dict
 from gitdeploy.spec.durations import parse_duration
 
 

@@ -98,7 +98,7 @@ def rollback_cmd(ctx: Context, to: str | None, branch: str | None, as_json: bool
                       f"{what} {rc.commit[:7]} on {rc.branch}")
     result = deploy_with_progress(ctx, rc.commit, False, quiet=as_json, trigger="rollback")
     if as_json:
-        from gitdeploy.plan.render import result_to_dict
+        from gitdeploy.render.plan import result_to_dict
 
         print_json({"rollback": {"commit": rc.commit, "branch": rc.branch, "target": rc.target,
                                  "rolled_back": rc.rolled_back, "created": rc.created},

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.diff import diff
 from gitdeploy.plan.planner import make_plan, waves
-from gitdeploy.plan.render import plan_json, plan_markdown, plan_text
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.spec.identity import Desired, canonical_json, definition_of, hash_definition
 from gitdeploy.spec.model import ConfigFile, Dependency, SecretRef, Service
 
