@@ -24,11 +24,13 @@ import git
 from gitdeploy.deploy import freeze as brakes
 from gitdeploy.deploy.lock import holder
 from gitdeploy.errors import GitdeployError
+from gitdeploy.github.planstore import open_plans
+from gitdeploy.heal.status import drift_status
 from gitdeploy.history.notes import attempts, deployed_commit
 from gitdeploy.hooks import repoconfig
 from gitdeploy.live.engine import Engine
-from gitdeploy.live.model import Live
 from gitdeploy.pipeline import Context
+from gitdeploy.render.status import service_rows
 from gitdeploy.server.queue import JobQueue
 from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.source import GitSource
@@ -81,7 +83,7 @@ def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.R
         "head": _commit(repo, head), "deployed": _commit(repo, deployed), "deployed_source": source,
         "frozen": asdict(frozen) if frozen else None, "halted": asdict(halted) if halted else None,
         "lock": asdict(lock) if lock else None,
-        "services": _services(live, wanted) if live is not None else [], "services_error": services_error,
+        "services": service_rows(live, wanted) if live is not None else [], "services_error": services_error,
         "drift": _drift(data_dir, client, Path(repo.git_dir), env) if live and live.containers else None,
         "history": [_attempt(repo, a) for a in attempts(repo, env)[:HISTORY_LIMIT]],
     }
@@ -97,10 +99,6 @@ def _drift(data_dir: Path, client: docker.DockerClient, repo: Path, env: str) ->
     cached = _drift_cache.get(key)
     if cached and time.monotonic() - cached[0] < DRIFT_SECONDS:
         return cached[1]
-    try:
-        from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
-    except ImportError:
-        return None
     ctx = Context(repo=repo, env=env, data_dir=data_dir, client=client)
     try:
         value = drift_status(ctx)
@@ -144,19 +142,6 @@ def _spec_summary(git_dir: str, sha: str) -> tuple[str, dict[str, int]]:
     return spec.system, {s.path: s.replicas for s in spec.services}
 
 
-def _services(live: Live, wanted: dict[str, int]) -> list[dict[str, Any]]:
-    rows = []
-    for path in list(wanted) + sorted(set(live.by_service) - set(wanted)):
-        cs = live.of(path)
-        running = [c for c in cs if c.running]
-        rows.append({
-            "path": path, "running": len(running), "wanted": wanted.get(path, 0),
-            "health": sorted({c.health for c in running}), "commits": sorted({c.commit[:7] for c in running}),
-            "kept": len(cs) - len(running),
-        })
-    return rows
-
-
 def _attempt(repo: git.Repo, a) -> dict[str, Any]:
     info = _commit(repo, a.commit) or {}
     return {"commit": a.commit, "short": a.commit[:7], "subject": info.get("subject", ""), "trigger": a.trigger,
@@ -176,10 +161,6 @@ def _queue(queue: JobQueue | None) -> dict[str, Any] | None:
 
 
 def _plans(data_dir: Path) -> list[dict[str, Any]]:
-    try:
-        from gitdeploy.github.planstore import open_plans
-    except ImportError:  # a build without the GitHub bot
-        return []
     try:
         return open_plans(data_dir)
     except sqlite3.Error as exc:

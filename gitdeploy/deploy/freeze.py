@@ -95,11 +95,6 @@ def halted(data_dir: Path, env: str, system: str) -> Brake | None:
     return _read(_halt_file(data_dir, env, system))
 
 
-def is_halted(data_dir: Path, env: str, system: str) -> bool:
-    """True while `system` is halted in `env` (stopped on purpose, not crashed)."""
-    return halted(data_dir, env, system) is not None
-
-
 def clear_halted(data_dir: Path, env: str, system: str) -> None:
     _halt_file(data_dir, env, system).unlink(missing_ok=True)
 

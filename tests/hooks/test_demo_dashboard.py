@@ -92,7 +92,7 @@ def test_demo_serves_dashboard_that_follows_a_push(tmp_path, system_name, docker
         assert f"git clone {tmp_path / 'shop.git'}" in out and "git revert" in out and url in out
         s = state(url)
         env = s["repositories"][0]["environments"][0]
-        assert env["system"] == system_name and {r["path"] for r in env["services"]} == {"shop/web", "shop/worker"}
+        assert env["system"] == system_name and {r["service"] for r in env["services"]} == {"shop/web", "shop/worker"}
         assert env["history"][0]["trigger"] == "demo"
 
         before = browse(url + "/", tmp_path, "--dump-dom")
