@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -42,7 +43,6 @@ from gitdeploy.live.baseimage import BASE_IMAGE, ensure_base_image
 
 STATE_DIR = Path("/run/gitdeploy-swarm-tests")
 SUBNET_PREFIX = "10.99"  # runs take 10.99.X.0/24, X free on this machine
-REGISTRY_PORT = 5000
 READY_TIMEOUT = 90.0  # seconds a daemon / the swarm gets to become ready
 TOOLS = ("ip", "nsenter", "unshare", "iptables", "dockerd", "docker-registry")
 
@@ -101,6 +101,7 @@ class ClusterState:
     nodes: list[Node] = field(default_factory=list)
     iptables_rule: bool = False
     registry_pid: int = 0
+    registry_port: int = 0  # a free port on the bridge address (Debian's package may run one on :5000)
 
     @property
     def gateway(self) -> str:
@@ -108,7 +109,7 @@ class ClusterState:
 
     @property
     def registry(self) -> str:
-        return f"{self.gateway}:{REGISTRY_PORT}"
+        return f"{self.gateway}:{self.registry_port}"
 
     def save(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
@@ -217,6 +218,9 @@ class Cluster:
     def _registry(self) -> None:
         folder = Path(self.state.root) / "registry"
         (folder / "data").mkdir(parents=True)
+        with socket.socket() as probe:
+            probe.bind((self.state.gateway, 0))
+            self.state.registry_port = probe.getsockname()[1]
         config = folder / "config.yml"
         config.write_text(
             "version: 0.1\n"

@@ -1,7 +1,10 @@
 """Fixtures for the Swarm tests: one real multi-node cluster per test session (tests/swarm/cluster.py).
 
-Every test module here carries `pytestmark = SWARM` so that under `pytest -n 2 --dist loadgroup`
-all of them run on one worker, which builds the cluster once.
+Every test module here carries `pytestmark = SWARM` (an xdist group) so that under
+`pytest -n 2 --dist loadgroup` all of them would run on one worker, which builds the cluster once.
+pytest-xdist 3.8 cannot group under pytest 9 (it renames `item._nodeid`, which pytest 9 no longer
+reads): each worker then builds its own cluster, which is correct (names and subnets are unique
+per cluster) and costs one more set-up and teardown (about 10 s).
 """
 
 from __future__ import annotations
