@@ -9,21 +9,36 @@ from __future__ import annotations
 from typing import Any
 
 import docker
+import docker.errors
+import requests.exceptions
 
-from gitdeploy.live.engine import engine_errors
+from gitdeploy.errors import GitdeployError
+
+_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 def create(api: docker.APIClient, spec: dict[str, Any]) -> str:
     """Create the service; returns its ID. Raises GitdeployError with the engine's words."""
-    with engine_errors(f"creating service {spec['Name']}"):
+    try:
         resp = api._post_json(api._url("/services/create"), data=spec)  # noqa: SLF001 - see module doc
         return api._result(resp, json=True)["ID"]  # noqa: SLF001
+    except _ERRORS as exc:
+        raise _error(f"creating service {spec['Name']}", exc) from None
 
 
 def update(api: docker.APIClient, service_id: str, version: int, spec: dict[str, Any]) -> list[str]:
-    """Replace the service's spec (`version`: its Version.Index as read); returns the engine's warnings."""
-    with engine_errors(f"updating service {spec['Name']}"):
+    """Replace the service's spec (`version`: its Version.Index as read, so a concurrent change
+    fails instead of being overwritten); returns the engine's warnings."""
+    try:
         resp = api._post_json(  # noqa: SLF001
             api._url("/services/{0}/update", service_id), params={"version": version}, data=spec
         )
         return list(api._result(resp, json=True).get("Warnings") or [])  # noqa: SLF001
+    except _ERRORS as exc:
+        raise _error(f"updating service {spec['Name']}", exc) from None
+
+
+def _error(what: str, exc: Exception) -> GitdeployError:
+    if isinstance(exc, docker.errors.APIError):
+        return GitdeployError(f"{what}: {exc.explanation or exc}")
+    return GitdeployError(f"{what}: the engine did not answer ({exc})")
