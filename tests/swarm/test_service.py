@@ -81,13 +81,17 @@ def test_a_service_runs_pinned_on_both_nodes_and_a_failed_update_pauses(swarm_cl
 
 
 def test_judge_counts_only_tasks_at_the_target_spec():
-    svc = {"Spec": {"Name": "s", "Labels": {labels.COMMIT: "abc"},
-                    "TaskTemplate": {"ContainerSpec": {"Labels": {labels.HASH: "new"}}},
+    def template(h: str, placement: list[str] | None = None) -> dict:
+        out: dict = {"ContainerSpec": {"Image": "x@sha256:1", "Labels": {labels.HASH: h}}}
+        if placement:
+            out["Placement"] = {"Constraints": placement}
+        return out
+
+    svc = {"Spec": {"Name": "s", "Labels": {labels.COMMIT: "abc"}, "TaskTemplate": template("new"),
                     "Mode": {"Replicated": {"Replicas": 2}}}}
 
-    def task(h: str, state: str, node: str, desired_state: str = "running", err: str = "") -> dict:
-        return {"DesiredState": desired_state, "NodeID": node,
-                "Spec": {"ContainerSpec": {"Labels": {labels.HASH: h}}},
+    def task(h: str, state: str, node: str, desired_state: str = "running", err: str = "", **kw) -> dict:
+        return {"DesiredState": desired_state, "NodeID": node, "Spec": template(h, **kw),
                 "Status": {"State": state, "Err": err, "Timestamp": "2026-01-01T00:00:00Z"}}
 
     p = tasks.judge(svc, [task("new", "running", "n1"), task("old", "running", "n2", "shutdown"),
@@ -97,5 +101,12 @@ def test_judge_counts_only_tasks_at_the_target_spec():
     assert p.errors == ("failed: task: non-zero exit (3)",)
     p = tasks.judge(svc, [task("new", "running", "n1"), task("new", "running", "n2")])
     assert p.done and p.summary() == "2/2 tasks at abc on 2 nodes"
+    # a task Swarm keeps after a placement change (its node still fits) is at the target
+    svc["Spec"]["TaskTemplate"] = template("new", ["node.role==worker"])
+    assert tasks.judge(svc, [task("new", "running", "n1"), task("new", "running", "n2")]).done
+    # any other change of the template (resources here) is not
+    svc["Spec"]["TaskTemplate"]["Resources"] = {"Limits": {"MemoryBytes": 1 << 26}}
+    p = tasks.judge(svc, [task("new", "running", "n1"), task("new", "running", "n2")])
+    assert (p.ready, p.old, p.done) == (0, 2, False)
     svc["UpdateStatus"] = {"State": "paused", "Message": "update paused due to failure"}
     assert tasks.judge(svc, []).failed == "the update paused: update paused due to failure"

@@ -70,11 +70,11 @@ def test_healthcheck_and_durations_in_nanoseconds():
     hc = HealthCheck(("CMD-SHELL", "wget -q -O- http://127.0.0.1/"), interval=2, timeout=1.5, retries=4, start_period=3)
     _, spec = build(Service("web", image="a", healthcheck=hc, stop_grace_period=7))
     c = spec["TaskTemplate"]["ContainerSpec"]
-    assert c["HealthCheck"] == {"Test": ["CMD-SHELL", "wget -q -O- http://127.0.0.1/"], "Interval": 2_000_000_000,
+    assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- http://127.0.0.1/"], "Interval": 2_000_000_000,
                                 "Timeout": 1_500_000_000, "Retries": 4, "StartPeriod": 3_000_000_000}
     assert c["StopGracePeriod"] == 7_000_000_000
     _, spec = build(Service("web", image="a", healthcheck=HealthCheck(("NONE",))))
-    assert spec["TaskTemplate"]["ContainerSpec"]["HealthCheck"] == {"Test": ["NONE"]}
+    assert spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == {"Test": ["NONE"]}
 
 
 @pytest.mark.parametrize("restart, policy", [

@@ -154,7 +154,7 @@ def service_spec(
     if s.init is not None:
         container["Init"] = s.init
     if s.healthcheck is not None:
-        container["HealthCheck"] = _healthcheck(s.healthcheck)
+        container["Healthcheck"] = _healthcheck(s.healthcheck)
     task: dict[str, Any] = {
         "ContainerSpec": container,
         "RestartPolicy": restart_policy(s.restart),

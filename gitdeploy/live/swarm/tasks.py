@@ -1,6 +1,8 @@
 """Following a service's tasks until every desired task runs at the target spec.
 
-`judge` is pure: one `service inspect` and its task list in, a `Progress` out. `follow` asks the
+`judge` is pure: one `service inspect` and its task list in, a `Progress` out. A task is at the
+target when it runs the service's current task template (compared whole, so a change of
+resources counts as well as one of the definition hash in the container's labels). `follow` asks the
 engine again until the service has converged, Swarm has paused its update (a new task failed),
 or the deadline passed. A task with a health check is `running` only once it is healthy (before,
 Swarm shows it `starting`), so running at the target spec means healthy at the target spec.
@@ -64,24 +66,32 @@ class Progress:
         return ", ".join(parts)
 
 
-def _hash(task_or_spec: dict[str, Any]) -> str:
-    return ((task_or_spec.get("ContainerSpec") or {}).get("Labels") or {}).get(labels.HASH, "")
+def _runs(task_spec: dict[str, Any]) -> dict[str, Any]:
+    """What a task runs. Placement is left out: Swarm keeps a task whose node still satisfies a
+    changed placement, so such a task is at the target (its own copy keeps the old placement).
+    So is Runtime, which only the service's copy shows. Everything else counts: a change there
+    replaces the task."""
+    return {k: v for k, v in task_spec.items() if k not in ("Placement", "Runtime")}
 
 
 def judge(service: dict[str, Any], tasks: list[dict[str, Any]]) -> Progress:
     """The progress of `service` (as `service inspect` returns it) given its `tasks`."""
     spec = service["Spec"]
-    target = _hash(spec["TaskTemplate"])
+    target = _runs(spec["TaskTemplate"])
+
+    def at(t: dict[str, Any]) -> bool:
+        return _runs(t.get("Spec") or {}) == target
+
     current = [t for t in tasks if t.get("DesiredState") == "running"]
-    at_target = [t for t in current if _hash(t.get("Spec") or {}) == target]
+    at_target = [t for t in current if at(t)]
     running = [t for t in at_target if t["Status"]["State"] == "running"]
     if "Global" in spec.get("Mode", {}):
         want = len({t.get("NodeID") for t in current if t.get("NodeID")}) or len(current)
     else:
         want = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1))
-    old = sum(1 for t in tasks if t["Status"]["State"] == "running" and _hash(t.get("Spec") or {}) != target)
+    old = sum(1 for t in tasks if t["Status"]["State"] == "running" and not at(t))
     errors: list[str] = []
-    for t in sorted((t for t in tasks if _hash(t.get("Spec") or {}) == target),
+    for t in sorted((t for t in tasks if at(t)),
                     key=lambda t: t["Status"].get("Timestamp", ""), reverse=True):
         st = t["Status"]
         if st["State"] in ("failed", "rejected") or (st["State"] == "pending" and st.get("Err")):
