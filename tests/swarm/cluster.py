@@ -230,7 +230,7 @@ class Cluster:
         )
         with open(folder / "registry.log", "ab") as log:
             proc = subprocess.Popen(
-                ["docker-registry", "serve", str(config)],
+                ["docker-registry", "serve", str(config)], env=_env(),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
         self.state.registry_pid = proc.pid
@@ -238,7 +238,7 @@ class Cluster:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             try:
-                with urllib.request.urlopen(f"http://{self.registry}/v2/", timeout=2) as resp:
+                with _NO_PROXY.open(f"http://{self.registry}/v2/", timeout=2) as resp:
                     if resp.status == 200:
                         return
             except OSError:
@@ -262,7 +262,8 @@ class Cluster:
         Path(root, "daemon.json").write_text("{}\n")
         with open(node.log, "ab") as log:
             # start_new_session: setsid, so the daemon outlives a `timeout` around pytest
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            proc = subprocess.Popen(args, env=_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
         node.pid = proc.pid  # nsenter, unshare and sh exec: this is dockerd's pid
         self.state.save()
 
@@ -375,6 +376,13 @@ def sweep_stale() -> list[str]:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+# Everything here stays on this machine: no proxy between the nodes, the registry and the tests.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
 
 
 @contextlib.contextmanager
