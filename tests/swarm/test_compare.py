@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
+from gitdeploy.errors import GitdeployError
 from gitdeploy.live.swarm import compare, names, objects, services
 from gitdeploy.live.swarm.servicespec import Amounts, Placement, Resources, SwarmOptions, service_spec
 from gitdeploy.spec.model import Port
@@ -39,9 +42,12 @@ def test_hand_edits_are_drift_and_nothing_else_is(swarm_cluster, swarm_system):
     edited["TaskTemplate"]["ContainerSpec"]["Env"] = [e for e in edited["TaskTemplate"]["ContainerSpec"]["Env"]
                                                       if not e.startswith("MODE=")] + ["MODE=debug", "EXTRA=1"]
     edited["Mode"]["Replicated"]["Replicas"] = 0
-    services.update(api, sid, info["Version"]["Index"], edited)
+    services.replace(api, sid, edited, based_on=info["Spec"])
     assert compare.drift(sent, api.inspect_service(sid)["Spec"], ids) == [
         ("Mode.Replicated.Replicas", "1", "0"),
         ("TaskTemplate.ContainerSpec.Env.EXTRA", "(none)", "1"),
         ("TaskTemplate.ContainerSpec.Env.MODE", "test", "debug"),
     ]
+    # a deploy planned against the spec before the hand edit does not overwrite it unseen
+    with pytest.raises(GitdeployError, match="changed by someone else"):
+        services.replace(api, sid, sent, based_on=info["Spec"])

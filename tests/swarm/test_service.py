@@ -65,16 +65,14 @@ def test_a_service_runs_pinned_on_both_nodes_and_a_failed_update_pauses(swarm_cl
 
     # an update whose new tasks never become healthy: Swarm pauses it, the follower says so
     broken = spec_for(web("exit 3"), "2" * 40)
-    version = api.inspect_service(sid)["Version"]["Index"]
-    services.update(api, sid, version, broken)
+    services.replace(api, sid, broken)
     failed = tasks.follow(api, sid, 60)
     assert failed.failed and not failed.done, failed.explain()
     assert "paused" in failed.explain() and failed.commit == "2" * 40
     assert failed.ready < 2
 
     # gitdeploy's rollback: the previous spec again; converged at the old commit
-    version = api.inspect_service(sid)["Version"]["Index"]
-    services.update(api, sid, version, first)
+    services.replace(api, sid, first)
     back = tasks.follow(api, sid, 60)
     assert back.done, back.explain()
     assert back.summary() == "2/2 tasks at 111111111111 on 2 nodes"

@@ -38,6 +38,28 @@ def update(api: docker.APIClient, service_id: str, version: int, spec: dict[str,
         raise _error(f"updating service {spec['Name']}", exc) from None
 
 
+def replace(api: docker.APIClient, service_id: str, spec: dict[str, Any],
+            based_on: dict[str, Any] | None = None) -> list[str]:
+    """Give the service `spec`, whatever its version: Swarm itself moves a service's version
+    (endpoint allocation, update status) right after a change, which makes a plain `update` fail
+    "out of sequence". `based_on`: the spec this change was planned against; if someone changed
+    the spec meanwhile, raises GitdeployError instead of overwriting their change."""
+    for _ in range(5):
+        try:
+            info = api.inspect_service(service_id)
+        except _ERRORS as exc:
+            raise _error(f"reading service {spec['Name']}", exc) from None
+        if based_on is not None and info["Spec"] != based_on:
+            raise GitdeployError(f"service {spec['Name']} was changed by someone else while this deploy ran",
+                                 "plan again: the plan was made against the spec it had before")
+        try:
+            return update(api, service_id, int(info["Version"]["Index"]), spec)
+        except GitdeployError as exc:
+            if "out of sequence" not in exc.message:
+                raise
+    raise GitdeployError(f"updating service {spec['Name']}: its version kept moving", "try again")
+
+
 def _error(what: str, exc: Exception) -> GitdeployError:
     if isinstance(exc, docker.errors.APIError):
         return GitdeployError(f"{what}: {exc.explanation or exc}")
