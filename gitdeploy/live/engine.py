@@ -614,7 +614,10 @@ class Engine:
             except docker.errors.APIError:
                 pass  # no pinned subnet (an older network): drained by the disconnect alone
 
-    def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None, proc: Path = Path("/proc")) -> str:
+    # Where the host's process table is read (tests point it at a folder without one).
+    proc_root = Path("/proc")
+
+    def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None) -> str:
         """After `drain`: wait until the container serves no client connection any more (at most
         `max_wait` seconds); says how it ended, for the log.
 
@@ -646,7 +649,7 @@ class Engine:
                  if k.endswith("/tcp")}
         ports |= {int(k.split("/")[0]) for k in (info.get("HostConfig") or {}).get("PortBindings") or {}
                   if k.endswith("/tcp")}
-        proc = proc / str(pid)
+        proc = self.proc_root / str(pid)
 
         def read() -> tuple[list[conns.Socket], int | None]:
             sockets = conns.parse((proc / "net" / "tcp").read_text())

@@ -46,6 +46,8 @@ def test_settle_lets_an_idle_container_go_and_keeps_a_busy_one(docker_client, ba
 
 def test_settle_waits_the_full_drain_when_the_namespace_cannot_be_read(docker_client, server, tmp_path):
     c, _ = server
-    said = Engine(docker_client, tmp_path).settle(c.id, 0.2, proc=tmp_path / "no-proc")
+    engine = Engine(docker_client, tmp_path)
+    engine.proc_root = tmp_path / "no-proc"
+    said = engine.settle(c.id, 0.2)
     assert said.startswith("cannot read its network namespace") and said.endswith("waited the full drain of 0.2s")
     assert Engine(docker_client, tmp_path).settle(c.id, 0) == "no drain time"
