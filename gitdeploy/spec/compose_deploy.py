@@ -152,3 +152,28 @@ def _resources(where: str, resources: Any, warnings: list[str]) -> CommentedMap 
     if "cpus" in out.get("reservations", {}):
         warnings.append(f"{where}: resources.reservations.cpus is {_SWARM}")
     return out
+
+
+# Compose's service-level resource keys -> (resources kind, amount)
+_SERVICE_LEVEL = {"cpus": ("limits", "cpus"), "mem_limit": ("limits", "memory"),
+                  "mem_reservation": ("reservations", "memory")}
+
+
+def translate_service_limits(where: str, svc: CommentedMap, warnings: list[str]) -> None:
+    """Compose's `cpus`, `mem_limit` and `mem_reservation` on the service become `resources`
+    (unless a deploy block gave them already: then they are reported and dropped)."""
+    present = [k for k in _SERVICE_LEVEL if k in svc]
+    if not present:
+        return
+    if "resources" in svc:
+        for k in present:
+            warnings.append(f"{where}: '{k}' dropped (deploy.resources gives the resources)")
+            del svc[k]
+        return
+    at = min(list(svc).index(k) for k in present)
+    resources = CommentedMap()
+    for k in present:
+        kind, amount = _SERVICE_LEVEL[k]
+        resources.setdefault(kind, CommentedMap())[amount] = svc.pop(k)
+        warnings.append(f"{where}: '{k}' became `resources.{kind}.{amount}`")
+    svc.insert(at, "resources", resources)

@@ -16,7 +16,7 @@ from ruamel.yaml.error import YAMLError
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.spec import fastyaml
-from gitdeploy.spec.compose_deploy import translate_deploy
+from gitdeploy.spec.compose_deploy import translate_deploy, translate_service_limits
 from gitdeploy.spec.mounts import BUILD_KEYS
 from gitdeploy.spec.names import NAME_MAX
 from gitdeploy.spec.tree import SERVICE_KEYS, UNSUPPORTED_SERVICE_KEYS
@@ -136,6 +136,7 @@ def _service(name: str, svc: CommentedMap, root: CommentedMap, warnings: list[st
     where = f"service '{name}'"
     if "deploy" in svc:
         translate_deploy(where, svc, warnings)
+    translate_service_limits(where, svc, warnings)
     if "scale" in svc:
         if "replicas" not in svc:
             svc.insert(list(svc).index("scale"), "replicas", svc["scale"])

@@ -250,3 +250,21 @@ def test_imported_stack_validates_for_swarm_and_is_refused_by_name_on_docker(tmp
         "resources.reservations.cpus is honoured only by the swarm engine",
         "mode: global is honoured only by the swarm engine",
     ]
+
+
+def test_compose_service_level_limits_become_resources(tmp_path):
+    text, warnings = import_compose(
+        "services:\n  a:\n    image: x\n    mem_limit: 512m\n    cpus: 0.5\n    mem_reservation: 128m\n"
+        "    ports: ['80']\n  b:\n    image: x\n    cpus: 1\n    deploy: {resources: {limits: {memory: 1G}}}\n",
+        system="s")
+    assert warnings == [
+        "service 'a': 'cpus' became `resources.limits.cpus`",
+        "service 'a': 'mem_limit' became `resources.limits.memory`",
+        "service 'a': 'mem_reservation' became `resources.reservations.memory`",
+        "service 'b': deploy.resources became `resources`",
+        "service 'b': 'cpus' dropped (deploy.resources gives the resources)",
+    ]
+    assert text.startswith("system: s\nservices:\n  a:\n    image: x\n    resources:\n")
+    spec = load(tmp_path, text)
+    assert spec.service("a").resources == Resources(Amounts(500_000_000, 512 << 20), Amounts(None, 128 << 20))
+    assert spec.service("b").resources == Resources(Amounts(None, 1 << 30))
