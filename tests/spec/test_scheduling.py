@@ -10,14 +10,18 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitdeploy.cli import cli
 from gitdeploy.errors import GitdeployError
 from gitdeploy.spec.identity import definition_of, field_changes, hash_definition
 from gitdeploy.spec.load import load_spec, validate_spec
 from gitdeploy.spec.model import Amounts, HealthCheck, Placement, Port, Resources, Service
+from gitdeploy.spec.scheduling import MIN_MEMORY, MIN_NANO_CPUS
 
 from .helpers import commit_repo, problems, source, write_repo
+from .test_properties import MemorySource
 
 FULL = """\
 system: s
@@ -191,3 +195,23 @@ def test_validate_command_takes_the_engine_from_option_or_environment(tmp_path):
     assert option_wins.exit_code == 2 and json.loads(option_wins.output)["engine"] == "docker"
     bad = run(cli, [*base, "--engine", "nomad"], env={"GITDEPLOY_ENGINE": None})
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+# -- properties: what is written is what runs, exactly ----------------------------------------
+
+UNITS = {"": 1, "k": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+@settings(max_examples=100, deadline=None)
+@given(nano=st.integers(MIN_NANO_CPUS, 4_096 * 10**9), memory=st.integers(MIN_MEMORY >> 10, 1 << 32),
+       unit=st.sampled_from(sorted(UNITS)), quoted=st.booleans())
+def test_cpus_text_and_memory_units_load_exactly(nano, memory, unit, quoted):
+    cpus = Amounts(nano).cpus
+    size = memory * UNITS[unit]
+    if size < MIN_MEMORY:
+        size, unit, memory = MIN_MEMORY, "", MIN_MEMORY
+    written_cpus = f"'{cpus}'" if quoted else cpus
+    text = (f"system: s\nservices:\n  web:\n    image: x\n    resources:\n"
+            f"      limits: {{cpus: {written_cpus}, memory: {memory}{unit}}}\n")
+    spec = load_spec(MemorySource({"gitdeploy.yaml": text.encode()}))
+    assert spec.service("web").resources.limits == Amounts(nano, size)
