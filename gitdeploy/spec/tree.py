@@ -77,6 +77,9 @@ UNSUPPORTED_SERVICE_KEYS: dict[str, str] = {
     "deploy": "write its settings on the service (replicas, rollout, resources, placement, mode, endpoint_mode); "
               "`gitdeploy import` translates a deploy block",
     "scale": "use `replicas`",
+    "cpus": "use resources: {limits: {cpus: ...}}",
+    "mem_limit": "use resources: {limits: {memory: ...}}",
+    "mem_reservation": "use resources: {reservations: {memory: ...}}",
     "container_name": "remove it; gitdeploy names containers after the system and service path",
     "hostname": "remove it; the service name is its DNS name on the system's network",
     "links": "remove it; services reach each other by name on the system's network",

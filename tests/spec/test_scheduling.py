@@ -215,3 +215,12 @@ def test_cpus_text_and_memory_units_load_exactly(nano, memory, unit, quoted):
             f"      limits: {{cpus: {written_cpus}, memory: {memory}{unit}}}\n")
     spec = load_spec(MemorySource({"gitdeploy.yaml": text.encode()}))
     assert spec.service("web").resources.limits == Amounts(nano, size)
+
+
+def test_compose_resource_keys_point_at_resources(tmp_path):
+    found = problems(tmp_path, "system: s\nservices:\n  web: {image: x, mem_limit: 64m, cpus: 1, mem_reservation: 6m}\n")
+    assert [p.split("(hint: ")[1] for p in found] == [
+        "use resources: {limits: {memory: ...}})",
+        "use resources: {limits: {cpus: ...}})",
+        "use resources: {reservations: {memory: ...}})",
+    ]
