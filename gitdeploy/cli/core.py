@@ -39,7 +39,8 @@ from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
 from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
-from gitdeploy.render.plan import plan_json, plan_markdown, plan_text, result_text, result_to_dict
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
+from gitdeploy.render.result import result_text, result_to_dict
 from gitdeploy.render.status import service_rows
 from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES

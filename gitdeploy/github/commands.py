@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 Outcome = tuple[str, str]  # (reaction, reply markdown)
 
 
-def reply_marker(comment_id: object) -> str:
-    return f"<!-- gitdeploy:reply:{comment_id} -->"
-
-
 def run_command(bot, job: Job) -> str:
     """Run one `command` job (see gitdeploy.github.events for its payload)."""
     p = job.payload
@@ -53,11 +49,11 @@ def run_command(bot, job: Job) -> str:
         else:
             reaction, reply = command(bot, forge, job)
     except GitdeployError as exc:
-        reaction, reply = "-1", f"❌ `/{name}` failed: {exc.message}" + (f"\n\nHint: {exc.hint}" if exc.hint else "")
+        reaction, reply = "-1", comments.command_failed(name, exc.message, exc.hint)
     except Exception:  # noqa: BLE001 - a bug: the log gets the traceback, GitHub a plain note
         log.exception("/%s on %s#%d raised", name, repo, pr)
-        reaction, reply = "-1", f"❌ `/{name}` failed: {comments.INTERNAL}"
-    marker = reply_marker(comment_id or f"job-{job.id}")
+        reaction, reply = "-1", comments.command_failed(name, comments.INTERNAL)
+    marker = comments.reply_marker(comment_id or f"job-{job.id}")
     forge.upsert_marked_comment(pr, marker, [f"@{author} {reply}" if author else reply])
     if comment_id:
         forge.react(comment_id, reaction)
@@ -110,12 +106,12 @@ def _plan(bot, forge: GitHubForge, job: Job) -> Outcome:
     pull = forge.pull(int(job.payload["pr"]))
     if pull.state != "open":
         return "-1", comments.refused("plan", ["the pull request is closed"])
-    lines, all_ok = [], True
+    rows, all_ok = [], True
     for env in _requested(bot, pull, job.payload.get("args") or []):
         ok, summary = bot.run_plan(job.payload["repo"], pull.number, pull.head_sha, env, fork=pull.from_fork)
         all_ok &= ok
-        lines.append(f"- `{env.name}` at `{pull.head_sha[:12]}`: {summary}")
-    return ("+1" if all_ok else "-1"), "planned again (the plan comment is updated):\n" + "\n".join(lines)
+        rows.append((env.name, pull.head_sha, summary))
+    return ("+1" if all_ok else "-1"), comments.planned_again(rows)
 
 
 def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
@@ -129,9 +125,7 @@ def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
     policies = {env.name: bot.config.policy(env) for env in envs}
     reasons = [r for env in envs for r in _operator(bot, forge, author, policies[env.name])]
     if pull.from_fork and not bot.config.allow_fork_prs:
-        reasons.append(f"the pull request comes from a fork (`{pull.head_repo or 'a deleted repository'}`): "
-                       "deploying it would run its code on the environment's engine, and this server does "
-                       "not allow that (`allow_fork_prs: false`)")
+        reasons.append(comments.fork_refusal(pull.head_repo))
     gate = _gate(list(policies.values()), forge, pull)
     for env in envs:
         reasons += pull_refusals(policies[env.name], gate)
@@ -163,17 +157,16 @@ def _rollback(bot, forge: GitHubForge, job: Job) -> Outcome:
     for env in envs:
         frozen = brakes.frozen(bot.config.data_dir, env.name)
         if frozen:
-            reasons.append(f"`{env.name}` is frozen by {frozen.describe()}")
+            reasons.append(comments.frozen_refusal(env.name, frozen.describe()))
     if reasons:
         return "-1", comments.refused("rollback", reasons)
     mirror = bot.mirror(repo)
     head = mirror.fetch_branch(pull.base_ref)
     merge = mirror.fetch(pull.merge_commit_sha, f"refs/gitdeploy-bot/merged/{pull.number}")
-    message = (f"Revert #{pull.number}: {pull.title}\n\nRolled back by @{author} from a pull request comment.\n\n"
-               f"{TRAILER_OF}: {merge}\n")
+    message = comments.revert_message(pull.number, pull.title, author, TRAILER_OF, merge)
     revert = mirror.revert(merge, head, message)
     mirror.push(revert, pull.base_ref, expect=head)
-    lines = [f"↩️ committed `{revert[:12]}` reverting `{merge[:12]}` on `{pull.base_ref}`."]
+    lines = [comments.rollback_committed(revert, merge, pull.base_ref)]
     for env in envs:
         job_id = bot.enqueue(JobSpec("deploy", {
             "repo": repo, "environment": env.name, "sha": revert, "ref": f"refs/heads/{pull.base_ref}",
@@ -199,8 +192,7 @@ def _freeze(bot, forge: GitHubForge, job: Job) -> Outcome:
     reason = " ".join(job.payload.get("args") or []) or f"frozen from #{pull.number}"
     for env in envs:
         brakes.freeze(bot.config.data_dir, env.name, reason, who=author)
-    names = ", ".join(f"`{e.name}`" for e in envs)
-    return "+1", f"❄️ froze {names}: {reason}. Nothing deploys there until `/unfreeze`."
+    return "+1", comments.froze([e.name for e in envs], reason)
 
 
 def _unfreeze(bot, forge: GitHubForge, job: Job) -> Outcome:
@@ -208,9 +200,7 @@ def _unfreeze(bot, forge: GitHubForge, job: Job) -> Outcome:
     if refusal:
         return refusal
     lifted = [e.name for e in envs if brakes.unfreeze(bot.config.data_dir, e.name)]
-    if not lifted:
-        return "+1", "nothing was frozen."
-    return "+1", f"unfroze {', '.join(f'`{n}`' for n in lifted)}."
+    return "+1", comments.unfroze(lifted)
 
 
 def _help(bot, forge: GitHubForge, job: Job) -> Outcome:

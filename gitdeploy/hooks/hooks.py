@@ -14,6 +14,7 @@ from gitdeploy.hooks import jobs, repoconfig
 from gitdeploy.hooks.report import Emit, deploy_told
 from gitdeploy.hooks.validate import Verdict, check_commit, check_index, new_commits, parse_updates
 from gitdeploy.pipeline import Context
+from gitdeploy.render import lines
 from gitdeploy.server.datadir import server_running
 from gitdeploy.spec.source import SPEC_FILE
 
@@ -30,7 +31,7 @@ def pre_receive(ctx: Context, stdin: str, emit: Emit) -> int:
             continue
         commits = new_commits(repo, update)
         branch = update.ref.removeprefix("refs/heads/")
-        emit(f"gitdeploy: checking {len(commits)} new commit(s) on {branch} ({', '.join(envs)})")
+        emit(lines.checking_line(len(commits), branch, envs))
         secrets = ctx.secrets()
         for sha in commits:
             verdict = check_commit(repo, sha, secrets)
@@ -41,20 +42,16 @@ def pre_receive(ctx: Context, stdin: str, emit: Emit) -> int:
                 failed = True
                 _tell_problems(verdict, emit)
     if failed:
-        emit("gitdeploy: push REJECTED: fix the spec and push again (nothing was deployed)")
+        emit(lines.rejected_line())
         return 1
     return 0
 
 
 def _tell_problems(verdict: Verdict, emit: Emit) -> None:
-    if verdict.missing:
-        emit(f"gitdeploy: {verdict.label}: no {SPEC_FILE} at the root of the commit")
-        return
-    emit(f"gitdeploy: {verdict.label}: the spec is invalid ({len(verdict.problems)} problem(s)):")
-    for p in verdict.problems:
-        emit(f"  {p.location()}: {p.message}")
-        if p.hint:
-            emit(f"      hint: {p.hint}")
+    told = [lines.missing_spec_line(verdict.label, SPEC_FILE)] if verdict.missing else lines.problem_lines(
+        verdict.label, verdict.problems)
+    for line in told:
+        emit(line)
 
 
 def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
@@ -74,37 +71,33 @@ def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
 
 
 def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
-    emit(f"gitdeploy: deploying {sha[:7]} to {ctx.env} (pushed by {who})")
+    emit(lines.deploying_line(sha, ctx.env, who))
     if server_running(ctx.data_dir):
         job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who)
         bound = jobs.follow_seconds()
-        emit(f"gitdeploy: queued as job {job_id} on the gitdeploy server; following it for up to "
-             f"{_span(bound)} (GITDEPLOY_HOOK_FOLLOW)")
+        emit(lines.queued_line(job_id, bound))
         job = jobs.follow(ctx.data_dir, job_id, emit, timeout=bound, unclaimed=jobs.unclaimed_seconds())
         if job is None or job.state not in jobs.FINAL:
             state = job.state if job else "missing"
             if not server_running(ctx.data_dir):
-                emit(f"gitdeploy: the server stopped while job {job_id} was {state}; when it starts again the "
-                     f"job runs only if {sha[:7]} is still the head of {ref.removeprefix('refs/heads/')}")
+                emit(lines.server_stopped_line(job_id, state, sha, ref.removeprefix("refs/heads/")))
             else:
-                emit(f"gitdeploy: stopped following job {job_id} after {_span(bound)}; it is still {state} "
-                     "and goes on without you (see the dashboard)")
+                emit(lines.left_job_line(job_id, bound, state))
             emit(f"gitdeploy: {environment_state(ctx)}")
             return True
         if not job.result.startswith(jobs.WITHDRAWN):
             if job.state != "done":
-                emit(f"gitdeploy: job {job_id} {job.state}: {job.result}")
+                emit(lines.job_ended_line(job_id, job.state, job.result))
             return job.state in ("done", "superseded")  # superseded: a newer push deploys
-        emit(f"gitdeploy: no server worker took job {job_id}; deploying directly")
+        emit(lines.unclaimed_line(job_id))
     try:
         result = deploy_told(ctx, sha, who, emit)
     except GitdeployError as exc:
-        emit(f"gitdeploy: error: {exc.message}")
-        if exc.hint:
-            emit(f"  hint: {exc.hint}")
+        for line in lines.error_lines(exc.message, exc.hint):
+            emit(line)
         return False
     if not result.ok:
-        emit("gitdeploy: the push is in git but NOT deployed; `git revert` and push to go back for good")
+        emit(lines.not_deployed_line())
     return result.ok
 
 
@@ -117,14 +110,8 @@ def environment_state(ctx: Context) -> str:
         at = deployed_commit(git.Repo(ctx.repo), ctx.env)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         at = None
-    verified = f"last verified at {at[:7]}" if at else "never verified (nothing deployed yet)"
     held = holder(ctx.data_dir, ctx.env)
-    now = f"a deploy is running ({held.describe()})" if held else "no deploy is running"
-    return f"{ctx.env} is {verified}; {now}"
-
-
-def _span(seconds: float) -> str:
-    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+    return lines.environment_line(ctx.env, at, held.describe() if held else "")
 
 
 def pusher(repo: git.Repo) -> str:
@@ -151,5 +138,5 @@ def pre_commit(repo_path: Path, emit: Emit) -> int:
     if verdict is None or verdict.ok:
         return 0
     _tell_problems(verdict, emit)
-    emit("gitdeploy: commit blocked; fix the spec and `git add` it (or `git commit --no-verify` to skip)")
+    emit(lines.commit_blocked_line())
     return 1

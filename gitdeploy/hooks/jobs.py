@@ -28,6 +28,7 @@ from typing import Any
 from gitdeploy.errors import GitdeployError
 from gitdeploy.hooks.report import Emit, deploy_told
 from gitdeploy.pipeline import Context
+from gitdeploy.render.lines import error_lines, retry_line
 from gitdeploy.server.datadir import QUEUE_FILE, server_running
 from gitdeploy.server.queue import Job, JobQueue, JobSpec, Superseded
 
@@ -130,7 +131,7 @@ def handle(data_dir: Path) -> Callable[[Job], str]:
         emit = _JobLog(log_path(data_dir, job.id))
         try:
             if job.attempts > 1:
-                emit(f"(attempt {job.attempts}: the server restarted during the first one)")
+                emit(retry_line(job.attempts))
             newer = newer_head(Path(p["repo"]), p.get("ref") or "", p["sha"])
             if newer:
                 emit(f"gitdeploy: {newer}")
@@ -139,9 +140,8 @@ def handle(data_dir: Path) -> Callable[[Job], str]:
             try:
                 result = deploy_told(ctx, p["sha"], p.get("pusher") or "hook", emit)
             except GitdeployError as exc:
-                emit(f"error: {exc.message}")
-                if exc.hint:
-                    emit(f"  hint: {exc.hint}")
+                for line in error_lines(exc.message, exc.hint, prefix=""):
+                    emit(line)
                 raise
             finally:
                 if ctx.client is not None:

@@ -6,31 +6,17 @@ both paths share `deploy_told`.
 
 from __future__ import annotations
 
-import io
-import time
 from collections.abc import Callable
-
-from rich.console import Console
 
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import Event, Result
 from gitdeploy.plan.model import Plan
-from gitdeploy.render.plan import plan_text, result_text
+from gitdeploy.render.lines import event_line, plain
+from gitdeploy.render.plan import plan_text
+from gitdeploy.render.result import result_text
 
 Emit = Callable[[str], None]
 _QUIET = {"created", "started"}  # the gate that follows says more
-
-
-def plain(markup: str, width: int = 100) -> str:
-    """Rich markup rendered as plain text (no ANSI), for pipes and logs."""
-    buf = io.StringIO()
-    Console(file=buf, force_terminal=False, color_system=None, width=width, highlight=False).print(markup, soft_wrap=True)
-    return buf.getvalue().rstrip("\n")
-
-
-def event_line(ev: Event) -> str:
-    stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
-    return f"{stamp} {ev.path + ': ' if ev.path else ''}{ev.message}"
 
 
 def deploy_told(ctx: pipeline.Context, rev: str, who: str, emit: Emit, trigger: str = "hook") -> Result:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from gitdeploy.deploy.result import Result
 from gitdeploy.errors import Problem
 from gitdeploy.plan.model import Plan
-from gitdeploy.render.plan import plan_markdown, result_markdown
+from gitdeploy.render.plan import plan_markdown
+from gitdeploy.render.result import result_markdown
 
 HELP = """**gitdeploy commands** (comment on a pull request):
 
@@ -111,3 +112,51 @@ def refused(command: str, reasons: Sequence[str]) -> str:
 
 def unknown_command(command: str) -> str:
     return f"Unknown command `/{command}`.\n\n{HELP}"
+
+
+def reply_marker(comment_id: object) -> str:
+    """The hidden marker of the bot's one reply to a command comment (a re-run edits it)."""
+    return f"<!-- gitdeploy:reply:{comment_id} -->"
+
+
+def command_failed(command: str, message: str, hint: str = "") -> str:
+    return f"❌ `/{command}` failed: {message}" + (f"\n\nHint: {hint}" if hint else "")
+
+
+def planned_again(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The `/plan` reply: one line per (environment, head SHA, plan summary)."""
+    lines = [f"- `{env}` at `{sha[:12]}`: {summary}" for env, sha, summary in rows]
+    return "planned again (the plan comment is updated):\n" + "\n".join(lines)
+
+
+def fork_refusal(head_repo: str) -> str:
+    """Why a fork's pull request may not be deployed from a comment (a reason for `refused`)."""
+    return (f"the pull request comes from a fork (`{head_repo or 'a deleted repository'}`): deploying it would run "
+            "its code on the environment's engine, and this server does not allow that (`allow_fork_prs: false`)")
+
+
+def frozen_refusal(env: str, by: str) -> str:
+    """Why `env` refuses a rollback: frozen `by` (the freeze's own description)."""
+    return f"`{env}` is frozen by {by}"
+
+
+def revert_message(pr: int, title: str, author: str, trailer: str, merge: str) -> str:
+    """The commit message of a `/rollback` revert; `trailer` names the reverted merge for the history."""
+    return (f"Revert #{pr}: {title}\n\nRolled back by @{author} from a pull request comment.\n\n"
+            f"{trailer}: {merge}\n")
+
+
+def rollback_committed(revert: str, merge: str, branch: str) -> str:
+    return f"↩️ committed `{revert[:12]}` reverting `{merge[:12]}` on `{branch}`."
+
+
+def froze(envs: Sequence[str], reason: str) -> str:
+    names = ", ".join(f"`{e}`" for e in envs)
+    return f"❄️ froze {names}: {reason}. Nothing deploys there until `/unfreeze`."
+
+
+def unfroze(lifted: Sequence[str]) -> str:
+    """The `/unfreeze` reply: the environments whose freeze was lifted (none: nothing was frozen)."""
+    if not lifted:
+        return "nothing was frozen."
+    return f"unfroze {', '.join(f'`{n}`' for n in lifted)}."

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from gitdeploy.heal.check import CheckReport
 from gitdeploy.heal.model import Drift
+
+if TYPE_CHECKING:  # a value only; importing gitdeploy.heal.check at run time would load the engine's side
+    from gitdeploy.heal.check import CheckReport
+
+
+_INDENT = " " * 11  # under the kind column
 
 
 def drift_lines(drifts: Sequence[Drift]) -> list[str]:
-    """One block per drift item: what, where, expected vs found, and why it matters."""
+    """One block per drift item: what, where, expected vs found, and why it matters (values that
+    span lines stay indented under their item)."""
     out = []
     for d in drifts:
         where = f"{d.service or '-'} {d.container or ''}".strip()
-        out.append(f"{d.kind:<10} {where}\n           {d.field}: expected {d.expected}, found {d.actual}"
-                   f"\n           {d.explanation}")
+        text = f"{d.kind:<10} {where}\n{d.field}: expected {d.expected}, found {d.actual}\n{d.explanation}"
+        first, *rest = text.splitlines()
+        out.append("\n".join([first, *(_INDENT + line for line in rest)]))
     return out
 
 
@@ -33,6 +42,16 @@ def report_text(report: CheckReport) -> str:
     if report.frozen:
         lines.append(f"the environment is frozen ({report.frozen}): repairs wait")
     return "\n".join(lines)
+
+
+def issue_marker(env: str) -> str:
+    """The hidden marker of an environment's one drift issue (found and edited in place)."""
+    return f"<!-- gitdeploy:drift:{env} -->"
+
+
+def resolved_comment(env: str, commit: str) -> str:
+    """The comment that closes the drift issue once nothing drifts any more."""
+    return f"No drift in {env} any more (deployed `{commit[:7]}`)."
 
 
 def issue_markdown(env: str, system: str, commit: str, drifts: Sequence[Drift], given_up: Sequence[str],
@@ -54,5 +73,10 @@ def issue_markdown(env: str, system: str, commit: str, drifts: Sequence[Drift], 
 
 
 def _cell(text: str) -> str:
+    """A table cell: short values as code (a backtick inside cannot end it), long ones cut."""
     text = text.replace("|", "\\|").replace("\n", " ")
-    return f"`{text}`" if text and len(text) < 80 else text[:300]
+    if not text or len(text) >= 80:
+        return text[:300]
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"

@@ -1,4 +1,4 @@
-"""Render a plan or a deploy result as text (for terminals), Markdown (for pull requests) or JSON.
+"""Render a plan as text (for terminals), Markdown (for pull requests) or JSON.
 
 Pure functions from values to strings; golden files pin their output. Secret values cannot
 appear: plans only ever hold fingerprints, and those are shown as "(secret changed)".
@@ -7,14 +7,13 @@ appear: plans only ever hold fingerprints, and those are shown as "(secret chang
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from gitdeploy.deploy.result import Result
 from gitdeploy.plan.model import Op, Plan, ServiceChange
 from gitdeploy.plan.planner import waves
 
 PLAN_SCHEMA = "gitdeploy.plan/v1"
-RESULT_SCHEMA = "gitdeploy.result/v1"
 SYMBOL = {"create": "+", "replace": "~", "scale": "^", "start": ">", "remove": "-", "unchanged": "="}
 STYLE = {"create": "green", "replace": "yellow", "scale": "cyan", "start": "cyan", "remove": "red",
          "unchanged": "dim"}
@@ -94,18 +93,37 @@ def plan_text(plan: Plan, show_unchanged: bool = False) -> str:
             c.replicas_after)
         lines.append(f"  [{st}]{SYMBOL[c.action]} {c.path:<28} {c.action:<9}[/{st}] replicas {reps:<6} {c.reason}")
         for f in c.fields:
-            lines.append(f"      {_esc(f.field)}: [red]{_esc(f.old)}[/red] -> [green]{_esc(f.new)}[/green]")
+            old, new = escape_markup(_one_line(f.old)), escape_markup(_one_line(f.new))
+            lines.append(f"      {escape_markup(f.field)}: [red]{old}[/red] -> [green]{new}[/green]")
     if plan.steps:
         order = " | ".join(", ".join(w) for w in waves(plan))
         lines.append(f"  order: {order}")
     return "\n".join(lines)
 
 
-def _esc(s: str) -> str:
+def _one_line(s: str) -> str:
+    """A value that spans lines, kept on its field's line (its line breaks shown as `\\n`)."""
+    return s.replace("\r\n", "\n").replace("\n", "\\n")
+
+
+def _diff_lines(sign: str, value: str) -> str:
+    """`value` under `sign` in a diff block, every one of its lines marked."""
+    return "\n".join(f"{sign}   {line}" for line in value.replace("\r\n", "\n").split("\n"))
+
+
+def _fence(body: str) -> str:
+    """A backtick fence longer than any backtick run in `body`, so no value can close the block."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def escape_markup(s: str) -> str:
+    """`s` with Rich markup brackets escaped (it is printed through a markup console)."""
     return s.replace("[", "\\[")
 
 
-def _md(s: str) -> str:
+def md_cell(s: str) -> str:
+    """`s` fit for one Markdown table cell (no pipe, no line break)."""
     return s.replace("|", "\\|").replace("\n", " ")
 
 
@@ -118,13 +136,15 @@ def plan_markdown(plan: Plan) -> str:
     for c in plan.changes:
         if c.changed:
             reps = f"{c.replicas_before} → {c.replicas_after}"
-            rows.append(f"| {SYMBOL[c.action]} | `{c.path}` | **{c.action}** | {reps} | {_md(c.reason)} |")
+            rows.append(f"| {SYMBOL[c.action]} | `{c.path}` | **{c.action}** | {reps} | {md_cell(c.reason)} |")
     parts = [head, "", *rows]
     for c in plan.changes:
         if c.fields:
-            body = "\n".join(f"  {f.field}:\n-   {f.old}\n+   {f.new}" for f in c.fields)
+            body = "\n".join(f"  {f.field}:\n{_diff_lines('-', f.old)}\n{_diff_lines('+', f.new)}"
+                             for f in c.fields)
+            fence = _fence(body)
             parts += ["", f"<details><summary><code>{c.path}</code>: {len(c.fields)} field change(s)</summary>",
-                      "", "```diff", body, "```", "</details>"]
+                      "", f"{fence}diff", body, fence, "</details>"]
     unchanged = [c.path for c in plan.changes if not c.changed]
     if unchanged:
         parts += ["", f"<details><summary>{len(unchanged)} unchanged</summary>", "",
@@ -132,51 +152,3 @@ def plan_markdown(plan: Plan) -> str:
     order = " → ".join("{" + ", ".join(w) + "}" for w in waves(plan))
     parts += ["", f"Order (each group in parallel): {order}"]
     return "\n".join(parts)
-
-
-def result_to_dict(result: Result) -> dict[str, Any]:
-    v = result.verification
-    return {
-        "schema": RESULT_SCHEMA,
-        "ok": result.ok,
-        "headline": result.headline,
-        "commit": result.plan.commit,
-        "system": result.plan.system,
-        "env": result.plan.env,
-        "duration": round(result.duration, 3),
-        "failure": result.failure,
-        "rolled_back": result.rolled_back,
-        "rollback_verified": result.rollback_verified,
-        "paused": result.paused,
-        "verification": None if v is None else {
-            "ok": v.ok, "expected": v.expected, "at_target": v.at_target, "problems": list(v.problems)},
-        "steps": [{"path": o.path, "ok": o.ok, "skipped": o.skipped, "detail": o.detail} for o in result.outcomes],
-        "plan": plan_to_dict(result.plan),
-    }
-
-
-def result_text(result: Result) -> str:
-    style = "green" if result.ok else "red"
-    lines = [f"[bold {style}]{_esc(result.headline)}[/bold {style}]"]
-    for o in result.outcomes:
-        mark = "[green]ok[/green]" if o.ok else ("[yellow]skipped[/yellow]" if o.skipped else "[red]FAILED[/red]")
-        lines.append(f"  {mark} {o.path}: {_esc(o.detail)}")
-    if result.failure:
-        lines.append(f"  [red]what failed:[/red] {_esc(result.failure)}")
-    if result.verification and result.verification.problems and result.ok is False:
-        for p in result.verification.problems:
-            lines.append(f"    - {_esc(p)}")
-    return "\n".join(lines)
-
-
-def result_markdown(result: Result) -> str:
-    icon = "✅" if result.ok else ("↩️" if result.rolled_back else "❌")
-    lines = [f"{icon} **{result.headline}**"]
-    if result.outcomes:
-        lines += ["", "| Service | Result | Detail |", "|---|---|---|"]
-        for o in result.outcomes:
-            state = "ok" if o.ok else ("skipped" if o.skipped else "**failed**")
-            lines.append(f"| `{o.path}` | {state} | {_md(o.detail)} |")
-    if result.failure:
-        lines += ["", f"**What failed:** {_md(result.failure)}"]
-    return "\n".join(lines)
