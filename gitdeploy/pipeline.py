@@ -20,12 +20,12 @@ from collections.abc import Callable, Mapping, Set
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import docker
 import git
 
 from gitdeploy.deploy.execute import Fault, Runner, Target, describe_error, failures
-from gitdeploy.deploy.freeze import HaltResult, check_not_frozen, clear_halted
+from gitdeploy.deploy.freeze import HaltResult, check_not_frozen, clear_halted, mark_halted
 from gitdeploy.deploy.freeze import halt as halt_system
 from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.journal import read as journal_read
@@ -35,11 +35,10 @@ from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.deploy.verify import Verification, unfit_containers, verify, verify_restored
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo, record
-from gitdeploy.live import secretfiles
-from gitdeploy.live.engine import Cancel, Engine, aliases_for, check_env_name, connect, network_name
+from gitdeploy.live.engine import Cancel, aliases_for, check_env_name, network_name
 from gitdeploy.live.enginelock import EngineLock, Holder
-from gitdeploy.live.enginelock import hold as hold_engine
-from gitdeploy.live.images import ImageResolver
+from gitdeploy.live.factory import connect, describe, open_engine
+from gitdeploy.live.interface import EngineAPI
 from gitdeploy.live.model import Live
 from gitdeploy.plan.diff import diff
 from gitdeploy.plan.model import Plan
@@ -72,18 +71,27 @@ class Context:
     data_dir: Path = field(default_factory=default_data_dir)
     docker_host: str | None = None
     secrets_dir: Path | None = None
-    client: docker.DockerClient | None = None  # injected by tests and the server; else connected lazily
+    # the engine connection (gitdeploy.live.factory.connect), shared between contexts: injected by
+    # tests and the server; else connected lazily, on first use
+    client: Any = None
+    untrusted: bool = False  # planning a fork's pull request: the engine never builds, pulls or starts
 
     def __post_init__(self) -> None:
         check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad
 
-    def docker(self) -> docker.DockerClient:
+    def engine(self, only: frozenset[str] | None = None) -> EngineAPI:
+        """The environment's engine (the only way to it); `only` limits analysis to those services.
+        Raises GitdeployError when it cannot be reached."""
         if self.client is None:
             self.client = connect(self.docker_host)
-        return self.client
+        engine = open_engine(self.client, self.data_dir, only, describe(self.docker_host))
+        return engine.untrusted() if self.untrusted else engine
 
-    def engine(self, only: frozenset[str] | None = None) -> Engine:
-        return Engine(self.docker(), self.data_dir, only)
+    def close(self) -> None:
+        """Close the engine connection, when one was made (a one-shot process is done with it)."""
+        if self.client is not None:
+            open_engine(self.client, self.data_dir).close()
+            self.client = None
 
     def secrets(self) -> SecretStore:
         folder = self.secrets_dir or (self.data_dir / "secrets.d")
@@ -129,10 +137,10 @@ def prepare(
             f"not '{ctx.env}'",
             "use a different `system:` name per environment on a shared engine, or the right --env",
         )
-    desired = tuple(resolve(spec, source, ImageResolver(engine.client), ctx.secrets()))
+    desired = tuple(resolve(spec, source, engine.images(), ctx.secrets()))
     if scope is not None:
         desired = tuple(d for d in desired if d.path in scope)
-        engine.only = scope
+        engine = engine.scoped(scope)
     live = engine.analyze(spec.system, ctx.env)
     unfit = unfit_containers(desired, live, network_name(spec.system, ctx.env), aliases_for(spec))
     taint = dict(unfit) | (dict(tainted) if isinstance(tainted, Mapping) else dict.fromkeys(tainted, "drift"))
@@ -226,7 +234,7 @@ def rollback(ctx: Context, prepared: Prepared, verified: str | None, emit: Calla
             where = f"last verified revision {verified[:7]}"
         else:
             restored = restore(ctx, prepared.spec.system, before if before is not None else kept(prepared.live),
-                               aliases_for(prepared.spec), emit, journal)
+                               aliases_for(prepared.spec), emit, journal, only=prepared.only)
             where = "the containers that ran before"
         ok = restored.ok
         if journal:
@@ -266,10 +274,12 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
 
 
 def restore(ctx: Context, system: str, before: tuple[Kept, ...], aliases: dict[str, tuple[str, ...]],
-            emit: Callable[[str, str, str], None], journal: Journal | None, rounds: int = 3) -> Verification:
+            emit: Callable[[str, str, str], None], journal: Journal | None, rounds: int = 3,
+            only: frozenset[str] | None = None) -> Verification:
     """Back to exactly the containers in `before` (see plan.rollout.restore_plan) and verify
-    (again, up to `rounds` times, as `converge`)."""
-    engine = ctx.engine()
+    (again, up to `rounds` times, as `converge`). `only`: the services the attempt touched; the
+    others are left as they are (a repair of one service never stops another)."""
+    engine = ctx.engine(only)
     net = network_name(system, ctx.env)
     for round_ in range(1, rounds + 1):
         live = engine.analyze(system, ctx.env)
@@ -290,7 +300,7 @@ def kept(live: Live) -> tuple[Kept, ...]:
     return tuple(Kept(c.id, c.service, c.replica, c.health != "none") for c in live.containers if c.running)
 
 
-def discard(engine: Engine, created: list[str], emit: Callable[[str, str, str], None]) -> None:
+def discard(engine: EngineAPI, created: list[str], emit: Callable[[str, str, str], None]) -> None:
     """Remove the containers a failed attempt created: a revision that never passed is no
     rollback target. Only stopped ones (a rollback stopped them); failures are only said."""
     if not created:
@@ -305,11 +315,34 @@ def discard(engine: Engine, created: list[str], emit: Callable[[str, str, str], 
         emit("", "prune-failed", describe_error(exc))
 
 
+def _discard_tainted(ctx: Context, prepared: Prepared, tainted: frozenset[str], result: Result,
+                     on_event: EventSink | None) -> Result:
+    """After a verified deploy, still under its locks: remove the tainted containers it replaced
+    (drift inside them: a tampered container is no rollback target). Failures are only said."""
+    engine = ctx.engine(prepared.only)
+    removed: list[str] = []
+    events: list[Event] = []
+    try:
+        for c in engine.analyze(prepared.spec.system, ctx.env, inspect=False).containers:
+            if c.id in tainted and not c.running:
+                engine.remove(c.id)
+                removed.append(c.id)
+        if removed:
+            events.append(Event(time.time(), "", "discarded",
+                                f"{len(removed)} replaced container(s) with drift inside removed"))
+    except GitdeployError as exc:
+        events.append(Event(time.time(), "", "prune-failed", f"replaced containers not removed: {exc.message}"))
+    for ev in events:
+        if on_event:
+            on_event(ev)
+    return replace(result, events=result.events + tuple(events), removed=tuple(removed))
+
+
 def _sink(emit: Callable[[str, str, str], None]) -> EventSink:
     return lambda ev: emit(ev.path, ev.kind, ev.message)
 
 
-def _prune(engine: Engine, plan: Plan, runner: Runner) -> None:
+def _prune(engine: EngineAPI, plan: Plan, runner: Runner) -> None:
     """After a verified deploy: remove what the plan said to prune (failures are only said)."""
     removed = 0
     for cid in plan.prune:
@@ -346,7 +379,8 @@ def deploy(
     record. `on_plan` sees the plan before anything is executed; `only` limits it to those
     services (see prepare). Refuses to run while the environment is frozen or another deploy
     holds its lock. An attempt left unfinished by an earlier process is recovered first (see
-    `recover`). Every attempt on a commit is recorded in git (see gitdeploy.history); a verified
+    `recover`). `tainted` containers (drift inside them) are replaced, and removed once the
+    deploy is verified (`Result.removed`). Every attempt on a commit is recorded in git (see gitdeploy.history); a verified
     one clears a halt. `cancel` (Ctrl-C) stops starting work and rolls back.
     """
     who = who or whoami()
@@ -400,6 +434,8 @@ def deploy(
         if early:
             result = replace(result, events=tuple(early) + result.events)
         if result.ok:
+            if tainted:
+                result = _discard_tainted(ctx, prepared, frozenset(tainted), result, on_event)
             clear_halted(ctx.data_dir, ctx.env, prepared.spec.system)
             _prune_secrets(ctx, on_event)  # values only pruned revisions used
         recorded = True
@@ -450,8 +486,8 @@ def recover(ctx: Context, on_event: EventSink | None = None, who: str | None = N
         if left is None:
             return None
         system = str(left.intent.get("system") or "")
-        engine_lock = hold_engine(ctx.docker(), system, ctx.env,
-                                  Holder.here("recover an interrupted deploy", who, str(ctx.data_dir))) if system \
+        engine_lock = ctx.engine().hold_lock(
+            system, ctx.env, Holder.here("recover an interrupted deploy", who, str(ctx.data_dir))) if system \
             else nullcontext()
         with engine_lock:
             return _recover_locked(ctx, say, who)
@@ -510,7 +546,7 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
                 spec_aliases = aliases_for(spec) if spec else {}
             except GitdeployError:
                 pass
-            v = restore(ctx, system, before, spec_aliases, say, journal)
+            v = restore(ctx, system, before, spec_aliases, say, journal, only=only)
             outcome = "the containers that ran before restored"
         else:
             raise GitdeployError("the interrupted attempt's journal names no system and no revision was verified",
@@ -559,19 +595,18 @@ def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str,
     """The engine lock of the system (see live.enginelock); none when the spec or the engine
     cannot be read: prepare then fails, and records that."""
     try:
-        client = ctx.docker()
+        engine = ctx.engine()
     except GitdeployError:
         return nullcontext()
     if loaded is None:
         return nullcontext()
-    return hold_engine(client, loaded[1].system, ctx.env,
-                       Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
+    return engine.hold_lock(loaded[1].system, ctx.env, Holder.here(f"{trigger}: deploy {rev}", who, str(ctx.data_dir)))
 
 
 def _prune_secrets(ctx: Context, on_event: EventSink | None) -> None:
     """Remove secret values no container mounts any more; a failure is reported, never fatal."""
     try:
-        gone = secretfiles.prune(ctx.docker(), ctx.data_dir)
+        gone = ctx.engine().prune_secret_files()
     except (GitdeployError, OSError) as exc:
         if on_event:
             on_event(Event(time.time(), "", "pruned", f"old secret files were not pruned: {exc}"))
@@ -595,6 +630,60 @@ def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | N
         _record(ctx, Attempt(deployed, ctx.env, system, "halt", who, started, time.time(), "halted",
                              summary=f"{out.stopped} container(s) stopped", failure=reason), None)
     return out
+
+
+@dataclass(frozen=True)
+class DownResult:
+    """What `down` removed."""
+
+    system: str
+    containers: int
+    networks: int
+    volumes: int | None  # None: volumes were kept
+
+
+def down(ctx: Context, system: str | None = None, *, volumes: bool = False, trigger: str = "cli",
+         who: str | None = None) -> DownResult:
+    """Remove every container and the network of the system in ctx.env (with `volumes`, its
+    named volumes too: data!). Like a deploy it refuses while the environment is frozen or
+    another operation holds its lock (data dir or engine), and it is recorded in the history
+    (result `down`). The system is marked halted (stopped on purpose), so the healer does not
+    bring it back; the next verified deploy clears that. Raises Frozen, Locked, GitdeployError."""
+    who = who or whoami()
+    check_not_frozen(ctx.data_dir, ctx.env)
+    commit = None
+    if system is None:
+        _, spec = load(ctx)
+        system, commit = spec.system, spec.commit
+    engine = ctx.engine()
+    started = time.time()
+    with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason="down", owner=who),
+          engine.hold_lock(system, ctx.env, Holder.here(f"{trigger}: down", who, str(ctx.data_dir)))):
+        check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the locks
+        mark_halted(ctx.data_dir, ctx.env, system, f"down by {who}", who)  # before removing: not a crash
+        live = engine.analyze(system, ctx.env, inspect=False)
+        for c in live.containers:
+            engine.remove(c.id)
+        nets = engine.networks(system, ctx.env)
+        for n in nets:
+            engine.remove_network(n)
+        vols = engine.volumes(system, ctx.env) if volumes else []
+        for v in vols:
+            engine.remove_volume(v)
+        out = DownResult(system, len(live.containers), len(nets), len(vols) if volumes else None)
+        deployed = _deployed_or_none(ctx) or commit
+        if deployed:
+            kept = "" if volumes else "; volumes kept"
+            _record(ctx, Attempt(deployed, ctx.env, system, trigger, who, started, time.time(), "down",
+                                 summary=f"{out.containers} container(s) removed{kept}"), None)
+    return out
+
+
+def _deployed_or_none(ctx: Context) -> str | None:
+    try:
+        return deployed_commit(open_repo(ctx.repo), ctx.env)
+    except GitdeployError:
+        return None
 
 
 def _attempt(ctx: Context, prepared: Prepared, result: Result, trigger: str, who: str, started: float) -> Attempt:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitdeploy.live import labels
+from gitdeploy.live.model import FileChange
 from gitdeploy.spec.identity import Desired
 
 REPLICA_ENV = "GITDEPLOY_REPLICA"  # set by the engine edge (live/engine.py), outside the definition
@@ -144,8 +145,8 @@ def config_differences(
     return image_diff, out
 
 
-def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[Mapping[str, Any]] | None) -> list[str]:
-    """`docker diff` entries ("A /etc/x") that nothing declared explains, sorted by path."""
+def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[FileChange] | None) -> list[str]:
+    """File changes (`docker diff`) that nothing declared explains, as "A /etc/x", sorted by path."""
     s = d.service
     subtrees = {v.target for v in s.volumes} | set(s.drift_ignore) | set(
         (info.get("Config") or {}).get("Volumes") or {})  # anonymous volumes of the image
@@ -163,7 +164,7 @@ def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[Mappin
             parent = posixpath.dirname(parent)
     out = []
     for ch in changes or []:
-        path, kind = ch.get("Path", ""), DIFF_KINDS.get(ch.get("Kind"), "?")
+        path, kind = ch.path, DIFF_KINDS.get(ch.kind, "?")
         if any(path == t or path.startswith(t.rstrip("/") + "/") for t in subtrees):
             continue
         if path in created and kind in ("A", "C"):
