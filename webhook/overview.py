@@ -23,7 +23,7 @@ from typing import Any
 
 import git
 
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.deploy.lock import holder
 from gitdeploy.errors import GitdeployError
 from gitdeploy.github.planstore import open_plans
@@ -83,8 +83,8 @@ def _environment(data_dir: Path, context_for: ContextFor | None, repo: git.Repo,
         if len(commits) == 1:
             deployed, source = commits.pop(), "containers"
     lock = holder(data_dir, env)
-    frozen = brakes.frozen(data_dir, env)
-    halted = brakes.halted(data_dir, env, system) if system else None
+    frozen = freeze.frozen(data_dir, env)
+    halted = freeze.halted(data_dir, env, system) if system else None
     return {
         "name": env, "branch": branch, "system": system,
         "head": _commit(repo, head), "deployed": _commit(repo, deployed), "deployed_source": source,

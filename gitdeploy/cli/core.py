@@ -21,7 +21,7 @@ from rich.table import Table
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.progress import DeployProgress
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
 from gitdeploy.errors import (
@@ -244,9 +244,9 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     live = ctx.engine().analyze(spec.system, ctx.env)
     wanted = {s.path: s.replicas for s in spec.services}
     rows = service_rows(live, wanted, containers=True)
-    lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
+    lock, frozen = holder(ctx.data_dir, ctx.env), freeze.frozen(ctx.data_dir, ctx.env)
     engine_lock = ctx.engine().lock_holder(spec.system, ctx.env)  # a deploy from any data dir
-    halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
+    halted = freeze.halted(ctx.data_dir, ctx.env, spec.system)
     drift = drift_status(ctx)
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,

@@ -16,7 +16,7 @@ from typing import Any
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.errors import GitdeployError
-from gitdeploy.heal import brakes
+from gitdeploy.heal import guards
 from gitdeploy.heal.detect import detect
 from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
 from gitdeploy.pipeline import Context
@@ -37,7 +37,7 @@ class Target:
 
 def load_target(ctx: Context, commit: str | None = None) -> Target:
     """Load and resolve the spec at `commit` (default: the deployed commit of ctx.env)."""
-    commit = commit or brakes.deployed_commit(ctx)
+    commit = commit or guards.deployed_commit(ctx)
     source, spec = pipeline.load(ctx, commit)
     desired = tuple(resolve(spec, source, ctx.engine().images(), ctx.secrets()))
     return Target(commit, spec, desired)
@@ -93,7 +93,7 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     started = time.time()
     if target is None:
         try:
-            commit = brakes.deployed_commit(ctx)
+            commit = guards.deployed_commit(ctx)
         except GitdeployError:
             # nothing verified yet: only a first deploy in progress (maybe from another data dir) is
             # worth saying; HEAD names the system to look for it, it is never compared with
@@ -105,11 +105,11 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
         target = load_target(ctx, commit)
     system = target.spec.system
     base = dict(system=system, env=ctx.env, commit=target.commit, checked_at=started,
-                frozen=brakes.frozen(ctx) or "")
-    halted = brakes.halted(ctx, system)
+                frozen=guards.frozen(ctx) or "")
+    halted = guards.halted(ctx, system)
     if halted:
         return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
-    deploying = brakes.deploying(ctx, system)
+    deploying = guards.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
     obs = ctx.engine().observe(system, ctx.env, target.desired, workers)
@@ -123,7 +123,7 @@ def _first_deploy(ctx: Context) -> tuple[str, str] | None:
         _, spec = pipeline.load(ctx, "HEAD")
     except GitdeployError:
         return None
-    who = brakes.deploying(ctx, spec.system)
+    who = guards.deploying(ctx, spec.system)
     return (spec.system, who) if who else None
 
 
@@ -136,7 +136,7 @@ def still_verified(ctx: Context, commit: str) -> None:
 
     The healer only ever deploys that revision: never an older one (nor a newer one it did not check).
     """
-    now = brakes.deployed_commit(ctx)
+    now = guards.deployed_commit(ctx)
     if now != commit:
         raise TargetMoved(
             f"the last verified revision of '{ctx.env}' moved from {commit[:7]} to {now[:7]} since the check; "

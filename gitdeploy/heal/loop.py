@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gitdeploy.errors import Frozen, GitdeployError, Locked
-from gitdeploy.heal import brakes
+from gitdeploy.heal import guards
 from gitdeploy.heal.check import CheckReport, FixOutcome, Target, TargetMoved, check, fix, load_target
 from gitdeploy.heal.model import Drift
 from gitdeploy.heal.state import HealState, StateStore, state_path
@@ -219,7 +219,7 @@ class Watcher:
             return report
 
     def _load_target(self) -> Target:
-        commit = brakes.deployed_commit(self.ctx)
+        commit = guards.deployed_commit(self.ctx)
         t = self._target
         if t is None or t.commit != commit or time.time() - t.resolved_at > self.policy.resolve_ttl:
             self._target = t = load_target(self.ctx, commit)
