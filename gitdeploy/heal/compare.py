@@ -17,13 +17,15 @@ from typing import Any
 
 from gitdeploy.live import labels
 from gitdeploy.live.model import FileChange
+from gitdeploy.live.resources import host_resources, swap_as_created
 from gitdeploy.spec.identity import Desired
 
 REPLICA_ENV = "GITDEPLOY_REPLICA"  # set by the engine edge (live/engine.py), outside the definition
 DOCKER_INIT = "/sbin/docker-init"
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}
 
-# HostConfig settings gitdeploy never sets: any value but "unset" is drift (docker update, by hand).
+# HostConfig settings gitdeploy sets only from `resources` (live.resources): any other value is
+# drift (docker update, by hand); MemorySwap is the engine's own default for the memory limit.
 RESOURCES: tuple[tuple[str, str], ...] = (
     ("Memory", "memory"),
     ("MemorySwap", "memory_swap"),
@@ -132,9 +134,15 @@ def config_differences(
     if have_l.get(labels.DEFINITION) != d.definition_json():
         out.append((f"labels.{labels.DEFINITION}", "the deployed definition", "another definition"))
 
+    want_res = host_resources(d.definition)  # what create sent; every other setting is unset
     for key, name in RESOURCES:
-        v = host.get(key)
-        if v not in (None, 0, ""):
+        v, w = host.get(key), want_res.get(key)
+        if key == "MemorySwap":
+            if not swap_as_created(want_res.get("Memory"), v):
+                out.append((f"resources.{name}", "(engine default)", _resource(key, v)))
+        elif w is not None and v != w:
+            out.append((f"resources.{name}", _resource(key, w), _resource(key, v)))
+        elif w is None and v not in (None, 0, ""):
             out.append((f"resources.{name}", "(unset)", _resource(key, v)))
     for key, name in PRIVILEGES:
         if host.get(key) not in (None, False, "", []):

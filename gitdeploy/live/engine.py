@@ -37,6 +37,7 @@ from gitdeploy.live.model import (
     LiveContainer,
     Observation,
 )
+from gitdeploy.live.resources import host_resources
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Service, Spec
 
@@ -501,11 +502,15 @@ class Engine:
             f"{p.container}/{p.protocol}": (p.host_ip, p.host) if p.host_ip else p.host
             for p in s.ports if p.host is not None
         }
+        res = host_resources(d.definition)  # only what the spec sets: the engine's defaults otherwise
         host_config = self.api.create_host_config(
             port_bindings=port_bindings or None,
             mounts=mounts or None,
             restart_policy=_restart_policy(s.restart),
             init=s.init,
+            nano_cpus=res.get("NanoCpus"),
+            mem_limit=res.get("Memory"),
+            mem_reservation=res.get("MemoryReservation"),
         )
         hc = None
         if s.healthcheck is not None:
