@@ -87,28 +87,6 @@ def config_for(
     left out, as the Docker SDK leaves them out.
     """
     s, definition = d.service, d.definition
-    secrets = definition["secrets"]
-    mounts = [
-        _mount(target, host_file(data_dir, c["digest"]), "bind", True)
-        for target, c in definition["configs"].items()
-    ] + [
-        _mount(target, host_file(data_dir, x["fingerprint"], secret=True), "bind", True)
-        for target, x in secrets.items()
-    ] + [
-        _mount(v.target, PurePosixPath(volume_name(system, env, v.source)), "volume", v.read_only)
-        for v in s.volumes
-    ]
-    host: dict[str, Any] = {"NetworkMode": "default"}
-    if restart := restart_policy(definition["restart"]):
-        host["RestartPolicy"] = restart
-    bindings = {f"{p.container}/{p.protocol}": [{"HostIp": p.host_ip, "HostPort": str(p.host)}]
-                for p in s.ports if p.host is not None}
-    if bindings:
-        host["PortBindings"] = bindings
-    if definition["init"] is not None:
-        host["Init"] = definition["init"]
-    if mounts:
-        host["Mounts"] = mounts
     environment = dict(definition["environment"]) | {REPLICA_ENV: str(replica)}
     body: dict[str, Any] = {
         "Image": d.image_id,
@@ -133,12 +111,37 @@ def config_for(
         # the Docker SDK's defaults for a container that is started, not run in a terminal
         "Tty": False, "OpenStdin": False, "StdinOnce": False, "NetworkDisabled": False,
         "AttachStdin": False, "AttachStdout": True, "AttachStderr": True,
-        "HostConfig": host,
+        "HostConfig": _host_config(d, system, env, data_dir),
         "NetworkingConfig": {"EndpointsConfig": {
             network_name(system, env): {"Aliases": list(aliases)} if publish and aliases else {},
         }},
     }
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _host_config(d: Desired, system: str, env: str, data_dir: PurePath) -> dict[str, Any]:
+    """The HostConfig: restart policy, published ports, init and mounts (configs, secrets, volumes)."""
+    s, definition = d.service, d.definition
+    host: dict[str, Any] = {"NetworkMode": "default"}
+    if restart := restart_policy(definition["restart"]):
+        host["RestartPolicy"] = restart
+    bindings = {f"{p.container}/{p.protocol}": [{"HostIp": p.host_ip, "HostPort": str(p.host)}]
+                for p in s.ports if p.host is not None}
+    if bindings:
+        host["PortBindings"] = bindings
+    if definition["init"] is not None:
+        host["Init"] = definition["init"]
+    mounts = [
+        _mount(target, host_file(data_dir, c["digest"]), "bind", True) for target, c in definition["configs"].items()
+    ] + [
+        _mount(target, host_file(data_dir, x["fingerprint"], secret=True), "bind", True)
+        for target, x in definition["secrets"].items()
+    ] + [
+        _mount(v.target, PurePosixPath(volume_name(system, env, v.source)), "volume", v.read_only) for v in s.volumes
+    ]
+    if mounts:
+        host["Mounts"] = mounts
+    return host
 
 
 def _mount(target: str, source: PurePath, type_: str, read_only: bool) -> dict[str, Any]:

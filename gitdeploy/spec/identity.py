@@ -5,6 +5,11 @@ command and environment, the contents of every repo file it mounts and a keyed h
 secret it mounts. Change any of them and the hash changes, so the container is replaced: config
 always moves in lock-step with code. Replicas, dependencies and rollout settings are not part of
 a container's identity (changing them never replaces a container).
+
+The definition is also the source of what the engine is asked to create: the container-config
+builder (`live/container_config.py`) translates these values into engine settings (restart
+policy, health-check nanoseconds, ...), so the hash covers everything a container is sent. Its
+shape is frozen: any change to it changes every hash, and redeploys every container.
 """
 
 from __future__ import annotations
