@@ -32,9 +32,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gitdeploy.forge.comments import plan_marker  # noqa: E402
 from gitdeploy.live import labels  # noqa: E402
 from gitdeploy.live.baseimage import ensure_base_image  # noqa: E402
+from gitdeploy.render.comments import plan_marker  # noqa: E402
 from tests.bot.conftest import REPO, Bot, Origin, pr_event, push_event, svc  # noqa: E402
 from tests.fakegithub import FakeGitHub  # noqa: E402
 from tests.server.conftest import sign  # noqa: E402

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Exit codes shared by every command.
-EXIT_OK = 0
 EXIT_FAILED = 1  # the operation failed (deploy failed, engine error, ...)
 EXIT_INVALID = 2  # invalid input: spec, arguments, configuration
 EXIT_CHANGES = 3  # `plan --exit-code` / `check`: there are changes / drift

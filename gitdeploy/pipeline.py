@@ -588,7 +588,7 @@ def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | N
     if system is None:
         _, spec = load(ctx)
         system, commit = spec.system, spec.commit
-    out = halt_system(ctx, system, reason, who)
+    out = halt_system(ctx.engine(), ctx.data_dir, ctx.env, system, reason, who)
     repo = open_repo(ctx.repo)
     deployed = deployed_commit(repo, ctx.env) or commit
     if deployed:

@@ -1,7 +1,7 @@
 """The HTTP face of the bot: receive GitHub webhooks, verify them, queue their jobs. No work here.
 
     POST /webhooks/github   413 body too large | 401 bad/missing signature | 400 malformed, or a
-                            field the bot reads has the wrong shape (gitdeploy.server.payloads;
+                            field the bot reads has the wrong shape (gitdeploy.github.payloads;
                             counted in gitdeploy_webhook_invalid_payloads{event, reason})
                             200 ping {"ok", "zen"} | 200 duplicate delivery {"duplicate": true}
                             200 nothing to do {"jobs": []} | 202 queued {"jobs": [ids]}
@@ -22,10 +22,10 @@ from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from gitdeploy.github.events import jobs_for_event
+from gitdeploy.github.payloads import EVENTS, PayloadInvalid, check, parse
 from gitdeploy.server.config import ServerConfig
-from gitdeploy.server.events import jobs_for_event
 from gitdeploy.server.metrics import Metrics
-from gitdeploy.server.payloads import EVENTS, PayloadInvalid, check, parse
 from gitdeploy.server.queue import JobQueue
 from webhook.dashboard import dashboard_blueprint
 

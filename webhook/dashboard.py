@@ -1,7 +1,7 @@
 """The dashboard: one self-contained page (no CDN) and the JSON it polls.
 
     GET /              the page (webhook/dashboard.html: inline CSS and JS, refreshes every 2 s)
-    GET /api/state     gitdeploy.gitops.overview for the server's data directory
+    GET /api/state     webhook.overview for the server's data directory
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import docker
 from flask import Blueprint, Response, jsonify
 
-from gitdeploy.gitops.overview import overview
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.queue import JobQueue
+from webhook.overview import overview
 
 log = logging.getLogger(__name__)
 

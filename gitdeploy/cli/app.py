@@ -25,6 +25,7 @@ from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.live.engine import check_env_name
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
+from gitdeploy.render.lines import crash_markup, error_markup
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -115,9 +116,8 @@ def run_reported(ctx: Context, fn: Callable, *a: Any, **kw: Any) -> Any:
     try:
         return fn(*a, **kw)
     except GitdeployError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {_esc(exc.message)}")
-        if exc.hint:
-            err_console.print(f"  [yellow]hint:[/yellow] {_esc(exc.hint)}")
+        for line in error_markup(exc.message, exc.hint):
+            err_console.print(line)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit:
         raise
@@ -128,8 +128,8 @@ def run_reported(ctx: Context, fn: Callable, *a: Any, **kw: Any) -> Any:
         if is_storage_error(exc):  # a full or failing disk is what it is, not a gitdeploy bug
             return run_reported(ctx, _raise, storage_error(exc))
         log = _crash_log(ctx, exc)
-        err_console.print(f"[bold red]internal error:[/bold red] {_esc(type(exc).__name__)}: {_esc(str(exc))}")
-        err_console.print(f"  [yellow]hint:[/yellow] this is a gitdeploy bug; details in {log}")
+        for line in crash_markup(type(exc).__name__, str(exc), str(log)):
+            err_console.print(line)
         sys.exit(EXIT_FAILED)
 
 
@@ -147,10 +147,6 @@ def _crash_log(ctx: Context, exc: Exception) -> Path:
         return path
     except OSError:
         return Path("(could not write a log)")
-
-
-def _esc(s: str) -> str:
-    return s.replace("[", "\\[")
 
 
 def print_json(data: Any) -> None:

@@ -32,13 +32,16 @@ from gitdeploy.errors import (
     GitdeployError,
     SpecInvalid,
 )
+from gitdeploy.heal.status import drift_status
 from gitdeploy.live import enginelock, labels
 from gitdeploy.live.baseimage import ensure_base_image
 from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
 from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
-from gitdeploy.plan.render import plan_json, plan_markdown, plan_text, result_text, result_to_dict
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
+from gitdeploy.render.result import result_text, result_to_dict
+from gitdeploy.render.status import service_rows
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
 WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")
@@ -235,23 +238,10 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     _, spec = pipeline.load(ctx, rev)
     live = ctx.engine().analyze(spec.system, ctx.env)
     wanted = {s.path: s.replicas for s in spec.services}
-    rows = []
-    for path in list(wanted) + sorted(set(live.by_service) - set(wanted)):
-        cs = live.of(path)
-        running = [c for c in cs if c.running]
-        commits = sorted({c.commit[:7] or "worktree" for c in running})
-        health = sorted({c.health for c in running})
-        rows.append({
-            "service": path, "running": len(running), "wanted": wanted.get(path, 0),
-            "commits": commits, "health": health, "kept": len(cs) - len(running),
-            "containers": [{"name": c.name, "state": c.state, "health": c.health, "commit": c.commit,
-                            "hash": c.hash[:12]} for c in cs],
-        })
+    rows = service_rows(live, wanted, containers=True)
     lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
     engine_lock = enginelock.held(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
     halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
-    from gitdeploy.heal.status import drift_status  # heal imports the pipeline; import late
-
     drift = drift_status(ctx)
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,

@@ -11,15 +11,17 @@ import click
 import git
 
 from gitdeploy import pipeline
+from gitdeploy.cli import demo
 from gitdeploy.cli.app import cli, command, console, run_reported
 from gitdeploy.cli.core import deploy_with_progress
 from gitdeploy.errors import EXIT_FAILED, GitdeployError
-from gitdeploy.gitops import demo, jobs, repoconfig
-from gitdeploy.gitops import hooks as gitops_hooks
-from gitdeploy.gitops.install import install
-from gitdeploy.gitops.jobs import stderr_emit
 from gitdeploy.history.notes import deployed_commit
+from gitdeploy.hooks import hooks as gitops_hooks
+from gitdeploy.hooks import jobs, repoconfig
+from gitdeploy.hooks.install import install
+from gitdeploy.hooks.jobs import stderr_emit
 from gitdeploy.pipeline import Context
+from gitdeploy.server.datadir import server_running
 
 HOOK_HELP = """\b
 Run by the scripts `gitdeploy hooks install` puts into a repository; you rarely call these.
@@ -143,7 +145,7 @@ def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, sys
     console.print(f"[bold]3. web service[/bold] {web} "
                   + ("[green]answers[/green]" if body is not None else "[red]does not answer (yet)[/red]"))
     dashboard = f"http://127.0.0.1:{port}/"
-    running = jobs.server_running(hook_ctx.data_dir)
+    running = server_running(hook_ctx.data_dir)
     console.print(f"""
 [bold]Next[/bold]
   git clone {bare} shop && cd shop
@@ -158,7 +160,7 @@ def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, sys
     if running:
         console.print(f"[yellow]a gitdeploy server already runs on {hook_ctx.data_dir}[/yellow]; not starting another")
         return
-    from gitdeploy.server.serve import serve as serve_forever
+    from webhook.serve import serve as serve_forever
 
     config = demo.server_config(hook_ctx.data_dir, bare, port)
     console.print(f"\n[bold]serving[/bold] the dashboard on {dashboard} (webhook secret: "

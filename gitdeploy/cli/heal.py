@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
@@ -12,10 +11,11 @@ from gitdeploy.deploy.result import Event
 from gitdeploy.errors import EXIT_CHANGES, EXIT_FAILED
 from gitdeploy.heal import check, fix
 from gitdeploy.heal.loop import Policy, Watcher, WatchEvent
-from gitdeploy.heal.render import report_text
 from gitdeploy.heal.state import StateStore, state_path
 from gitdeploy.pipeline import Context
-from gitdeploy.plan.render import result_to_dict
+from gitdeploy.render.drift import report_text
+from gitdeploy.render.lines import repair_line, watch_line
+from gitdeploy.render.result import result_to_dict
 from gitdeploy.spec.durations import parse_duration
 
 
@@ -40,7 +40,7 @@ def fix_cmd(ctx: Context, as_json: bool) -> None:
 
     def on_event(ev: Event) -> None:
         if not as_json:
-            console.print(f"  {ev.path or '-'}: {ev.kind} {ev.message}", markup=False)
+            console.print(repair_line(ev), markup=False)
 
     out = fix(ctx, on_event=on_event)
     store = StateStore(state_path(ctx.data_dir, ctx.env))
@@ -77,8 +77,7 @@ def watch_cmd(ctx: Context, mode: str, interval: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--interval") from None
 
     def show(ev: WatchEvent) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
-        (err_console if ev.loud else console).print(f"{stamp} {ev.kind:<13} {ev.message}", markup=False)
+        (err_console if ev.loud else console).print(watch_line(ev.time, ev.kind, ev.message), markup=False)
 
     console.print(f"watching {ctx.env} ({mode} mode, every {interval} and on engine events); Ctrl-C stops",
                   markup=False)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from gitdeploy.deploy.result import Event
 from gitdeploy.plan.model import Plan
+from gitdeploy.render.lines import event_markup
 
-_STYLE = {"gate-failed": "red", "step-failed": "red", "skipped": "yellow", "rollback-start": "bold red",
-          "rollback-done": "bold yellow", "rollback-error": "red", "gate-ok": "green", "step-done": "green",
-          "verify": "bold"}
 _QUIET = {"created", "started"}  # shown on the bar, not as lines
 
 
@@ -44,9 +40,4 @@ class DeployProgress:
             self.progress.advance(self.task)
         if ev.kind in _QUIET:
             return
-        style = _STYLE.get(ev.kind, "")
-        stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
-        where = f"{ev.path}: " if ev.path else ""
-        msg = ev.message.replace("[", "\\[")
-        self.progress.console.print(f"[dim]{stamp}[/dim] [{style}]{where}{msg}[/{style}]" if style
-                                    else f"[dim]{stamp}[/dim] {where}{msg}")
+        self.progress.console.print(event_markup(ev))

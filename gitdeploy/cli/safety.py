@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 from rich.table import Table
@@ -16,6 +15,8 @@ from gitdeploy.errors import EXIT_FAILED
 from gitdeploy.history.notes import attempts, deployed_commit, open_repo, subject
 from gitdeploy.history.revert import make_rollback_commit
 from gitdeploy.pipeline import Context
+from gitdeploy.render.history import COLUMNS, attempt_row, attempt_to_dict, history_title
+from gitdeploy.render.result import result_to_dict
 
 
 @command("freeze", epilog='Example: gitdeploy freeze --reason "incident 42: payments down"')
@@ -60,11 +61,8 @@ def history_cmd(ctx: Context, as_json: bool, limit: int) -> None:
     rows = rows[:limit] if limit > 0 else rows
     deployed = deployed_commit(repo, ctx.env)
     if as_json:
-        print_json({"env": ctx.env, "deployed": deployed, "skipped": skipped, "attempts": [
-            {"commit": a.commit, "subject": subject(repo, a.commit), "system": a.system, "trigger": a.trigger,
-             "who": a.who, "started": a.started, "ended": a.ended, "duration": round(a.duration, 3),
-             "result": a.result, "summary": a.summary, "verified": a.verified, "failure": a.failure}
-            for a in rows]})
+        print_json({"env": ctx.env, "deployed": deployed, "skipped": skipped,
+                    "attempts": [attempt_to_dict(a, subject(repo, a.commit)) for a in rows]})
         return
     if skipped:
         err_console.print(f"[yellow]warning:[/yellow] {skipped} unreadable line(s) in the history notes "
@@ -72,15 +70,11 @@ def history_cmd(ctx: Context, as_json: bool, limit: int) -> None:
     if not rows:
         console.print(f"no deployments recorded in {ctx.env}")
         return
-    table = Table(title=f"history of {ctx.env} (deployed: {deployed[:7] if deployed else 'nothing'})")
-    for col in ("commit", "subject", "when", "who", "trigger", "result", "duration"):
+    table = Table(title=history_title(ctx.env, deployed))
+    for col in COLUMNS:
         table.add_column(col, overflow="fold")
-    colour = {"ok": "green", "halted": "yellow", "paused": "yellow"}
     for a in rows:
-        result = a.result + (f" {a.verified}" if a.verified else "")
-        table.add_row(a.commit[:7], subject(repo, a.commit)[:50],
-                      time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.started)), a.who, a.trigger,
-                      f"[{colour.get(a.result, 'red')}]{result}[/]", f"{a.duration:.1f}s")
+        table.add_row(*attempt_row(a, subject(repo, a.commit)))
     console.print(table)
 
 
@@ -98,8 +92,6 @@ def rollback_cmd(ctx: Context, to: str | None, branch: str | None, as_json: bool
                       f"{what} {rc.commit[:7]} on {rc.branch}")
     result = deploy_with_progress(ctx, rc.commit, False, quiet=as_json, trigger="rollback")
     if as_json:
-        from gitdeploy.plan.render import result_to_dict
-
         print_json({"rollback": {"commit": rc.commit, "branch": rc.branch, "target": rc.target,
                                  "rolled_back": rc.rolled_back, "created": rc.created},
                     "result": result_to_dict(result)})

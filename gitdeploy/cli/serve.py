@@ -9,11 +9,11 @@ import click
 
 from gitdeploy.cli.app import command
 from gitdeploy.errors import GitdeployError
-from gitdeploy.forge.bot import Bot, BotHandlers
+from gitdeploy.github.bot import Bot, BotHandlers
 from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig, load_config
 from gitdeploy.server.recovery import recover_environments
-from gitdeploy.server.serve import serve
+from webhook.serve import serve
 
 log = logging.getLogger("gitdeploy.serve")
 
@@ -46,8 +46,8 @@ def start_watchers(config: ServerConfig, bot: Bot) -> dict:
     mirror, so it runs for the first configured repository; with several repositories deploying
     to one environment only that one is watched (logged).
     """
+    from gitdeploy.github.notify import github_issue_notifier
     from gitdeploy.heal.loop import Watcher
-    from gitdeploy.heal.notify import github_issue_notifier
 
     repo = config.repositories[0]
     if len(config.repositories) > 1:

@@ -20,7 +20,7 @@ from gitdeploy.fsutil import atomic_write
 from gitdeploy.live import enginelock
 
 if TYPE_CHECKING:
-    from gitdeploy.pipeline import Context
+    from gitdeploy.live.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,6 @@ def halted(data_dir: Path, env: str, system: str) -> Brake | None:
     return _read(_halt_file(data_dir, env, system))
 
 
-def is_halted(ctx: Context, system: str) -> bool:
-    """True while `system` is halted in ctx.env (stopped on purpose, not crashed)."""
-    return halted(ctx.data_dir, ctx.env, system) is not None
-
-
 def clear_halted(data_dir: Path, env: str, system: str) -> None:
     _halt_file(data_dir, env, system).unlink(missing_ok=True)
 
@@ -112,16 +107,16 @@ class HaltResult:
     deploy_in_progress: str = ""  # the lock holder, when a deploy was running
 
 
-def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, grace: float = 2.0) -> HaltResult:
+def halt(engine: Engine, data_dir: Path, env: str, system: str, reason: str = "", who: str | None = None,
+         grace: float = 2.0) -> HaltResult:
     """Stop every running container of `system` at once and mark it halted.
 
     Does not wait for the deploy lock: a kill switch must work while a deploy runs. Returns
     what was stopped; the attempt is recorded by the caller (see pipeline.halt).
     """
     brake = Brake(who or whoami(), reason, time.time())
-    _write(_halt_file(ctx.data_dir, ctx.env, system), brake)  # before stopping: not a crash
-    engine = ctx.engine()
-    running = [c.id for c in engine.analyze(system, ctx.env).containers if c.running]
+    _write(_halt_file(data_dir, env, system), brake)  # before stopping: not a crash
+    running = [c.id for c in engine.analyze(system, env).containers if c.running]
     errors: list[str] = []
 
     def stop(cid: str) -> None:
@@ -136,11 +131,11 @@ def halt(ctx: Context, system: str, reason: str = "", who: str | None = None, gr
     if errors:
         raise GitdeployError(f"halt: {len(errors)} container(s) did not stop: {'; '.join(errors)}",
                              "run `gitdeploy halt` again, or stop them with docker")
-    held = holder(ctx.data_dir, ctx.env)
+    held = holder(data_dir, env)
     deploying = held.describe() if held else ""
     if not deploying:  # a deploy from another data dir holds the engine lock
         try:
-            lock = enginelock.held(engine.client, system, ctx.env)
+            lock = enginelock.held(engine.client, system, env)
         except GitdeployError:
             lock = None
         deploying = lock.describe() if lock else ""

@@ -144,10 +144,6 @@ class Journal:
         self._close()
         clear(self.folder)
 
-    def abandon(self) -> None:
-        """Stop writing but leave the journal for the next run to recover (a second Ctrl-C)."""
-        self._close()
-
     def _close(self) -> None:
         with self._lock:
             if self._fd is not None:

@@ -10,25 +10,15 @@ when read; a clean release removes it, so one left behind names a holder that di
 from __future__ import annotations
 
 import fcntl
-import getpass
 import json
 import os
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-
-
-def whoami() -> str:
-    """'user@host' of this process, for locks, freezes and the history."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry (containers): fall back to the uid
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
+from gitdeploy.host import whoami  # noqa: F401 - re-exported: the lock's holder
 
 
 def env_dir(data_dir: Path, env: str) -> Path:

@@ -6,7 +6,7 @@
     fix: pipeline.deploy(deployed commit, trigger="heal", tainted=..., only=...)
     Watcher: Docker events + an interval -> check -> (heal mode) fix, with backoff and give-up
 
-The server runs one `Watcher` per environment and exports `drift_counts` / `DriftCollector`.
+The server runs one `Watcher` per environment and exports `DriftCollector` for /metrics.
 """
 
 from gitdeploy.heal.check import CheckReport, FixOutcome, check, fix

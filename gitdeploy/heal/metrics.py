@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gitdeploy.heal.loop import Watcher
-from gitdeploy.heal.state import StateStore, state_path
-
-
-def drift_counts(watchers: Mapping[str, Watcher]) -> dict[str, dict[str, int]]:
-    """{environment: {kind: count}} from running watchers (every kind, zeros included)."""
-    return {env: w.counts() for env, w in watchers.items()}
-
-
-def drift_counts_from_disk(data_dir: Path, env: str) -> dict[str, int]:
-    """{kind: count} as the last watcher of `env` saved it (without running one)."""
-    return StateStore(state_path(data_dir, env)).load().counts()
 
 
 class DriftCollector(Collector):

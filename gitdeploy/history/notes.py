@@ -24,7 +24,6 @@ from gitdeploy.history.gitlocks import LockVerdict, clear_if_stale, lock_in
 
 NOTES_REF = "refs/notes/gitdeploy"
 REF_PREFIX = "refs/gitdeploy/"
-RESULTS = ("ok", "failed", "rolled-back", "paused", "halted")
 
 
 @dataclass(frozen=True)

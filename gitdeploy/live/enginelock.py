@@ -44,8 +44,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from gitdeploy.deploy.lock import whoami
 from gitdeploy.errors import GitdeployError
+from gitdeploy.host import whoami
 from gitdeploy.live import labels
 
 IMAGE = "gitdeploy/lock:1"  # an empty image: the container is never started

@@ -142,7 +142,7 @@ class DeployPolicy:
 
 @dataclass(frozen=True)
 class HttpLimits:
-    """How long a client may take and how many may be connected (enforced by gitdeploy.server.serve)."""
+    """How long a client may take and how many may be connected (enforced by webhook.serve)."""
 
     header_timeout: float = 10.0
     body_timeout: float = 60.0

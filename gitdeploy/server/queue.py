@@ -324,6 +324,17 @@ class JobQueue:
             )
         return cur.rowcount
 
+    def withdraw(self, job_id: int, reason: str) -> bool:
+        """Take job `job_id` out of the queue (state superseded) if it is still queued; False once a
+        worker claimed it. One conditional UPDATE in an IMMEDIATE transaction, so it cannot race a
+        claim: either the worker has the job or nobody ever will."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state = 'superseded', finished_at = ?, result = ? WHERE id = ? AND state = 'queued'",
+                (self.clock(), reason, job_id),
+            )
+        return cur.rowcount == 1
+
     # --- consuming -----------------------------------------------------------------------
 
     def claim(self, owner: str, kinds: Iterable[str] | None = None) -> Job | None:

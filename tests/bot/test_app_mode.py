@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from gitdeploy.errors import GitdeployError
-from gitdeploy.forge.comments import plan_marker
+from gitdeploy.render.comments import plan_marker
 from gitdeploy.server.config import load_config
 from tests.fixtures import webhook
-from tests.forge.test_app_auth import key_pair
+from tests.github.test_app_auth import key_pair
 
 from .conftest import REPO, Bot, comment_event, pr_event, push_event, svc
 
@@ -162,7 +162,7 @@ def test_plan_check_run_annotates_the_spec_and_rerequest_plans_again(app_bot, or
 
 
 def test_an_app_bot_starts_its_drift_reporting_without_reaching_github(tmp_path):
-    from gitdeploy.forge.bot import Bot as BotCore
+    from gitdeploy.github.bot import Bot as BotCore
     from gitdeploy.server.config import Environment, GithubConfig, Secret, ServerConfig
 
     private, _ = key_pair()

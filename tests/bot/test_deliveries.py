@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from gitdeploy.deploy import freeze as brakes
-from gitdeploy.forge.comments import plan_marker
-from gitdeploy.forge.planstore import PlanStore, open_plans
+from gitdeploy.github.planstore import PlanStore, open_plans
+from gitdeploy.render.comments import plan_marker
 
 from .conftest import REPO, comment_event, pr_event, svc
 

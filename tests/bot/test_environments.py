@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitdeploy.forge.comments import plan_marker
 from gitdeploy.live import labels
+from gitdeploy.render.comments import plan_marker
 
 from .conftest import REPO, Bot, comment_event, pr_event, svc
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from gitdeploy.forge.comments import plan_marker
-from gitdeploy.forge.forksafe import NOT_BUILT, NOT_PULLED
+from gitdeploy.github.forksafe import NOT_BUILT, NOT_PULLED
 from gitdeploy.live import labels
+from gitdeploy.render.comments import plan_marker
 
 from .conftest import REPO, comment_event, pr_event, svc
 

@@ -11,11 +11,12 @@ import uuid
 
 import pytest
 
-from gitdeploy.forge.bot import Bot
-from gitdeploy.forge.comments import plan_marker
+from gitdeploy.github.bot import Bot
+from gitdeploy.github.notify import github_issue_notifier
 from gitdeploy.heal.loop import DriftNotice
 from gitdeploy.heal.model import Drift
-from gitdeploy.heal.notify import github_issue_notifier, issue_marker
+from gitdeploy.render.comments import plan_marker
+from gitdeploy.render.drift import issue_marker
 from gitdeploy.server.config import Environment, GithubConfig, Secret, ServerConfig
 
 from .conftest import REPO, comment_event, pr_event, svc

@@ -6,10 +6,10 @@ import pytest
 
 from gitdeploy.deploy.freeze import Brake
 from gitdeploy.errors import GitdeployError, Problem
-from gitdeploy.forge.comments import invalid_comment, invalid_summary
-from gitdeploy.forge.github import ReviewInfo
-from gitdeploy.forge.planstore import StoredPlan
-from gitdeploy.forge.policy import PullGate, deploy_refusals, operator_refusals, pull_refusals
+from gitdeploy.github.forge import ReviewInfo
+from gitdeploy.github.planstore import StoredPlan
+from gitdeploy.github.policy import PullGate, deploy_refusals, operator_refusals, pull_refusals
+from gitdeploy.render.comments import invalid_comment, invalid_summary
 from gitdeploy.server.config import DeployPolicy, load_config
 
 HEAD = "b" * 40
@@ -138,8 +138,8 @@ def test_repositories_may_name_their_clone_url(tmp_path):
 
 
 def test_a_pr_from_another_repository_or_a_deleted_fork_is_a_fork(tmp_path):
+    from gitdeploy.github.events import jobs_for_event
     from gitdeploy.server.config import Environment, ServerConfig
-    from gitdeploy.server.events import jobs_for_event
     from tests.fixtures import webhook
 
     config = ServerConfig(tmp_path, ("Codertocat/Hello-World",), (Environment("production", "master"),))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitdeploy.forge.comments import plan_marker
 from gitdeploy.live import labels
+from gitdeploy.render.comments import plan_marker
 
 from .conftest import REPO, comment_event, git, pr_event, push_event, svc
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import generate_latest
 
-from gitdeploy.forge.bot import handlers_for
-from gitdeploy.gitops.jobs import KIND as HOOK_DEPLOY
+from gitdeploy.github.bot import handlers_for
+from gitdeploy.hooks.jobs import KIND as HOOK_DEPLOY
 from gitdeploy.server.config import load_config
 from gitdeploy.server.metrics import Metrics
 from gitdeploy.server.queue import JobQueue

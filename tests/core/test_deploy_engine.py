@@ -10,7 +10,7 @@ import pytest
 from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live import labels
-from gitdeploy.plan.render import plan_json, plan_markdown
+from gitdeploy.render.plan import plan_json, plan_markdown
 from tests.specrepo import SLEEP, running, svc
 
 pytestmark = pytest.mark.docker

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,11 +10,10 @@ from hypothesis import strategies as st
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.diff import diff
 from gitdeploy.plan.planner import make_plan, waves
-from gitdeploy.plan.render import plan_json, plan_markdown, plan_text
+from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.spec.identity import Desired, canonical_json, definition_of, hash_definition
 from gitdeploy.spec.model import ConfigFile, Dependency, SecretRef, Service
-
-GOLDEN = Path(__file__).parent / "golden"
+from tests.render.golden import check_golden
 
 
 def desired(path: str, replicas: int = 1, env: dict | None = None, deps: tuple[str, ...] = (), **kw) -> Desired:
@@ -97,19 +94,11 @@ def _golden_plan():
                      diff([db, web_new, worker], live), live)
 
 
-def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("GITDEPLOY_UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs (GITDEPLOY_UPDATE_GOLDEN=1 rewrites it after review)"
-
-
 def test_render_golden_files():
     plan = _golden_plan()
-    _check_golden("plan.md", plan_markdown(plan) + "\n")
-    _check_golden("plan.txt", plan_text(plan) + "\n")
-    _check_golden("plan.json", plan_json(plan) + "\n")
+    check_golden("diffed-plan.md", plan_markdown(plan))
+    check_golden("diffed-plan.txt", plan_text(plan))
+    check_golden("diffed-plan.json", plan_json(plan))
     data = json.loads(plan_json(plan))
     assert data["schema"] == "gitdeploy.plan/v1" and data["counts"]["replace"] == 1
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gitdeploy import pipeline
 from gitdeploy.cli import cli
 from gitdeploy.deploy import lock
-from gitdeploy.deploy.freeze import is_halted
+from gitdeploy.deploy.freeze import halted
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history import attempts
 from tests.safety.common import running, svc
@@ -95,7 +95,7 @@ def test_freeze_blocks_until_unfrozen_and_halt_stops_all_until_next_deploy(spec_
     assert out.exit_code == 0, out.output
     assert "3 container(s) stopped" in out.output and time.monotonic() - t0 < 10
     assert running(docker_client, system_name) == []
-    assert is_halted(ctx, system_name)
+    assert halted(ctx.data_dir, ctx.env, system_name) is not None
     halts = [a for a in attempts(spec_repo.repo, "production") if a.trigger == "halt"]
     assert [(a.result, a.failure) for a in halts] == [("halted", "runaway orders")]
 
@@ -104,4 +104,4 @@ def test_freeze_blocks_until_unfrozen_and_halt_stops_all_until_next_deploy(spec_
     result = pipeline.deploy(ctx)
     assert result.ok, result.failure
     assert {c.id for c in running(docker_client, system_name)} == ids  # the same containers, started
-    assert not is_halted(ctx, system_name)
+    assert halted(ctx.data_dir, ctx.env, system_name) is None

@@ -26,7 +26,7 @@ import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.history.notes import attempts, deployed_commit
-from tests.gitops.helpers import clean_env, free_port
+from tests.hooks.helpers import clean_env, free_port
 from tests.safety.common import svc, web
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]

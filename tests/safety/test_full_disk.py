@@ -14,7 +14,7 @@ import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.history.notes import attempts, deployed_commit
-from tests.gitops.helpers import clean_env
+from tests.hooks.helpers import clean_env
 from tests.safety.common import running, svc, web
 
 pytestmark = pytest.mark.docker

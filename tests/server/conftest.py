@@ -41,7 +41,7 @@ def config(tmp_path) -> ServerConfig:
 
 @pytest.fixture
 def make_server(tmp_path):
-    """make_server(sleep=..., **kw): a `python -m gitdeploy.server` subprocess (tests/server/process.py)."""
+    """make_server(sleep=..., **kw): a `python -m webhook` subprocess (tests/server/process.py)."""
     from .process import Server  # here, not at the top: process imports this module
 
     servers: list[Server] = []

@@ -1,4 +1,4 @@
-"""`python -m gitdeploy.server` with the small test handlers (tests.server.handlers), in a subprocess."""
+"""`python -m webhook` with the small test handlers (tests.server.handlers), in a subprocess."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Server(ServerProcess):
         )
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gitdeploy.server", "--config", str(self.config),
+        return [sys.executable, "-m", "webhook", "--config", str(self.config),
                 "--handlers", "tests.server.handlers:REGISTRY"]
 
     def deliver(self, event: str, body: dict | bytes, delivery: str, signature: str | None = "auto"):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gitdeploy.server.events import jobs_for_event
-from gitdeploy.server.payloads import check
+from gitdeploy.github.events import jobs_for_event
+from gitdeploy.github.payloads import check
 from tests.fixtures import webhook, webhook_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitdeploy.server.events import jobs_for_event
+from gitdeploy.github.events import jobs_for_event
 
 from .conftest import payload
 

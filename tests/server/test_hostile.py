@@ -1,4 +1,4 @@
-"""Hostile input against the real server (`python -m gitdeploy.server`, waitress, real HMAC).
+"""Hostile input against the real server (`python -m webhook`, waitress, real HMAC).
 
 Signed deliveries of the wrong shape are 400 with the field named, never 500, never a traceback
 in the log, counted in /metrics by reason, and queue nothing.

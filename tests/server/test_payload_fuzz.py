@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gitdeploy.github.payloads import SCHEMAS
 from gitdeploy.server.metrics import Metrics
-from gitdeploy.server.payloads import SCHEMAS
 from gitdeploy.server.queue import JobQueue
 from tests.fixtures import webhook
 from webhook.app import create_app

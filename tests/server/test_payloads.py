@@ -1,12 +1,12 @@
-"""Payload shapes (gitdeploy.server.payloads) and git names (gitdeploy.forge.gitnames), without a server."""
+"""Payload shapes (gitdeploy.github.payloads) and git names (gitdeploy.github.gitnames), without a server."""
 
 from __future__ import annotations
 
 import pytest
 
-from gitdeploy.forge.gitnames import is_branch, is_ref, is_sha
-from gitdeploy.server.events import jobs_for_event
-from gitdeploy.server.payloads import PayloadInvalid, check, parse
+from gitdeploy.github.events import jobs_for_event
+from gitdeploy.github.gitnames import is_branch, is_ref, is_sha
+from gitdeploy.github.payloads import PayloadInvalid, check, parse
 from tests.fixtures import webhook, webhook_names
 
 EVIL = "--upload-pack=touch /tmp/gitdeploy-pwned"

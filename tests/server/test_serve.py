@@ -1,4 +1,4 @@
-"""The real server: `python -m gitdeploy.server` under waitress in a subprocess, real HMAC signatures.
+"""The real server: `python -m webhook` under waitress in a subprocess, real HMAC signatures.
 
 The crash test kills the server with SIGKILL while jobs are queued and one or two are mid-run,
 restarts it, and checks the queue's promise: every accepted job ends `done`; a job queued (or
@@ -81,7 +81,7 @@ def test_a_second_server_on_the_same_data_dir_is_refused(make_server, tmp_path):
     server = make_server(sleep=0)
     server.start()
     other = subprocess.run(
-        [sys.executable, "-m", "gitdeploy.server", "--config", str(server.config),
+        [sys.executable, "-m", "webhook", "--config", str(server.config),
          "--handlers", "tests.server.handlers:REGISTRY"],
         cwd=REPO, env={**server.env, "GITDEPLOY_LISTEN": f"127.0.0.1:{free_port()}"},
         capture_output=True, text=True, timeout=30,
@@ -141,7 +141,8 @@ def test_kill_9_loses_no_job_and_reruns_only_the_interrupted_ones(make_server):
 
 def test_a_busy_port_is_a_clear_error(tmp_path):
     from gitdeploy.errors import GitdeployError
-    from gitdeploy.server.serve import lock_data_dir, serve
+    from gitdeploy.server.datadir import lock_data_dir
+    from webhook.serve import serve
 
     from .conftest import make_config
 

@@ -1,4 +1,4 @@
-"""Idle and slow clients against the real server (`python -m gitdeploy.server` under waitress).
+"""Idle and slow clients against the real server (`python -m webhook` under waitress).
 
 Loopback only, bounded in count (520 sockets) and time (every loop has a deadline), and every
 socket is closed by the test. The one timing bound is the issue's acceptance criterion:

@@ -142,7 +142,7 @@ def test_a_malformed_queue_database_is_a_clear_error(tmp_path):
     config = tmp_path / "server.yaml"
     config.write_text(f"data_dir: {tmp_path}\ninsecure_no_secret: true\nrepositories: [a/b]\n"
                       "environments: {production: {branch: main}}\nlisten: 127.0.0.1:0\n")
-    done = subprocess.run([sys.executable, "-m", "gitdeploy.server", "--config", str(config), "--handlers",
+    done = subprocess.run([sys.executable, "-m", "webhook", "--config", str(config), "--handlers",
                            "tests.server.handlers:REGISTRY"], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and f"{path}" in done.stderr and "not a readable SQLite" in done.stderr
@@ -196,7 +196,8 @@ def test_freeze_on_a_full_disk_is_an_error_naming_the_file(tmp_path):
 
 
 def test_the_demo_webhook_secret_and_the_repository_registry_on_a_full_disk(tmp_path):
-    from gitdeploy.gitops import demo, repoconfig
+    from gitdeploy.cli import demo
+    from gitdeploy.hooks import repoconfig
 
     with small_fs(tmp_path / "data", "64k") as fs:
         fs.fill()

@@ -1,1 +1,0 @@
-"""gitdeploy.forge"""

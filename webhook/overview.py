@@ -1,0 +1,167 @@
+"""Everything the dashboard shows, as one JSON-ready dict (read only; nothing is changed).
+
+Per registered spec repository (see repoconfig) and environment: the deployed commit (from
+refs/gitdeploy/<env>, else the commit label of running containers), the branch head, freeze,
+lock and halt, the live services, the history (git notes) and stored PR plans; plus the server
+queue. Every part fails on its own: an unreachable engine leaves `services_error`, not a 500.
+
+PR plans come from the bot's plan store (gitdeploy.github.planstore.open_plans), one per open PR
+and environment: {"repo", "pr", "title", "env", "head_sha", "url", "updated", "ok", "summary", "plan"}.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import docker
+import git
+
+from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy.lock import holder
+from gitdeploy.errors import GitdeployError
+from gitdeploy.github.planstore import open_plans
+from gitdeploy.heal.status import drift_status
+from gitdeploy.history.notes import attempts, deployed_commit
+from gitdeploy.hooks import repoconfig
+from gitdeploy.live.engine import Engine
+from gitdeploy.pipeline import Context
+from gitdeploy.render.status import service_rows
+from gitdeploy.server.queue import JobQueue
+from gitdeploy.spec.load import load_spec
+from gitdeploy.spec.source import GitSource
+
+HISTORY_LIMIT = 25
+JOBS_LIMIT = 15
+DRIFT_SECONDS = 10.0
+
+
+def overview(data_dir: Path, client: docker.DockerClient | None, queue: JobQueue | None) -> dict[str, Any]:
+    """The dashboard's state: {"generated", "data_dir", "repositories": [...], "queue": {...}, "plans": [...]}."""
+    return {
+        "generated": time.time(),
+        "data_dir": str(data_dir),
+        "repositories": [_repository(data_dir, client, path) for path in repoconfig.registered(data_dir)],
+        "queue": _queue(queue),
+        "plans": _plans(data_dir),
+    }
+
+
+def _repository(data_dir: Path, client: docker.DockerClient | None, path: Path) -> dict[str, Any]:
+    repo = git.Repo(path)
+    envs = repoconfig.environments(repo)
+    return {"path": str(path), "name": path.name.removesuffix(".git"),
+            "environments": [_environment(data_dir, client, repo, env, branch) for env, branch in sorted(envs.items())]}
+
+
+def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.Repo, env: str,
+                 branch: str) -> dict[str, Any]:
+    head = _rev(repo, f"refs/heads/{branch}")
+    deployed = deployed_commit(repo, env)
+    spec_at = deployed or head
+    system, wanted = _spec_summary(repo.git_dir, spec_at) if spec_at else ("", {})
+    live, services_error = None, ""
+    if system and client is not None:
+        try:
+            live = Engine(client, data_dir).analyze(system, env)
+        except GitdeployError as exc:
+            services_error = exc.message
+    source = "ref" if deployed else ""
+    if not deployed and live:  # no record yet: what the running containers say
+        commits = {c.commit for c in live.containers if c.running and c.commit}
+        if len(commits) == 1:
+            deployed, source = commits.pop(), "containers"
+    lock = holder(data_dir, env)
+    frozen = brakes.frozen(data_dir, env)
+    halted = brakes.halted(data_dir, env, system) if system else None
+    return {
+        "name": env, "branch": branch, "system": system,
+        "head": _commit(repo, head), "deployed": _commit(repo, deployed), "deployed_source": source,
+        "frozen": asdict(frozen) if frozen else None, "halted": asdict(halted) if halted else None,
+        "lock": asdict(lock) if lock else None,
+        "services": service_rows(live, wanted) if live is not None else [], "services_error": services_error,
+        "drift": _drift(data_dir, client, Path(repo.git_dir), env) if live and live.containers else None,
+        "history": [_attempt(repo, a) for a in attempts(repo, env)[:HISTORY_LIMIT]],
+    }
+
+
+_drift_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+
+def _drift(data_dir: Path, client: docker.DockerClient, repo: Path, env: str) -> dict[str, Any] | None:
+    """The drift line of `gitdeploy status` (gitdeploy.heal), at most every DRIFT_SECONDS per environment:
+    a check inspects every container, too much for a page that polls every 2 s."""
+    key = (str(repo), env)
+    cached = _drift_cache.get(key)
+    if cached and time.monotonic() - cached[0] < DRIFT_SECONDS:
+        return cached[1]
+    ctx = Context(repo=repo, env=env, data_dir=data_dir, client=client)
+    try:
+        value = drift_status(ctx)
+    except GitdeployError as exc:
+        value = {"items": None, "line": f"drift: unknown ({exc.message})"}
+    except Exception as exc:  # noqa: BLE001 - the page must render; the check is someone else's bug
+        value = {"items": None, "line": f"drift: unknown ({type(exc).__name__}: {exc})"}
+    _drift_cache[key] = (time.monotonic(), value)
+    return value
+
+
+def _rev(repo: git.Repo, ref: str) -> str | None:
+    try:
+        return repo.git.rev_parse("--verify", "-q", ref + "^{commit}") or None
+    except git.GitCommandError:
+        return None
+
+
+def _commit(repo: git.Repo, sha: str | None) -> dict[str, Any] | None:
+    if not sha:
+        return None
+    try:
+        c = repo.commit(sha)
+    except (ValueError, git.BadName):
+        return {"sha": sha, "short": sha[:7], "subject": "(commit not found)", "author": "", "time": 0}
+    return {"sha": c.hexsha, "short": c.hexsha[:7], "subject": _text(c.summary), "author": c.author.name,
+            "time": c.committed_date}
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode(errors="replace")
+
+
+@lru_cache(maxsize=256)
+def _spec_summary(git_dir: str, sha: str) -> tuple[str, dict[str, int]]:
+    """(system, {service: replicas}) of the spec at `sha`; commits never change, so it is cached."""
+    try:
+        spec = load_spec(GitSource(git.Repo(git_dir), sha), None)
+    except GitdeployError:
+        return "", {}
+    return spec.system, {s.path: s.replicas for s in spec.services}
+
+
+def _attempt(repo: git.Repo, a) -> dict[str, Any]:
+    info = _commit(repo, a.commit) or {}
+    return {"commit": a.commit, "short": a.commit[:7], "subject": info.get("subject", ""), "trigger": a.trigger,
+            "who": a.who, "started": a.started, "duration": round(a.duration, 2), "result": a.result,
+            "summary": a.summary, "verified": a.verified, "failure": a.failure}
+
+
+def _queue(queue: JobQueue | None) -> dict[str, Any] | None:
+    if queue is None:
+        return None
+    jobs = [{"id": j.id, "kind": j.kind, "environment": j.environment, "state": j.state, "attempts": j.attempts,
+             "created": j.created_at, "started": j.started_at, "finished": j.finished_at, "result": j.result,
+             "sha": str(j.payload.get("sha") or j.payload.get("head_sha") or "")[:7],
+             "who": j.payload.get("pusher") or j.payload.get("author") or ""}
+            for j in queue.recent(JOBS_LIMIT)]
+    return {"stats": queue.stats(), "recent": jobs}
+
+
+def _plans(data_dir: Path) -> list[dict[str, Any]]:
+    try:
+        return open_plans(data_dir)
+    except sqlite3.Error as exc:
+        return [{"pr": 0, "title": f"the plan store is unreadable: {exc}", "ok": False, "summary": ""}]
