@@ -61,12 +61,11 @@ class Row:
 
 @dataclass(frozen=True)
 class Keyed:
-    """A mapping compared key by key (`environment.LEVEL`); `keys` picks the keys compared."""
+    """A mapping compared key by key (`environment.LEVEL`)."""
 
     field: str
     want: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, str]]
     have: Callable[[Mapping[str, Any]], Mapping[str, str]]
-    keys: Callable[[Mapping[str, str], Mapping[str, str]], set[str]] = lambda w, h: set(w) | set(h)
 
 
 def _cfg(info: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -198,8 +197,7 @@ SETTINGS: tuple[Row | Keyed, ...] = (
     Row("ports", lambda b, _: _ports(b["HostConfig"].get("PortBindings")), lambda i: _ports(_host(i).get("PortBindings"))),
 )
 OWNERSHIP: tuple[Row | Keyed, ...] = (
-    Keyed("labels", lambda b, img: _own(img.get("Labels")) | _own(b.get("Labels")), lambda i: _own(_cfg(i).get("Labels")),
-          keys=lambda w, h: set(w) | set(h)),
+    Keyed("labels", lambda b, img: _own(img.get("Labels")) | _own(b.get("Labels")), lambda i: _own(_cfg(i).get("Labels"))),
     Row(f"labels.{labels.DEFINITION}", lambda b, _: b["Labels"][labels.DEFINITION],
         lambda i: (_cfg(i).get("Labels") or {}).get(labels.DEFINITION),
         show_want=lambda _: "the deployed definition", show_have=lambda _: "another definition"),
@@ -238,7 +236,7 @@ def _compare(rows: Sequence[Row | Keyed], body: Mapping[str, Any], img: Mapping[
         want, have = row.want(body, img), row.have(info)
         if isinstance(row, Keyed):
             out += [(f"{row.field}.{k}", _opt(want.get(k)), _opt(have.get(k)))
-                    for k in sorted(row.keys(want, have)) if want.get(k) != have.get(k)]
+                    for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
         elif not row.same(want, have):
             out.append((row.field, row.show_want(want), row.show_have(have)))
     return out

@@ -17,14 +17,16 @@ Rules, for a service at target hash H with R replicas:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gitdeploy.live.model import LiveContainer
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """A service's containers by role (see the module docstring), each in a stable order."""
+class Assignment(NamedTuple):
+    """A service's containers by role (see the module docstring), each in a stable order.
+
+    (A named tuple, not a dataclass: the planner makes one per service, 5,000 on a large spec.)
+    """
 
     replicas: int  # wanted
     kept: Mapping[int, LiveContainer]  # index -> the running container at H serving it (index order)
@@ -47,30 +49,40 @@ class Assignment:
 
 def assign(containers: Iterable[LiveContainer], target: str, replicas: int) -> Assignment:
     """The containers of one service (any order) assigned to its `replicas` indices at `target`."""
-    containers = list(containers)
-    at = [c for c in containers if c.hash == target]
+    running: list[LiveContainer] = []
+    stopped: list[LiveContainer] = []
+    old: list[LiveContainer] = []
+    for c in containers:
+        if c.hash == target:
+            (running if c.running else stopped).append(c)
+        elif c.running:
+            old.append(c)
     kept: dict[int, LiveContainer] = {}
     surplus: list[LiveContainer] = []
-    for c in sorted((c for c in at if c.running), key=lambda c: (c.replica, -c.created)):
+    if len(running) > 1:
+        running.sort(key=lambda c: (c.replica, -c.created))  # by index, newest first
+    for c in running:
         if 1 <= c.replica <= replicas and c.replica not in kept:
             kept[c.replica] = c
         else:
             surplus.append(c)
     startable: dict[int, LiveContainer] = {}
     spare: list[LiveContainer] = []
-    for c in sorted((c for c in at if not c.running), key=lambda c: -c.created):
+    if len(stopped) > 1:
+        stopped.sort(key=lambda c: -c.created)  # newest first
+    for c in stopped:
         if 1 <= c.replica <= replicas and c.replica not in kept and c.replica not in startable:
             startable[c.replica] = c
         else:
             spare.append(c)
     return Assignment(
         replicas=replicas,
-        kept=dict(sorted(kept.items())),
+        kept=kept,  # in index order: the running ones were sorted by index
         surplus=tuple(surplus),
         startable=startable,
         spare=tuple(spare),
         missing=tuple(i for i in range(1, replicas + 1) if i not in kept and i not in startable),
-        old=tuple(c for c in containers if c.hash != target and c.running),
+        old=tuple(old),
     )
 
 
