@@ -16,7 +16,6 @@ import operator
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from gitdeploy.live import labels
@@ -218,7 +217,7 @@ def config_differences(
     The expected side is replica `replica`'s create body (`config_for`).
     """
     # bind-mounted files are matched by name (their digest): where the data dir is does not matter
-    body = config_for(d, system, env, replica, commit="", aliases=(), data_dir=PurePosixPath("/"))
+    body = config_for(d, system, env, replica, commit="", aliases=(), data_dir="/")
     img = dict(image or {})
     image_diff = None
     if info.get("Image") != body["Image"]:

@@ -16,8 +16,8 @@ dir (`host_file`); the engine edge writes them there before it creates the conta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from pathlib import PurePath, PurePosixPath
 from typing import Any
 
 from gitdeploy.live import labels
@@ -39,9 +39,9 @@ def volume_name(system: str, env: str, source: str) -> str:
     return f"{system}.{env}.{source}"
 
 
-def host_file(data_dir: PurePath, digest: str, secret: bool = False) -> PurePath:
+def host_file(data_dir: str | os.PathLike[str], digest: str, secret: bool = False) -> str:
     """Where the engine edge keeps the content-addressed copy of a file to bind-mount."""
-    return data_dir / ("secrets" if secret else "files") / digest
+    return os.path.join(data_dir, "secrets" if secret else "files", digest)
 
 
 def restart_policy(restart: str) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def stop_timeout(grace: float) -> int:
 
 def config_for(
     d: Desired, system: str, env: str, replica: int, *, commit: str, aliases: tuple[str, ...],
-    data_dir: PurePath, publish: bool = True,
+    data_dir: str | os.PathLike[str], publish: bool = True,
 ) -> dict[str, Any]:
     """The create body of replica `replica` of `d` in `env` (its `name` is `container_name`).
 
@@ -119,7 +119,7 @@ def config_for(
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _host_config(d: Desired, system: str, env: str, data_dir: PurePath) -> dict[str, Any]:
+def _host_config(d: Desired, system: str, env: str, data_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The HostConfig: restart policy, published ports, init and mounts (configs, secrets, volumes)."""
     s, definition = d.service, d.definition
     host: dict[str, Any] = {"NetworkMode": "default"}
@@ -137,12 +137,12 @@ def _host_config(d: Desired, system: str, env: str, data_dir: PurePath) -> dict[
         _mount(target, host_file(data_dir, x["fingerprint"], secret=True), "bind", True)
         for target, x in definition["secrets"].items()
     ] + [
-        _mount(v.target, PurePosixPath(volume_name(system, env, v.source)), "volume", v.read_only) for v in s.volumes
+        _mount(v.target, volume_name(system, env, v.source), "volume", v.read_only) for v in s.volumes
     ]
     if mounts:
         host["Mounts"] = mounts
     return host
 
 
-def _mount(target: str, source: PurePath, type_: str, read_only: bool) -> dict[str, Any]:
-    return {"Target": target, "Source": str(source), "Type": type_, "ReadOnly": read_only}
+def _mount(target: str, source: str, type_: str, read_only: bool) -> dict[str, Any]:
+    return {"Target": target, "Source": source, "Type": type_, "ReadOnly": read_only}

@@ -4,7 +4,6 @@ covering everything it sends."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import PurePosixPath
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +30,7 @@ from gitdeploy.spec.model import (
 )
 
 IMG = "sha256:" + "a" * 64
-DATA = PurePosixPath("/var/lib/gitdeploy")
+DATA = "/var/lib/gitdeploy"
 
 
 def desired(s: Service, image_id: str = IMG) -> Desired:
@@ -77,7 +76,7 @@ def test_a_replica_body():
     assert host["PortBindings"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}
     assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2} and host["Init"] is True
     assert host["Mounts"] == [
-        {"Target": "/etc/app.conf", "Source": str(host_file(DATA, "d" * 64)), "Type": "bind", "ReadOnly": True},
+        {"Target": "/etc/app.conf", "Source": host_file(DATA, "d" * 64), "Type": "bind", "ReadOnly": True},
         {"Target": "/run/key", "Source": f"{DATA}/secrets/fp-key", "Type": "bind", "ReadOnly": True},
         {"Target": "/data", "Source": "shop.production.data", "Type": "volume", "ReadOnly": True},
     ]
