@@ -63,3 +63,11 @@ class SpecInvalid(GitdeployError):
             exit_code=EXIT_INVALID,
         )
         self.problems = problems
+
+
+class Locked(GitdeployError):
+    """Another operation holds the environment's lock (the data dir's, or the engine's): try later."""
+
+
+class Frozen(GitdeployError):
+    """The environment is frozen: nothing is deployed or repaired until it is unfrozen."""

@@ -17,13 +17,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 
-# 1. System packages: git, Python venv support, Docker Engine, static busybox (the offline base image).
+# 1. System packages: git, Python venv support, Docker Engine, static busybox (the offline base image),
+#    Debian's docker-registry (tests/swarm).
 need=()
 command -v git >/dev/null || need+=(git)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v docker-registry >/dev/null || need+=(docker-registry)  # the registry of the multi-node tests
 if [ ${#need[@]} -gt 0 ]; then log "installing ${need[*]}"; apt_install "${need[@]}"; fi
 
 # 2. Docker Engine: leave a running one alone; otherwise start one in its own session and wait

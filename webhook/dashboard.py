@@ -2,39 +2,57 @@
 
     GET /              the page (webhook/dashboard.html: inline CSS and JS, refreshes every 2 s)
     GET /api/state     webhook.overview for the server's data directory
+
+Each environment is shown as it runs on its own engine: the server config's `docker_host` of
+that environment (DOCKER_HOST or the local socket for one it does not name).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
-import docker
 from flask import Blueprint, Response, jsonify
 
+from gitdeploy.errors import GitdeployError
+from gitdeploy.live.factory import connect
+from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.queue import JobQueue
 from webhook.overview import overview
 
 log = logging.getLogger(__name__)
 
+RETRY = 10.0  # seconds before an engine that did not answer is asked again
+
 
 def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
     bp = Blueprint("dashboard", __name__)
     page = (Path(__file__).parent / "dashboard.html").read_text()
-    engine: dict[str, docker.DockerClient | None] = {}
-    engine_lock = threading.Lock()
+    connections: dict[str | None, Any] = {}  # one per docker_host, made on first use
+    failed: dict[str | None, tuple[float, GitdeployError]] = {}  # not asked again for RETRY seconds
+    guard = threading.Lock()
 
-    def client() -> docker.DockerClient | None:
-        with engine_lock:
-            if engine.get("client") is None:
+    def context_for(repo: Path, env: str) -> Context:
+        """The context of `env` on its configured engine; raises GitdeployError naming the engine
+        when it cannot be reached (the page then says so for that environment only)."""
+        configured = config.environment(env)
+        host = configured.docker_host if configured else None
+        with guard:
+            if host not in connections:
+                last = failed.get(host)
+                if last and time.monotonic() - last[0] < RETRY:
+                    raise last[1]  # an engine that does not answer must not slow every poll
                 try:
-                    engine["client"] = docker.from_env(timeout=10)
-                except docker.errors.DockerException as exc:
-                    log.warning("dashboard: no Docker Engine (%s)", exc)
-                    return None
-            return engine["client"]
+                    connections[host] = connect(host, timeout=10)
+                except GitdeployError as exc:
+                    failed[host] = (time.monotonic(), exc)
+                    raise
+            conn = connections[host]
+        return Context(repo=repo, env=env, data_dir=config.data_dir, docker_host=host, client=conn)
 
     @bp.get("/")
     def index() -> Response:
@@ -42,6 +60,6 @@ def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
 
     @bp.get("/api/state")
     def state():
-        return jsonify(overview(config.data_dir, client(), queue))
+        return jsonify(overview(config.data_dir, context_for, queue))
 
     return bp

@@ -4,6 +4,8 @@ Per registered spec repository (see repoconfig) and environment: the deployed co
 refs/gitdeploy/<env>, else the commit label of running containers), the branch head, freeze,
 lock and halt, the live services, the history (git notes) and stored PR plans; plus the server
 queue. Every part fails on its own: an unreachable engine leaves `services_error`, not a 500.
+Each environment is read on its own engine: `context_for(repo, env)` gives the pipeline context
+(and so the engine: the server config's `docker_host` of that environment) to read it with.
 
 PR plans come from the bot's plan store (gitdeploy.github.planstore.open_plans), one per open PR
 and environment: {"repo", "pr", "title", "env", "head_sha", "url", "updated", "ok", "summary", "plan"}.
@@ -13,22 +15,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import docker
 import git
 
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.deploy.lock import holder
 from gitdeploy.errors import GitdeployError
 from gitdeploy.github.planstore import open_plans
 from gitdeploy.heal.status import drift_status
 from gitdeploy.history.notes import attempts, deployed_commit
 from gitdeploy.hooks import repoconfig
-from gitdeploy.live.engine import Engine
 from gitdeploy.pipeline import Context
 from gitdeploy.render.status import service_rows
 from gitdeploy.server.queue import JobQueue
@@ -39,35 +40,41 @@ HISTORY_LIMIT = 25
 JOBS_LIMIT = 15
 DRIFT_SECONDS = 10.0
 
+# (spec repository, environment) -> the context to read it with (its engine); raises GitdeployError
+ContextFor = Callable[[Path, str], Context]
 
-def overview(data_dir: Path, client: docker.DockerClient | None, queue: JobQueue | None) -> dict[str, Any]:
-    """The dashboard's state: {"generated", "data_dir", "repositories": [...], "queue": {...}, "plans": [...]}."""
+
+def overview(data_dir: Path, context_for: ContextFor | None, queue: JobQueue | None) -> dict[str, Any]:
+    """The dashboard's state: {"generated", "data_dir", "repositories": [...], "queue": {...}, "plans": [...]}.
+    Without `context_for` no engine is asked (no services, no drift)."""
     return {
         "generated": time.time(),
         "data_dir": str(data_dir),
-        "repositories": [_repository(data_dir, client, path) for path in repoconfig.registered(data_dir)],
+        "repositories": [_repository(data_dir, context_for, path) for path in repoconfig.registered(data_dir)],
         "queue": _queue(queue),
         "plans": _plans(data_dir),
     }
 
 
-def _repository(data_dir: Path, client: docker.DockerClient | None, path: Path) -> dict[str, Any]:
+def _repository(data_dir: Path, context_for: ContextFor | None, path: Path) -> dict[str, Any]:
     repo = git.Repo(path)
     envs = repoconfig.environments(repo)
     return {"path": str(path), "name": path.name.removesuffix(".git"),
-            "environments": [_environment(data_dir, client, repo, env, branch) for env, branch in sorted(envs.items())]}
+            "environments": [_environment(data_dir, context_for, repo, env, branch)
+                             for env, branch in sorted(envs.items())]}
 
 
-def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.Repo, env: str,
+def _environment(data_dir: Path, context_for: ContextFor | None, repo: git.Repo, env: str,
                  branch: str) -> dict[str, Any]:
     head = _rev(repo, f"refs/heads/{branch}")
     deployed = deployed_commit(repo, env)
     spec_at = deployed or head
     system, wanted = _spec_summary(repo.git_dir, spec_at) if spec_at else ("", {})
-    live, services_error = None, ""
-    if system and client is not None:
+    live, services_error, ctx = None, "", None
+    if system and context_for is not None:
         try:
-            live = Engine(client, data_dir).analyze(system, env)
+            ctx = context_for(Path(repo.git_dir), env)
+            live = ctx.engine().analyze(system, env)
         except GitdeployError as exc:
             services_error = exc.message
     source = "ref" if deployed else ""
@@ -76,15 +83,15 @@ def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.R
         if len(commits) == 1:
             deployed, source = commits.pop(), "containers"
     lock = holder(data_dir, env)
-    frozen = brakes.frozen(data_dir, env)
-    halted = brakes.halted(data_dir, env, system) if system else None
+    frozen = freeze.frozen(data_dir, env)
+    halted = freeze.halted(data_dir, env, system) if system else None
     return {
         "name": env, "branch": branch, "system": system,
         "head": _commit(repo, head), "deployed": _commit(repo, deployed), "deployed_source": source,
         "frozen": asdict(frozen) if frozen else None, "halted": asdict(halted) if halted else None,
         "lock": asdict(lock) if lock else None,
         "services": service_rows(live, wanted) if live is not None else [], "services_error": services_error,
-        "drift": _drift(data_dir, client, Path(repo.git_dir), env) if live and live.containers else None,
+        "drift": _drift(ctx) if ctx and live and live.containers else None,
         "history": [_attempt(repo, a) for a in attempts(repo, env)[:HISTORY_LIMIT]],
     }
 
@@ -92,14 +99,13 @@ def _environment(data_dir: Path, client: docker.DockerClient | None, repo: git.R
 _drift_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 
 
-def _drift(data_dir: Path, client: docker.DockerClient, repo: Path, env: str) -> dict[str, Any] | None:
+def _drift(ctx: Context) -> dict[str, Any] | None:
     """The drift line of `gitdeploy status` (gitdeploy.heal), at most every DRIFT_SECONDS per environment:
     a check inspects every container, too much for a page that polls every 2 s."""
-    key = (str(repo), env)
+    key = (str(ctx.repo), ctx.env)
     cached = _drift_cache.get(key)
     if cached and time.monotonic() - cached[0] < DRIFT_SECONDS:
         return cached[1]
-    ctx = Context(repo=repo, env=env, data_dir=data_dir, client=client)
     try:
         value = drift_status(ctx)
     except GitdeployError as exc:

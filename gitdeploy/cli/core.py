@@ -21,7 +21,7 @@ from rich.table import Table
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.progress import DeployProgress
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
 from gitdeploy.errors import (
@@ -33,10 +33,7 @@ from gitdeploy.errors import (
     SpecInvalid,
 )
 from gitdeploy.heal.status import drift_status
-from gitdeploy.live import enginelock, labels
-from gitdeploy.live.baseimage import ensure_base_image
-from gitdeploy.live.engine import Cancel, Engine, engine_errors, owned
-from gitdeploy.live.enginelock import Holder
+from gitdeploy.live.engine import Cancel
 from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
@@ -70,7 +67,7 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
     repo.git.add(A=True)
     repo.index.commit("gitdeploy init: example system")
     try:
-        ensure_base_image(ctx.docker())
+        ctx.engine().ensure_base_image()
         engine_note = "the offline base image gitdeploy/busybox:1 is ready"
     except GitdeployError as exc:
         engine_note = f"no engine yet ({exc.message})"
@@ -239,9 +236,9 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     live = ctx.engine().analyze(spec.system, ctx.env)
     wanted = {s.path: s.replicas for s in spec.services}
     rows = service_rows(live, wanted, containers=True)
-    lock, frozen = holder(ctx.data_dir, ctx.env), brakes.frozen(ctx.data_dir, ctx.env)
-    engine_lock = enginelock.held(ctx.docker(), spec.system, ctx.env)  # a deploy from any data dir
-    halted = brakes.halted(ctx.data_dir, ctx.env, spec.system)
+    lock, frozen = holder(ctx.data_dir, ctx.env), freeze.frozen(ctx.data_dir, ctx.env)
+    engine_lock = ctx.engine().lock_holder(spec.system, ctx.env)  # a deploy from any data dir
+    halted = freeze.halted(ctx.data_dir, ctx.env, spec.system)
     drift = drift_status(ctx)
     if as_json:
         print_json({"system": spec.system, "env": ctx.env, "services": rows,
@@ -271,31 +268,7 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
 @click.option("--system", default=None, help="System name [default: from the spec at HEAD].")
 def down_cmd(ctx: Context, volumes: bool, system: str | None) -> None:
     """Remove every container (and the network) of the system in this environment."""
-    if system is None:
-        _, spec = pipeline.load(ctx)
-        system = spec.system
-    engine = ctx.engine()
-    with enginelock.hold(engine.client, system, ctx.env, Holder.here("down", data_dir=str(ctx.data_dir))):
-        live = engine.analyze(system, ctx.env)  # (no deploy from any data dir runs meanwhile)
-        for c in live.containers:
-            engine.remove(c.id)
-        removed_volumes = _remove_networks_and_volumes(engine, system, ctx.env, volumes)
-    extra = f", {removed_volumes} volume(s)" if volumes else " (volumes kept; --volumes removes them)"
-    console.print(f"removed {len(live.containers)} container(s) of {system} ({ctx.env}){extra}")
-
-
-def _remove_networks_and_volumes(engine: Engine, system: str, env: str, volumes: bool) -> int:
-    # By label, checked again here: a network or volume of another system is never touched,
-    # whatever its name (the engine's name filter matches substrings: shop vs webshop).
-    flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
-    removed = 0
-    with engine_errors("removing the network"):
-        for n in engine.api.networks(filters=flt):
-            if owned(n.get("Labels"), system, env):
-                engine.api.remove_network(n["Id"])
-        if volumes:
-            for v in (engine.api.volumes(filters=flt) or {}).get("Volumes") or []:
-                if owned(v.get("Labels"), system, env):
-                    engine.api.remove_volume(v["Name"], force=True)
-                    removed += 1
-    return removed
+    out = pipeline.down(ctx, system, volumes=volumes)
+    extra = f", {out.volumes} volume(s)" if out.volumes is not None else " (volumes kept; --volumes removes them)"
+    console.print(f"removed {out.containers} container(s) of {out.system} ({ctx.env}){extra}; marked halted "
+                  "(the healer leaves it down; the next deploy brings it back)")

@@ -123,14 +123,12 @@ Examples:
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the dashboard afterwards.")
 def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, system: str, serve: bool) -> None:
     """The whole loop on one machine: a bare spec repo with hooks, deployed, plus the dashboard."""
-    from gitdeploy.live.baseimage import ensure_base_image
-
     bare = (directory.resolve() if directory else ctx.data_dir / "demo") / "shop.git"
     created = demo.seed(bare, system, web_port)
     console.print(f"[bold]1. spec repository[/bold] {bare} "
                   + ("(created with the example system)" if created else "(reused)"))
     _install(ctx, bare, client=False, force=False)
-    ensure_base_image(ctx.docker())
+    ctx.engine().ensure_base_image()
     console.print(f"[bold]2. deploy[/bold] main -> {ctx.env}")
     hook_ctx = replace(ctx, repo=bare, data_dir=repoconfig.hook_data_dir(git.Repo(bare), ctx.data_dir))
     repo = git.Repo(bare)

@@ -10,7 +10,7 @@ from rich.table import Table
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
 from gitdeploy.cli.core import deploy_with_progress
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.errors import EXIT_FAILED
 from gitdeploy.history.notes import attempts, deployed_commit, open_repo, subject
 from gitdeploy.history.revert import make_rollback_commit
@@ -23,14 +23,14 @@ from gitdeploy.render.result import result_to_dict
 @click.option("--reason", required=True, help="Why: shown to everyone whose deploy is refused.")
 def freeze_cmd(ctx: Context, reason: str) -> None:
     """Stop all deploys and repairs of this environment until `unfreeze`."""
-    brake = brakes.freeze(ctx.data_dir, ctx.env, reason)
+    brake = freeze.freeze(ctx.data_dir, ctx.env, reason)
     console.print(f"[yellow]frozen[/yellow] {ctx.env}: {brake.describe()}")
 
 
 @command("unfreeze", epilog="Example: gitdeploy --env staging unfreeze")
 def unfreeze_cmd(ctx: Context) -> None:
     """Allow deploys and repairs of this environment again."""
-    lifted = brakes.unfreeze(ctx.data_dir, ctx.env)
+    lifted = freeze.unfreeze(ctx.data_dir, ctx.env)
     if lifted:
         console.print(f"[green]unfrozen[/green] {ctx.env} (was frozen by {lifted.describe()})")
     else:
@@ -84,7 +84,7 @@ def history_cmd(ctx: Context, as_json: bool, limit: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def rollback_cmd(ctx: Context, to: str | None, branch: str | None, as_json: bool) -> None:
     """Commit the tree of an earlier revision on the branch and deploy it (trigger: rollback)."""
-    brakes.check_not_frozen(ctx.data_dir, ctx.env)
+    freeze.check_not_frozen(ctx.data_dir, ctx.env)
     rc = make_rollback_commit(open_repo(ctx.repo), ctx.env, to, branch)
     if not as_json:
         what = "committed" if rc.created else "branch already has that tree:"

@@ -33,7 +33,7 @@ def prune_cmd(dry_run: bool, grace: float) -> None:
 
 
 def _prune(ctx: Context, dry_run: bool, grace: float) -> None:
-    gone = secretfiles.prune(ctx.docker(), ctx.data_dir, grace, dry_run)
+    gone = ctx.engine().prune_secret_files(grace, dry_run)
     verb = "would remove" if dry_run else "removed"
     for path in gone:
         console.print(f"{verb} {path.name}", markup=False)  # a keyed fingerprint, never a value

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitdeploy.deploy.lock import env_dir, holder, whoami
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import Frozen, GitdeployError
 from gitdeploy.fsutil import atomic_write
-from gitdeploy.live import enginelock
 
 if TYPE_CHECKING:
-    from gitdeploy.live.engine import Engine
+    from gitdeploy.live.interface import EngineAPI
 
 
 @dataclass(frozen=True)
@@ -75,10 +74,10 @@ def frozen(data_dir: Path, env: str) -> Brake | None:
 
 
 def check_not_frozen(data_dir: Path, env: str) -> None:
-    """Raise GitdeployError (exit 1) naming who froze the environment and why."""
+    """Raise Frozen (exit 1) naming who froze the environment and why."""
     brake = frozen(data_dir, env)
     if brake:
-        raise GitdeployError(
+        raise Frozen(
             f"environment '{env}' is frozen by {brake.describe()}",
             "nothing was deployed; `gitdeploy unfreeze` lifts the freeze once it is safe",
         )
@@ -95,6 +94,13 @@ def halted(data_dir: Path, env: str, system: str) -> Brake | None:
     return _read(_halt_file(data_dir, env, system))
 
 
+def mark_halted(data_dir: Path, env: str, system: str, reason: str, who: str | None = None) -> Brake:
+    """Mark `system` halted in `env` (stopped on purpose: not drift) without stopping anything."""
+    brake = Brake(who or whoami(), reason, time.time())
+    _write(_halt_file(data_dir, env, system), brake)
+    return brake
+
+
 def clear_halted(data_dir: Path, env: str, system: str) -> None:
     _halt_file(data_dir, env, system).unlink(missing_ok=True)
 
@@ -107,15 +113,14 @@ class HaltResult:
     deploy_in_progress: str = ""  # the lock holder, when a deploy was running
 
 
-def halt(engine: Engine, data_dir: Path, env: str, system: str, reason: str = "", who: str | None = None,
+def halt(engine: EngineAPI, data_dir: Path, env: str, system: str, reason: str = "", who: str | None = None,
          grace: float = 2.0) -> HaltResult:
     """Stop every running container of `system` at once and mark it halted.
 
     Does not wait for the deploy lock: a kill switch must work while a deploy runs. Returns
     what was stopped; the attempt is recorded by the caller (see pipeline.halt).
     """
-    brake = Brake(who or whoami(), reason, time.time())
-    _write(_halt_file(data_dir, env, system), brake)  # before stopping: not a crash
+    brake = mark_halted(data_dir, env, system, reason, who)  # before stopping: not a crash
     running = [c.id for c in engine.analyze(system, env).containers if c.running]
     errors: list[str] = []
 
@@ -135,7 +140,7 @@ def halt(engine: Engine, data_dir: Path, env: str, system: str, reason: str = ""
     deploying = held.describe() if held else ""
     if not deploying:  # a deploy from another data dir holds the engine lock
         try:
-            lock = enginelock.held(engine.client, system, env)
+            lock = engine.lock_holder(system, env)
         except GitdeployError:
             lock = None
         deploying = lock.describe() if lock else ""

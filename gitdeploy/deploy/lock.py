@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import GitdeployError, Locked
 from gitdeploy.fsutil import atomic_write, storage_error
 from gitdeploy.host import whoami  # noqa: F401 - re-exported: the lock's holder
 
@@ -80,7 +80,7 @@ def holder_path(folder: Path) -> Path:
 
 
 def acquire(data_dir: Path, env: str, *, trigger: str, reason: str = "", owner: str | None = None) -> DeployLock:
-    """Take the environment's lock at once, or raise GitdeployError naming the holder.
+    """Take the environment's lock at once, or raise Locked naming the holder.
 
     A lock left by a process that died is free again (the kernel dropped the flock); its
     metadata is returned as `DeployLock.recovered` so callers can say so.
@@ -96,7 +96,7 @@ def acquire(data_dir: Path, env: str, *, trigger: str, reason: str = "", owner: 
         os.close(fd)
         held = holder(data_dir, env)
         who = held.describe() if held else "another process"
-        raise GitdeployError(
+        raise Locked(
             f"environment '{env}' is locked: a deploy by {who} is in progress",
             "wait for it to finish (`gitdeploy status` shows the holder); a lock whose holder died is "
             "recovered automatically",

@@ -42,6 +42,7 @@ class Result:
     interrupted: bool = False  # cancelled (Ctrl-C, SIGTERM): rolled back and recorded as interrupted
     duration: float = 0.0
     events: tuple[Event, ...] = field(default=())
+    removed: tuple[str, ...] = ()  # after a verified deploy: the tainted containers it replaced, removed
 
     @property
     def headline(self) -> str:

@@ -19,18 +19,17 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import docker
 from prometheus_client import CollectorRegistry, Counter
 
 from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError, SpecInvalid
-from gitdeploy.github import forksafe
 from gitdeploy.github.app import GitHubApp
 from gitdeploy.github.commands import comment_deploy_key, run_command
 from gitdeploy.github.forge import Annotation, GitHubForge
 from gitdeploy.github.mirror import Mirror
 from gitdeploy.github.planstore import PlanStore
-from gitdeploy.live.engine import connect
+from gitdeploy.live.factory import Connection, connect
+from gitdeploy.live.forksafe import PLACEHOLDERS
 from gitdeploy.render import comments
 from gitdeploy.render.markdown import split_markdown
 from gitdeploy.render.plan import plan_to_dict
@@ -59,7 +58,7 @@ class Bot:
         self.results = _results_counter(CollectorRegistry())
         self._forge_factory = forge_factory
         self._forges: dict[str, GitHubForge] = {}
-        self._clients: dict[str | None, docker.DockerClient] = {}
+        self._clients: dict[str | None, Connection] = {}  # one engine connection per docker_host
         self._mirrors: dict[str, Mirror] = {}
         self._guard = threading.RLock()
         self._app: GitHubApp | None = None
@@ -131,15 +130,13 @@ class Bot:
 
     def context(self, repo: str, env: Environment, untrusted: bool = False) -> pipeline.Context:
         """The pipeline's context for `env`; `untrusted` (a fork's PR) keeps builds and pulls
-        off the engine (gitdeploy.github.forksafe)."""
+        off the engine (gitdeploy.live.forksafe)."""
         with self._guard:
             if env.docker_host not in self._clients:
                 self._clients[env.docker_host] = connect(env.docker_host)
             client = self._clients[env.docker_host]
-        if untrusted:
-            client = forksafe.untrusted(client)
         return pipeline.Context(repo=self.mirror(repo).path, env=env.name, data_dir=self.config.data_dir,
-                                docker_host=env.docker_host, client=client)
+                                docker_host=env.docker_host, client=client, untrusted=untrusted)
 
     def environment(self, name: str) -> Environment:
         env = self.config.environment(name)
@@ -194,7 +191,7 @@ class Bot:
             body = comments.error_comment(env.name, sha, comments.INTERNAL)
         else:
             ok, state, summary = True, "success", prepared.plan.summary()
-            skipped = [(d.path, d.image_id) for d in prepared.desired if d.image_id in forksafe.PLACEHOLDERS]
+            skipped = [(d.path, d.image_id) for d in prepared.desired if d.image_id in PLACEHOLDERS]
             body = comments.plan_comment(env.name, sha, prepared.plan, untrusted=untrusted, skipped=skipped)
             plan_dict = plan_to_dict(prepared.plan)
         url = self._show_plans(forge, repo, pr, env.name, sha, ok=ok, summary=summary, markdown=body,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.errors import GitdeployError
 from gitdeploy.github.forge import GitHubForge, PullInfo
 from gitdeploy.github.policy import (
@@ -131,7 +131,7 @@ def _deploy(bot, forge: GitHubForge, job: Job) -> Outcome:
         reasons += pull_refusals(policies[env.name], gate)
         reasons += deploy_refusals(
             policies[env.name], env=env.name, head_sha=pull.head_sha,
-            plan=bot.store.get(repo, pull.number, env.name), frozen=brakes.frozen(bot.config.data_dir, env.name))
+            plan=bot.store.get(repo, pull.number, env.name), frozen=freeze.frozen(bot.config.data_dir, env.name))
     if reasons:
         for env in envs:
             bot.results.labels(env.name, "refused").inc()
@@ -155,7 +155,7 @@ def _rollback(bot, forge: GitHubForge, job: Job) -> Outcome:
     envs = _environments(bot, pull)
     reasons = _operator(bot, forge, author)
     for env in envs:
-        frozen = brakes.frozen(bot.config.data_dir, env.name)
+        frozen = freeze.frozen(bot.config.data_dir, env.name)
         if frozen:
             reasons.append(comments.frozen_refusal(env.name, frozen.describe()))
     if reasons:
@@ -191,7 +191,7 @@ def _freeze(bot, forge: GitHubForge, job: Job) -> Outcome:
         return refusal
     reason = " ".join(job.payload.get("args") or []) or f"frozen from #{pull.number}"
     for env in envs:
-        brakes.freeze(bot.config.data_dir, env.name, reason, who=author)
+        freeze.freeze(bot.config.data_dir, env.name, reason, who=author)
     return "+1", comments.froze([e.name for e in envs], reason)
 
 
@@ -199,7 +199,7 @@ def _unfreeze(bot, forge: GitHubForge, job: Job) -> Outcome:
     _, _, envs, refusal = _brake_target(bot, forge, job, "unfreeze")
     if refusal:
         return refusal
-    lifted = [e.name for e in envs if brakes.unfreeze(bot.config.data_dir, e.name)]
+    lifted = [e.name for e in envs if freeze.unfreeze(bot.config.data_dir, e.name)]
     return "+1", comments.unfroze(lifted)
 
 

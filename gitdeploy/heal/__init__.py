@@ -1,7 +1,7 @@
 """Homeostasis: drift that explains itself, `check` and `fix`, and a self-healing loop.
 
     deployed commit ──load/resolve──> Desired
-    Docker engine ──observe─────────> Observation (one list, one inspect + one diff per container)
+    engine.observe ─────────────────> Observation (one list, one inspect + one diff per container)
     detect(Desired, Observation) ───> Drift values (pure; see detect.py and compare.py)
     fix: pipeline.deploy(deployed commit, trigger="heal", tainted=..., only=...)
     Watcher: Docker events + an interval -> check -> (heal mode) fix, with backoff and give-up

@@ -16,11 +16,9 @@ from typing import Any
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.errors import GitdeployError
-from gitdeploy.heal import brakes
-from gitdeploy.heal.detect import detect, observe
+from gitdeploy.heal import guards
+from gitdeploy.heal.detect import detect
 from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
-from gitdeploy.live.images import ImageResolver
-from gitdeploy.live.model import Live
 from gitdeploy.pipeline import Context
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
@@ -39,9 +37,9 @@ class Target:
 
 def load_target(ctx: Context, commit: str | None = None) -> Target:
     """Load and resolve the spec at `commit` (default: the deployed commit of ctx.env)."""
-    commit = commit or brakes.deployed_commit(ctx)
+    commit = commit or guards.deployed_commit(ctx)
     source, spec = pipeline.load(ctx, commit)
-    desired = tuple(resolve(spec, source, ImageResolver(ctx.docker()), ctx.secrets()))
+    desired = tuple(resolve(spec, source, ctx.engine().images(), ctx.secrets()))
     return Target(commit, spec, desired)
 
 
@@ -95,7 +93,7 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     started = time.time()
     if target is None:
         try:
-            commit = brakes.deployed_commit(ctx)
+            commit = guards.deployed_commit(ctx)
         except GitdeployError:
             # nothing verified yet: only a first deploy in progress (maybe from another data dir) is
             # worth saying; HEAD names the system to look for it, it is never compared with
@@ -107,14 +105,14 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
         target = load_target(ctx, commit)
     system = target.spec.system
     base = dict(system=system, env=ctx.env, commit=target.commit, checked_at=started,
-                frozen=brakes.frozen(ctx) or "")
-    halted = brakes.halted(ctx, system)
+                frozen=guards.frozen(ctx) or "")
+    halted = guards.halted(ctx, system)
     if halted:
         return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
-    deploying = brakes.deploying(ctx, system)
+    deploying = guards.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
-    obs = observe(ctx.docker(), system, ctx.env, target.desired, workers)
+    obs = ctx.engine().observe(system, ctx.env, target.desired, workers)
     drifts = detect(target.desired, system, ctx.env, obs)
     return CheckReport(drifts=tuple(drifts), seconds=time.time() - started, containers=len(obs.inspects), **base)
 
@@ -125,7 +123,7 @@ def _first_deploy(ctx: Context) -> tuple[str, str] | None:
         _, spec = pipeline.load(ctx, "HEAD")
     except GitdeployError:
         return None
-    who = brakes.deploying(ctx, spec.system)
+    who = guards.deploying(ctx, spec.system)
     return (spec.system, who) if who else None
 
 
@@ -138,7 +136,7 @@ def still_verified(ctx: Context, commit: str) -> None:
 
     The healer only ever deploys that revision: never an older one (nor a newer one it did not check).
     """
-    now = brakes.deployed_commit(ctx)
+    now = guards.deployed_commit(ctx)
     if now != commit:
         raise TargetMoved(
             f"the last verified revision of '{ctx.env}' moved from {commit[:7]} to {now[:7]} since the check; "
@@ -166,8 +164,8 @@ def fix(
     """Repair what drifted (of the services in `only`, default all), then check again.
 
     Tainted containers are replaced, missing ones started or created, extras retired; the
-    replaced ones are removed after a verified repair (a tampered container is no rollback
-    target). Unmanaged containers are only reported. Raises GitdeployError when the deploy
+    pipeline removes the replaced ones after a verified repair (a tampered container is no
+    rollback target). Unmanaged containers are only reported. Raises GitdeployError when the deploy
     cannot start (frozen, locked, spec or engine error).
     """
     target = target or load_target(ctx)
@@ -189,14 +187,6 @@ def fix(
     # finished meanwhile moved the verified revision, and repairing to the old one would undo it.
     result = pipeline.deploy(ctx, target.commit, trigger="heal", who=who, on_event=on_event, tainted=tainted,
                              only=services, on_plan=lambda _plan: still_verified(ctx, target.commit))
-    removed: list[str] = []
-    if result.ok and tainted:
-        engine = ctx.engine()
-        live: Live = engine.analyze(target.spec.system, ctx.env)
-        for c in live.containers:
-            if c.id in tainted and not c.running:
-                engine.remove(c.id)
-                removed.append(c.id)
     after = check(ctx, target)
-    return FixOutcome(before, after, result, services=tuple(sorted(services)), removed=tuple(removed))
+    return FixOutcome(before, after, result, services=tuple(sorted(services)), removed=result.removed)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from gitdeploy.live import labels
 from gitdeploy.live.container_config import config_for
+from gitdeploy.live.model import FileChange
 from gitdeploy.spec.identity import Desired
 
 DOCKER_INIT = "/sbin/docker-init"
@@ -290,8 +291,8 @@ def _inspected_mount(m: Mapping[str, Any], expected: str | None, role: tuple[str
     return _mount_words(m.get("Type") or "", source, bool(m.get("RW")), role)
 
 
-def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[Mapping[str, Any]] | None) -> list[str]:
-    """`docker diff` entries ("A /etc/x") that nothing declared explains, sorted by path."""
+def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[FileChange] | None) -> list[str]:
+    """File changes (`docker diff`) that nothing declared explains, as "A /etc/x", sorted by path."""
     s = d.service
     subtrees = {v.target for v in s.volumes} | set(s.drift_ignore) | set(
         (info.get("Config") or {}).get("Volumes") or {})  # anonymous volumes of the image
@@ -309,7 +310,7 @@ def tampered_paths(d: Desired, info: Mapping[str, Any], changes: Sequence[Mappin
             parent = posixpath.dirname(parent)
     out = []
     for ch in changes or []:
-        path, kind = ch.get("Path", ""), DIFF_KINDS.get(ch.get("Kind"), "?")
+        path, kind = ch.path, DIFF_KINDS.get(ch.kind, "?")
         if any(path == t or path.startswith(t.rstrip("/") + "/") for t in subtrees):
             continue
         if path in created and kind in ("A", "C"):

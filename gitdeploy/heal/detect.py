@@ -1,81 +1,28 @@
-"""detect(Desired, Observation) -> [Drift], and `observe`, the thin engine edge it reads.
+"""detect(Desired, Observation) -> [Drift]: every drift decided from what the engine's look saw.
 
-`observe` asks the engine for exactly: one container list (every container, so unmanaged
-holders of our ports and names are seen too), one image inspect per desired image, and one
-inspect plus one `docker diff` per container at the deployed revision - on a bounded pool.
-`detect` decides everything from those plain dicts, without an engine.
+The look itself is the engine's (EngineAPI.observe: one container list, one image inspect per
+desired image, one inspect plus one `docker diff` per container at the deployed revision).
+`detect` decides everything from those plain values, without an engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
-
-import docker.errors
 
 from gitdeploy.heal.compare import config_differences, file_sha256, tampered_paths
 from gitdeploy.heal.model import Drift
 from gitdeploy.live import labels
-from gitdeploy.live.engine import container_name, engine_errors, network_name, service_aliases
-from gitdeploy.live.model import Live, LiveContainer
+from gitdeploy.live.engine import container_name, network_name, service_aliases
+from gitdeploy.live.model import Live, LiveContainer, Observation
 from gitdeploy.plan.replicas import assign
 from gitdeploy.spec.identity import Desired
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the engine said, as plain dicts (see `observe`)."""
-
-    containers: tuple[dict[str, Any], ...]  # GET /containers/json?all=1 (every container)
-    inspects: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # by container ID
-    diffs: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)  # by container ID
-    images: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # image ID -> its Config
 
 
 def ours(raw: Mapping[str, Any], system: str, env: str) -> bool:
     lab = raw.get("Labels") or {}
     return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env
-
-
-def examined(desired: Sequence[Desired], live: Live) -> list[LiveContainer]:
-    """The containers whose settings and files are compared: every one at its service's target."""
-    targets = {d.path: d.hash for d in desired}
-    return [c for c in live.containers if targets.get(c.service) == c.hash]
-
-
-def observe(client: docker.DockerClient, system: str, env: str, desired: Sequence[Desired],
-            workers: int = 8) -> Observation:
-    """Ask the engine what `detect` needs (see the module docstring). Raises GitdeployError."""
-    api = client.api
-    with engine_errors("listing containers"):
-        raw = tuple(api.containers(all=True))
-    live = Live(system, env, tuple(LiveContainer.from_api(r) for r in raw if ours(r, system, env)))
-    todo = [c.id for c in examined(desired, live)]
-    image_ids = sorted({d.image_id for d in desired})
-
-    def inspect(cid: str) -> tuple[str, dict | None, list | None]:
-        try:
-            return cid, api.inspect_container(cid), api.diff(cid) or []
-        except docker.errors.NotFound:
-            return cid, None, None  # removed since the list: the next check sees it missing
-
-    def image(iid: str) -> tuple[str, dict | None]:
-        try:
-            return iid, api.inspect_image(iid).get("Config") or {}
-        except docker.errors.NotFound:
-            return iid, None
-
-    with engine_errors("inspecting containers"), ThreadPoolExecutor(max(1, workers), "gd-check") as pool:
-        images = dict(pool.map(image, image_ids))
-        found = list(pool.map(inspect, todo))
-    return Observation(
-        containers=raw,
-        inspects={cid: i for cid, i, _ in found if i is not None},
-        diffs={cid: d for cid, i, d in found if d is not None},
-        images={k: v for k, v in images.items() if v is not None},
-    )
 
 
 def detect(

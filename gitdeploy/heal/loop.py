@@ -2,9 +2,11 @@
 in heal mode drift is repaired through `fix` (so through pipeline.deploy).
 
 Flapping is contained per service: repairs back off exponentially (`Policy.backoff`), and
-after `Policy.max_attempts` repairs within `Policy.window` the watcher stops repairing that
-service and reports it loudly until the deployed commit changes or the service stays clean for
-a whole window. Drift and that state survive a restart (state.py). A freeze pauses repairs.
+after `Policy.max_attempts` failed repairs within `Policy.window` the watcher stops repairing
+that service and reports it loudly until the deployed commit changes or the service stays clean
+for a whole window. A repair that worked never counts towards giving up. Drift and that state
+survive a restart (state.py). A freeze or another deploy's lock pauses repairs (by the error's
+type: `Frozen`, `Locked`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gitdeploy.errors import GitdeployError
-from gitdeploy.heal import brakes
+from gitdeploy.errors import Frozen, GitdeployError, Locked
+from gitdeploy.heal import guards
 from gitdeploy.heal.check import CheckReport, FixOutcome, Target, TargetMoved, check, fix, load_target
 from gitdeploy.heal.model import Drift
 from gitdeploy.heal.state import HealState, StateStore, state_path
-from gitdeploy.live import labels
+from gitdeploy.live.interface import EventStream
 from gitdeploy.pipeline import Context
 
 log = logging.getLogger("gitdeploy.heal")
@@ -33,7 +35,7 @@ EVENTS = ("die", "oom", "destroy", "kill", "health_status", "pause", "update")
 class Policy:
     backoff: float = 2.0  # seconds before the 2nd repair of a service in a window; doubles each time
     backoff_max: float = 300.0
-    max_attempts: int = 5  # repairs of one service within `window` before giving up on it
+    max_attempts: int = 5  # failed repairs of one service within `window` before giving up on it
     window: float = 600.0
     debounce: float = 0.05  # gather a burst of events into one check
     settle: float = 1.0  # check again this long after the last event
@@ -95,7 +97,7 @@ class Watcher:
         self.listening = threading.Event()  # set while the engine's event stream is open
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._stream = None
+        self._stream: EventStream | None = None
         self._step = threading.Lock()
         self._said_frozen = ""
         self._said_unsaved = ""
@@ -117,10 +119,7 @@ class Watcher:
         self._wake.set()
         stream = self._stream
         if stream is not None:
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001 - closing a broken stream: nothing left to do
-                pass
+            stream.close()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -174,16 +173,13 @@ class Watcher:
                 self._stop.wait(0.2)
                 continue
             try:
-                self._stream = self.ctx.docker().api.events(decode=True, filters={
-                    "type": "container", "event": list(EVENTS),
-                    "label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={self.ctx.env}"],
-                })
+                self._stream = self.ctx.engine().events(system, self.ctx.env, EVENTS)
                 self.listening.set()
                 self._wake.set()  # whatever happened before the stream opened is seen by this check
                 for ev in self._stream:
                     if self._stop.is_set():
                         break
-                    log.debug("event %s %s", ev.get("Action"), (ev.get("Actor") or {}).get("ID", "")[:12])
+                    log.debug("event %s %s", ev.action, ev.container_id[:12])
                     self._wake.set()
                     if self.state.system and self.state.system != system:
                         break  # the deployed spec renamed the system: filter on the new name
@@ -196,10 +192,7 @@ class Watcher:
                 self.listening.clear()
                 stream, self._stream = self._stream, None
                 if stream is not None:
-                    try:
-                        stream.close()
-                    except Exception:  # noqa: BLE001
-                        pass
+                    stream.close()
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -226,7 +219,7 @@ class Watcher:
             return report
 
     def _load_target(self) -> Target:
-        commit = brakes.deployed_commit(self.ctx)
+        commit = guards.deployed_commit(self.ctx)
         t = self._target
         if t is None or t.commit != commit or time.time() - t.resolved_at > self.policy.resolve_ttl:
             self._target = t = load_target(self.ctx, commit)
@@ -270,8 +263,9 @@ class Watcher:
             if s.given_up or s.next_attempt > now:
                 continue
             s.attempts = [t for t in s.attempts if t > now - self.policy.window]
-            if len(s.attempts) >= self.policy.max_attempts:
-                self._give_up(path, s.last_error or "it keeps drifting after repairs")
+            s.failures = [t for t in s.failures if t > now - self.policy.window]
+            if len(s.failures) >= self.policy.max_attempts:
+                self._give_up(path, s.last_error or "its repairs keep failing")
                 continue
             todo.append(path)
         if not todo:
@@ -288,7 +282,7 @@ class Watcher:
         try:
             out = fix(self.ctx, only=set(todo), before=report, target=target, who="gitdeploy-heal")
         except GitdeployError as exc:
-            if isinstance(exc, TargetMoved) or "locked" in exc.message or "frozen" in exc.message:
+            if isinstance(exc, TargetMoved | Locked | Frozen):
                 for path in todo:  # not the service's fault: try again at the next round
                     st.service(path).attempts.pop()
                     st.service(path).next_attempt = 0.0
@@ -313,8 +307,9 @@ class Watcher:
                 self._emit("repaired", path, f"{path} repaired in {time.monotonic() - started:.1f}s")
             elif path in culprits or not culprits:
                 s.last_error = culprits.get(path) or error or "still drifting after the repair"
+                s.failures.append(now)
                 self._emit("repair-failed", path, f"{path}: {s.last_error}")
-                if len(s.attempts) >= self.policy.max_attempts:
+                if len(s.failures) >= self.policy.max_attempts:
                     self._give_up(path, s.last_error)
                 else:
                     self._emit("backoff", path, f"{path}: next repair in {s.next_attempt - now:.1f}s at the earliest")
@@ -341,7 +336,7 @@ class Watcher:
             return
         s.given_up = self.clock()
         self._emit("gave-up", path,
-                   f"GAVE UP repairing {path} after {len(s.attempts)} repairs in {self.policy.window:g}s: {why}. "
+                   f"GAVE UP repairing {path} after {len(s.failures)} failed repairs in {self.policy.window:g}s: {why}. "
                    "It stays reported; a new deploy, `gitdeploy fix` or a clean window resumes repairs.", loud=True)
 
     def _maybe_notify(self) -> None:

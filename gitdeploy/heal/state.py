@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ServiceState:
-    attempts: list[float] = field(default_factory=list)  # repair attempts (unix times) in the window
+    attempts: list[float] = field(default_factory=list)  # repair attempts (unix times) in the window: backoff
+    failures: list[float] = field(default_factory=list)  # failed repairs (unix times) in the window: give-up
     next_attempt: float = 0.0  # no repair before this (backoff)
     given_up: float = 0.0  # when the healer stopped repairing it (0: it did not)
     last_error: str = ""
@@ -103,6 +104,7 @@ def _service(v: Any) -> ServiceState:
     s = _obj(v, "a service")
     return ServiceState(
         attempts=[_num(t, "attempts") for t in _list(s.get("attempts") or [], "attempts")],
+        failures=[_num(t, "failures") for t in _list(s.get("failures") or [], "failures")],
         next_attempt=_num(s.get("next_attempt") or 0, "next_attempt"), given_up=_num(s.get("given_up") or 0, "given_up"),
         last_error=_str(s.get("last_error", ""), "last_error"), repaired=int(_num(s.get("repaired") or 0, "repaired")),
     )

@@ -37,7 +37,7 @@ class Attempt:
     who: str
     started: float  # unix time
     ended: float
-    result: str  # ok | failed | rolled-back | paused | halted
+    result: str  # ok | failed | rolled-back | paused | halted | down | interrupted
     summary: str = ""  # the plan's summary ("1 to replace, 3 unchanged")
     verified: str = ""  # "8/8" containers at the target ("" when not verified)
     failure: str = ""

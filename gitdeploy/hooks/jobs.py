@@ -144,8 +144,7 @@ def handle(data_dir: Path) -> Callable[[Job], str]:
                     emit(line)
                 raise
             finally:
-                if ctx.client is not None:
-                    ctx.client.close()
+                ctx.close()
         finally:
             emit.close()
         if not result.ok:

@@ -10,9 +10,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import labels
+from gitdeploy.live import enginelock, labels, look
 from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPLICA_ENV are used from here too
     REPLICA_ENV,
     config_for,
@@ -32,7 +31,19 @@ from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPL
     network_name,
     volume_name,
 )
-from gitdeploy.live.model import EngineEvent, FinalState, Live, LiveContainer
+from gitdeploy.live.enginelock import EngineLock, Holder, LockState
+from gitdeploy.live.errors import engine_errors
+from gitdeploy.live.images import ImageResolver
+from gitdeploy.live.interface import EventStream
+from gitdeploy.live.model import (
+    EngineEvent,
+    EngineObject,
+    FileChange,
+    FinalState,
+    Live,
+    LiveContainer,
+    Observation,
+)
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Service, Spec
 
@@ -51,17 +62,6 @@ def connect(docker_host: str | None = None, timeout: int = 300) -> docker.Docker
             f"cannot reach the Docker Engine at {where}: {exc}",
             "start it (bash scripts/setup.sh deps starts a local one) or set DOCKER_HOST",
         ) from None
-
-
-@contextmanager
-def engine_errors(what: str) -> Iterator[None]:
-    """Turn engine failures inside the block into GitdeployError('<what>: <engine message>')."""
-    try:
-        yield
-    except docker.errors.APIError as exc:
-        raise GitdeployError(f"{what}: {exc.explanation or exc}") from None
-    except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
-        raise GitdeployError(f"{what}: the engine did not answer ({exc})") from None
 
 
 class Cancel:
@@ -156,13 +156,28 @@ def service_aliases(services: Iterable[Service]) -> dict[str, tuple[str, ...]]:
 
 
 class Engine:
-    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None) -> None:
+    """One Docker Engine: the docker implementation of gitdeploy.live.interface.EngineAPI."""
+
+    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None,
+                 where: str = "") -> None:
         self.client = client
         self.api = client.api
         self.data_dir = data_dir
         self.only = only  # analyze sees only these services (a heal repairing some of them)
+        self.where = where or str(getattr(self.api, "base_url", "") or "the local socket")
         self._net_lock = threading.Lock()
         self._networks: set[str] = set()  # ensured during this run: no need to ask again
+
+    def scoped(self, only: frozenset[str] | None) -> Engine:
+        return Engine(self.client, self.data_dir, only, self.where)
+
+    def untrusted(self) -> Engine:
+        from gitdeploy.live.forksafe import untrusted
+
+        return Engine(untrusted(self.client), self.data_dir, self.only, self.where)
+
+    def close(self) -> None:
+        self.client.close()
 
     # -- analysis ------------------------------------------------------------------------
 
@@ -257,6 +272,15 @@ class Engine:
             raw = self.api.containers(all=True, filters={"label": f"{labels.SYSTEM}={system}"})
         return {(r.get("Labels") or {}).get(labels.ENV, "") for r in raw} - {env}
 
+    def observe(self, system: str, env: str, desired: Sequence[Desired], workers: int = 8) -> Observation:
+        return look.observe(self.api, system, env, desired, workers)
+
+    def file_changes(self, cid: str) -> list[FileChange] | None:
+        return look.file_changes(self.api, cid)
+
+    def events(self, system: str, env: str, actions: Sequence[str]) -> EventStream:
+        return look.events(self.api, system, env, actions)
+
     # -- networks, volumes, files ---------------------------------------------------------
 
     def ensure_network(self, system: str, env: str) -> str:
@@ -335,6 +359,57 @@ class Engine:
                 self.api.remove_network(extra["Id"])
             except docker.errors.NotFound:
                 pass
+
+    def networks(self, system: str, env: str) -> list[EngineObject]:
+        # By label, checked again here: a network of another system is never listed, whatever
+        # its name (the engine's name filter matches substrings: shop vs webshop).
+        flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+        with engine_errors("listing networks"):
+            found = self.api.networks(filters=flt)
+        return [EngineObject(n.get("Name") or "", n["Id"], dict(n.get("Labels") or {}))
+                for n in found if owned(n.get("Labels"), system, env)]
+
+    def remove_network(self, net: EngineObject) -> None:
+        with engine_errors(f"removing the network {net.name}"):
+            try:
+                self.api.remove_network(net.id)
+            except docker.errors.NotFound:
+                pass
+
+    def volumes(self, system: str, env: str) -> list[EngineObject]:
+        flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
+        with engine_errors("listing volumes"):
+            found = (self.api.volumes(filters=flt) or {}).get("Volumes") or []
+        return [EngineObject(v["Name"], v["Name"], dict(v.get("Labels") or {}))
+                for v in found if owned(v.get("Labels"), system, env)]
+
+    def remove_volume(self, volume: EngineObject) -> None:
+        with engine_errors(f"removing the volume {volume.name}"):
+            try:
+                self.api.remove_volume(volume.id, force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def images(self) -> ImageResolver:
+        return ImageResolver(self.client)
+
+    def ensure_base_image(self) -> str:
+        from gitdeploy.live.baseimage import ensure_base_image
+
+        with engine_errors("importing the base image"):
+            return ensure_base_image(self.client)
+
+    def prune_secret_files(self, grace: float | None = None, dry_run: bool = False) -> list[Path]:
+        from gitdeploy.live import secretfiles
+
+        return secretfiles.prune(self.client, self.data_dir, secretfiles.GRACE if grace is None else grace,
+                                 dry_run)
+
+    def hold_lock(self, system: str, env: str, holder: Holder | None = None) -> EngineLock:
+        return enginelock.hold(self.client, system, env, holder)
+
+    def lock_holder(self, system: str, env: str) -> LockState | None:
+        return enginelock.held(self.client, system, env)
 
     def ensure_volume(self, system: str, env: str, source: str) -> str:
         """The name of the system's volume `source`, created if missing.

@@ -44,7 +44,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from gitdeploy.errors import GitdeployError
+from gitdeploy.errors import GitdeployError, Locked
 from gitdeploy.host import whoami
 from gitdeploy.live import labels
 
@@ -360,7 +360,7 @@ def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | No
     """Take the engine lock of `system` in `env` at once (use as a context manager).
 
     A stale lock is taken over (see the module docstring; `EngineLock.recovered` says whose).
-    Raises GitdeployError naming the holder when the lock is held.
+    Raises Locked naming the holder when the lock is held.
     """
     api = client.api
     name = lock_name(system, env)
@@ -429,9 +429,9 @@ def _take_over(api: docker.APIClient, state: LockState) -> bool:
         raise
 
 
-def _held(system: str, env: str, name: str, state: LockState) -> GitdeployError:
+def _held(system: str, env: str, name: str, state: LockState) -> Locked:
     until = time.strftime("%H:%M:%S", time.localtime(state.expires))
-    return GitdeployError(
+    return Locked(
         f"system '{system}' ({env}) is being deployed on this engine by {state.describe()} "
         f"(engine lock {name}, lease until {until})",
         "wait for it to finish; a lock whose holder died is recovered by itself (at once on the "

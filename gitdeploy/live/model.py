@@ -1,10 +1,12 @@
-"""The live system as plain values, rebuilt from one engine call (`analyze`)."""
+"""The live system as plain values, rebuilt from one engine call (`analyze`), and the other plain
+values an engine returns (see gitdeploy.live.interface)."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -32,7 +34,48 @@ class FinalState:
 
 
 @dataclass(frozen=True)
+class ContainerEvent:
+    """Something happened to one of a system's instances (the healer's wake-up call)."""
+
+    time: float  # unix time
+    action: str  # die | oom | destroy | kill | health_status: unhealthy | pause | update | ...
+    container_id: str
+    node: str = ""  # where it happened ("" on a single engine)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One path changed inside an instance's filesystem since it was created (`docker diff`)."""
+
+    path: str
+    kind: int  # 0 changed, 1 added, 2 deleted (the engine's codes)
+
+
+@dataclass(frozen=True)
+class EngineObject:
+    """A network or volume on the engine: enough to tell whose it is and to remove it."""
+
+    name: str
+    id: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the healer's look at the engine saw (Engine.observe), as the engine's own plain dicts:
+    `detect` decides everything from these without an engine."""
+
+    containers: tuple[dict[str, Any], ...]  # GET /containers/json?all=1 (every container)
+    inspects: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # by container ID
+    diffs: Mapping[str, list[FileChange]] = field(default_factory=dict)  # by container ID (docker diff)
+    images: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # image ID -> its Config
+
+
+@dataclass(frozen=True)
 class LiveContainer:
+    """One instance of a service replica: a container on one engine (on a cluster, one task's
+    container on the node named by `node`)."""
+
     id: str
     name: str
     service: str  # service path
@@ -50,6 +93,7 @@ class LiveContainer:
     # (network, endpoint ID) from the list: an endpoint's aliases never change (new aliases take
     # a new endpoint), so a known endpoint needs no inspection
     endpoints: tuple[tuple[str, str], ...] = ()
+    node: str = ""  # the node it runs on ("" on a single engine: there is only the one)
 
     def published(self, network: str, aliases: tuple[str, ...]) -> bool | None:
         """On `network` with every one of `aliases` (None: not known, it was not inspected)."""
@@ -110,6 +154,9 @@ class LiveContainer:
         )
 
 
+Instance = LiveContainer  # the engine-neutral name of the unit an engine runs
+
+
 @dataclass(frozen=True)
 class Live:
     """Every container of one system in one environment, grouped by service path."""
@@ -120,6 +167,11 @@ class Live:
 
     def of(self, path: str) -> list[LiveContainer]:
         return [c for c in self.containers if c.service == path]
+
+    @property
+    def nodes(self) -> list[str]:
+        """The nodes the system's instances run on, sorted ([""] on a single engine)."""
+        return sorted({c.node for c in self.containers})
 
     @property
     def by_service(self) -> dict[str, list[LiveContainer]]:

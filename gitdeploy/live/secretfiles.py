@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 
-from gitdeploy.live.engine import engine_errors
+from gitdeploy.live.errors import engine_errors
 
 GRACE = 600.0  # seconds
 

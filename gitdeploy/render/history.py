@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # a model only; importing it at run time would load git
     from gitdeploy.history.notes import Attempt
 
 COLUMNS = ("commit", "subject", "when", "who", "trigger", "result", "duration")
-_COLOUR = {"ok": "green", "halted": "yellow", "paused": "yellow"}
+_COLOUR = {"ok": "green", "halted": "yellow", "paused": "yellow", "down": "yellow"}
 
 
 def attempt_to_dict(a: Attempt, subject: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from gitdeploy.deploy import freeze as brakes
+from gitdeploy.deploy import freeze
 from gitdeploy.github.planstore import PlanStore, open_plans
 from gitdeploy.render.comments import plan_marker
 
@@ -117,9 +117,9 @@ def test_freeze_and_unfreeze_from_a_comment(bot, fake_github):
         return [c["body"] for c in fake_github.state.comments(REPO, 6) if f"reply:{seeded['id']}" in c["body"]][0]
 
     assert "froze `production`: incident 42" in say("/freeze incident 42")
-    brake = brakes.frozen(bot.data, "production")
+    brake = freeze.frozen(bot.data, "production")
     assert brake and brake.who == "octocat" and brake.reason == "incident 42"
     assert "`none` permission" in say("/unfreeze", user="stranger")  # not a collaborator
-    assert brakes.frozen(bot.data, "production")
+    assert freeze.frozen(bot.data, "production")
     assert "unfroze `production`" in say("/unfreeze")
-    assert brakes.frozen(bot.data, "production") is None
+    assert freeze.frozen(bot.data, "production") is None

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gitdeploy.github.forksafe import NOT_BUILT, NOT_PULLED
 from gitdeploy.live import labels
+from gitdeploy.live.forksafe import NOT_BUILT, NOT_PULLED
 from gitdeploy.render.comments import plan_marker
 
 from .conftest import REPO, comment_event, pr_event, svc

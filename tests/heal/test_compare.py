@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from gitdeploy.heal.compare import config_differences, tampered_paths
+from gitdeploy.live.model import FileChange
 from gitdeploy.spec.identity import Desired, definition_of, hash_definition
 from gitdeploy.spec.model import ConfigFile, HealthCheck, Port, Service, Volume
 
@@ -68,7 +69,7 @@ def test_a_changed_config_file_on_the_host_is_drift():
 
 
 def test_tampering_skips_what_the_engine_and_the_spec_explain():
-    changes = [{"Path": p, "Kind": k} for p, k in [
+    changes = [FileChange(p, k) for p, k in [
         ("/etc", 0), ("/etc/app", 1), ("/etc/app/app.conf", 1), ("/sbin", 1), ("/sbin/docker-init", 1),
         ("/data", 1), ("/data/x", 1), ("/tmp", 0), ("/tmp/cache", 1), ("/tmp/cache/y", 1),
         ("/etc/passwd", 0), ("/sbin/evil", 1), ("/etc/app", 2)]]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from gitdeploy import pipeline
-from gitdeploy.heal import Policy, Watcher
+from gitdeploy.deploy.freeze import freeze, unfreeze
+from gitdeploy.heal import Policy, Watcher, check
 from gitdeploy.live import labels
+from gitdeploy.live.enginelock import Holder
 from tests.heal.helpers import SLEEP, containers, svc, wait_for
 
 pytestmark = pytest.mark.docker
@@ -82,25 +85,33 @@ def test_extra_labeled_container_is_removed_in_heal_mode(small, docker_client, s
         w.stop()
 
 
-def test_a_crashing_service_backs_off_then_is_given_up(spec_repo, system_name, docker_client):
-    # up long enough to pass its gate, then it crashes: each repair "works" and it drifts again
-    crash = svc(command=["sh", "-c", "sleep 0.5; exit 3"], restart="no")
+# Its first container stays up; started again (a repair) it finds its mark in the volume and exits
+# at once, so every repair fails its health gate.
+CRASH_ON_RESTART = ["sh", "-c", "if [ -e /data/up ]; then exit 3; fi; touch /data/up; exec sleep 3600"]
+
+
+def test_a_service_whose_repairs_fail_backs_off_then_is_given_up(spec_repo, system_name, docker_client):
+    crash = svc(command=CRASH_ON_RESTART, restart="no", volumes=["marks:/data"])
     spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"crash": crash, "ok": svc()}}})
     ctx = spec_repo.ctx()
     assert pipeline.deploy(ctx).ok
+    (victim,) = containers(docker_client, system_name, "crash")
+    victim.kill()
     events = []
     w = Watcher(ctx, mode="heal", interval=0.5, policy=FAST, on_event=events.append)
     started = time.monotonic()
     w.start()
     try:
         # the state flips just before the event is emitted, on the watcher's thread: wait for both
-        assert wait_for(lambda: "crash" in w.given_up() and any(e.kind == "gave-up" for e in events), 30)
+        assert wait_for(lambda: "crash" in w.given_up() and any(e.kind == "gave-up" for e in events), 60), events
         gave_up_after = time.monotonic() - started
         repairs = [e for e in events if e.kind == "repair"]
         assert len(repairs) == FAST.max_attempts
+        assert len([e for e in events if e.kind == "repair-failed"]) == FAST.max_attempts
         gaps = [b.time - a.time for a, b in zip(repairs, repairs[1:], strict=False)]
         assert all(g >= 0.19 for g in gaps), gaps  # backed off
-        assert any(e.kind == "gave-up" and e.loud and "crash" in e.message for e in events)
+        assert any(e.kind == "gave-up" and e.loud and "crash" in e.message and "3 failed repairs" in e.message
+                   for e in events)
         time.sleep(2.0)  # no more repairs once given up
         assert len([e for e in events if e.kind == "repair"]) == FAST.max_attempts
         assert w.counts()["exited"] == 1
@@ -114,6 +125,53 @@ def test_a_crashing_service_backs_off_then_is_given_up(spec_repo, system_name, d
     again.run_once()
     assert again.given_up() == ["crash"]
     assert running_ids(docker_client, system_name, "ok")
+
+
+def test_successful_repairs_never_make_it_give_up(small, docker_client, system_name):
+    # more repairs in one window than max_attempts, each of which works: the README promises a
+    # give-up after failed repairs only
+    events = []
+    w = Watcher(small, mode="heal", interval=60, policy=FAST, on_event=events.append)
+    w.start()
+    try:
+        assert w.listening.wait(10) and wait_for(lambda: w.last_report is not None, 10)
+        for n in range(1, FAST.max_attempts + 2):
+            (victim,) = containers(docker_client, system_name, "a")
+            victim.kill()
+            assert wait_for(lambda n=n: len([e for e in events if e.kind == "repaired"]) == n
+                            and running_ids(docker_client, system_name, "a"), 20), events
+        assert not w.given_up()
+        assert not [e for e in events if e.kind in ("gave-up", "repair-failed")]
+        assert len([e for e in events if e.kind == "repair"]) == FAST.max_attempts + 1
+        assert w.state.services["a"].failures == []
+    finally:
+        w.stop()
+
+
+def test_a_repair_refused_by_a_lock_or_a_freeze_is_skipped_not_failed(small, docker_client, system_name):
+    # the drift was seen before another deploy took the engine's lock (or the environment was
+    # frozen): the repair is refused by type (Locked, Frozen), never counted as a failed repair
+    events = []
+    w = Watcher(small, mode="heal", interval=60, policy=FAST, on_event=events.append)
+    (victim,) = containers(docker_client, system_name, "a")
+    victim.kill()
+    target = w._load_target()
+    report = check(small, target)
+    assert report.services == {"a"} and not report.deploying and not report.frozen
+    other = replace(small, data_dir=small.data_dir.parent / "other-data")  # a deploy from elsewhere
+    with other.engine().hold_lock(system_name, "production", Holder.here("push: deploy HEAD", "carol@ci")):
+        w._heal(report, target)
+    freeze(small.data_dir, "production", "incident 9", who="dave@ops")
+    try:
+        w._heal(report, target)
+    finally:
+        unfreeze(small.data_dir, "production")
+    skipped = [e.message for e in events if e.kind == "skipped"]
+    assert len(skipped) == 2 and "carol@ci" in skipped[0] and "frozen by dave@ops" in skipped[1], events
+    assert not [e for e in events if e.kind in ("repair-failed", "gave-up")]
+    a = w.state.services["a"]
+    assert a.failures == [] and a.attempts == [] and a.next_attempt == 0.0
+    assert not running_ids(docker_client, system_name, "a")  # nothing was touched
 
 
 def test_state_survives_recreating_the_watcher(small, docker_client, system_name):

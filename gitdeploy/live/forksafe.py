@@ -2,8 +2,8 @@
 
 A fork's `build:` contexts are a stranger's Dockerfiles, and its `image:` references may name
 anything; building or pulling them on an environment's engine runs them (RUN steps) or fetches
-them there. `untrusted(client)` wraps the engine client the planner gets so that a build or a
-pull is never sent: the image is named by a placeholder instead, which the plan then shows
+them there. `untrusted(client)` wraps the engine client the planner gets (Engine.untrusted) so
+that a build or a pull is never sent: the image is named by a placeholder instead, which the plan then shows
 (`not built: fork pull request`) and which can never be deployed (deploys of fork PRs are
 refused). Images already on the engine are still found, by inspection only.
 """
@@ -72,5 +72,7 @@ class UntrustedClient:
 
 
 def untrusted(client: docker.DockerClient) -> docker.DockerClient:
-    """`client` for planning a fork's pull request (see the module docstring)."""
+    """`client` for planning a fork's pull request (see the module docstring); idempotent."""
+    if isinstance(client, UntrustedClient):
+        return client  # type: ignore[return-value]
     return UntrustedClient(client)  # type: ignore[return-value]

@@ -1,0 +1,40 @@
+"""Building an engine (gitdeploy.live.interface.EngineAPI) from where it is.
+
+Everything above gitdeploy.live holds an engine, or at most an opaque connection that tests and
+the server share between contexts (`connect`). This is where a second kind of engine (Swarm)
+will be chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gitdeploy.live.engine import Engine
+from gitdeploy.live.engine import connect as _docker_client
+from gitdeploy.live.interface import EngineAPI
+
+Connection = Any  # what `connect` returns: shared, thread-safe, only ever handed back to open_engine
+
+
+def describe(docker_host: str | None) -> str:
+    """Where an engine is, for messages."""
+    return docker_host or os.environ.get("DOCKER_HOST") or "the local socket"
+
+
+def connect(docker_host: str | None = None, timeout: int = 300) -> Connection:
+    """A connection to the engine at `docker_host` (default: DOCKER_HOST or the local socket),
+    checked once. Raises GitdeployError naming where when it does not answer."""
+    return _docker_client(docker_host, timeout)
+
+
+def open_engine(connection: Connection, data_dir: Path, only: frozenset[str] | None = None,
+                where: str = "") -> EngineAPI:
+    """The engine behind `connection` (from `connect`, or a docker client a test made)."""
+    return Engine(connection, data_dir, only, where)
+
+
+def engine_at(docker_host: str | None, data_dir: Path, timeout: int = 300) -> EngineAPI:
+    """Connect to the engine at `docker_host` and open it (see connect)."""
+    return open_engine(connect(docker_host, timeout), data_dir, where=describe(docker_host))

@@ -1,0 +1,146 @@
+"""Following a service's tasks until every desired task runs at the target spec.
+
+`judge` is pure: one `service inspect` and its task list in, a `Progress` out. A task is at the
+target when it runs the service's current task template (compared whole, so a change of
+resources counts as well as one of the definition hash in the container's labels). `follow` asks the
+engine again until the service has converged, Swarm has paused its update (a new task failed),
+or the deadline passed. A task with a health check is `running` only once it is healthy (before,
+Swarm shows it `starting`), so running at the target spec means healthy at the target spec.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from gitdeploy.errors import GitdeployError
+from gitdeploy.live import labels
+
+FAILED_UPDATE = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
+_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+@dataclass(frozen=True)
+class Progress:
+    name: str  # the Swarm service
+    commit: str  # the spec commit the service is at (its label)
+    want: int  # tasks that should run
+    ready: int  # tasks running at the target spec
+    nodes: tuple[str, ...]  # node IDs those tasks run on (sorted, distinct)
+    old: int  # tasks still running at another spec
+    update: str  # Swarm's UpdateStatus.State ("" when the service was never updated)
+    update_message: str
+    errors: tuple[str, ...]  # why tasks at the target spec failed or wait (latest first, distinct)
+
+    @property
+    def done(self) -> bool:
+        return self.ready == self.want and self.old == 0 and self.update not in FAILED_UPDATE
+
+    @property
+    def failed(self) -> str | None:
+        """Why the rollout failed for good (Swarm paused or rolled back the update); None if not."""
+        if self.update in FAILED_UPDATE:
+            return f"the update {self.update.replace('_', ' ')}: {self.update_message or 'no reason given'}"
+        return None
+
+    def summary(self) -> str:
+        """`N/N tasks at <commit> on K nodes`: the eight-server check, in one line."""
+        k = len(self.nodes)
+        return f"{self.ready}/{self.want} tasks at {self.commit[:12] or '(worktree)'} on {k} node{'s' if k != 1 else ''}"
+
+    def explain(self) -> str:
+        """The summary, plus why it is not done yet (for a failure or a timeout)."""
+        parts = [self.summary()]
+        if self.old:
+            parts.append(f"{self.old} still at an older spec")
+        if self.failed:
+            parts.append(self.failed)
+        if self.errors:
+            parts.append("tasks: " + "; ".join(self.errors[:3]))
+        return ", ".join(parts)
+
+
+def _runs(task_spec: dict[str, Any]) -> dict[str, Any]:
+    """What a task runs. Placement is left out: Swarm keeps a task whose node still satisfies a
+    changed placement, so such a task is at the target (its own copy keeps the old placement).
+    So is Runtime, which only the service's copy shows. Everything else counts: a change there
+    replaces the task."""
+    return {k: v for k, v in task_spec.items() if k not in ("Placement", "Runtime")}
+
+
+def judge(service: dict[str, Any], tasks: list[dict[str, Any]]) -> Progress:
+    """The progress of `service` (as `service inspect` returns it) given its `tasks`."""
+    spec = service["Spec"]
+    target = _runs(spec["TaskTemplate"])
+
+    def at(t: dict[str, Any]) -> bool:
+        return _runs(t.get("Spec") or {}) == target
+
+    current = [t for t in tasks if t.get("DesiredState") == "running"]
+    at_target = [t for t in current if at(t)]
+    running = [t for t in at_target if t["Status"]["State"] == "running"]
+    if "Global" in spec.get("Mode", {}):
+        want = len({t.get("NodeID") for t in current if t.get("NodeID")}) or len(current)
+    else:
+        want = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1))
+    old = sum(1 for t in tasks if t["Status"]["State"] == "running" and not at(t))
+    errors: list[str] = []
+    for t in sorted((t for t in tasks if at(t)),
+                    key=lambda t: t["Status"].get("Timestamp", ""), reverse=True):
+        st = t["Status"]
+        if st["State"] in ("failed", "rejected") or (st["State"] == "pending" and st.get("Err")):
+            text = f"{st['State']}: {st.get('Err') or st.get('Message') or '?'}"
+            if text not in errors:
+                errors.append(text)
+    status = service.get("UpdateStatus") or {}
+    return Progress(
+        name=spec.get("Name", ""),
+        commit=(spec.get("Labels") or {}).get(labels.COMMIT, ""),
+        want=want,
+        ready=len(running),
+        nodes=tuple(sorted({t["NodeID"] for t in running if t.get("NodeID")})),
+        old=old,
+        update=status.get("State", ""),
+        update_message=status.get("Message", ""),
+        errors=tuple(errors),
+    )
+
+
+def progress(api: docker.APIClient, service_id: str) -> Progress:
+    """The service's progress now. Raises GitdeployError when the engine cannot tell."""
+    try:
+        return judge(api.inspect_service(service_id), api.tasks(filters={"service": service_id}))
+    except docker.errors.APIError as exc:
+        raise GitdeployError(f"reading service {service_id[:12]}: {exc.explanation or exc}") from None
+    except _ERRORS as exc:
+        raise GitdeployError(f"reading service {service_id[:12]}: the engine did not answer ({exc})") from None
+
+
+def follow(
+    api: docker.APIClient,
+    service_id: str,
+    deadline: float,
+    *,
+    poll: float = 0.5,
+    on_progress: Callable[[Progress], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Progress:
+    """Follow the service for at most `deadline` seconds; returns the last progress seen: `done`,
+    `failed` (Swarm paused the update), or neither (the deadline passed - `explain()` says why)."""
+    end = clock() + deadline
+    last: Progress | None = None
+    while True:
+        now = progress(api, service_id)
+        if on_progress is not None and now != last:
+            on_progress(now)
+        last = now
+        if now.done or now.failed or clock() >= end:
+            return now
+        sleep(poll)
