@@ -7,6 +7,12 @@ always moves in lock-step with code. Replicas, dependencies and rollout settings
 a container's identity (changing them never replaces a container); nor are placement, mode and
 endpoint_mode, which say where and how tasks run on a cluster, not what a container is.
 `resources` is (a container's limits are set when it is created).
+
+The definition is also the source of what the engine is asked to create: the container-config
+builder (`live/container_config.py`) translates these values into engine settings (restart
+policy, health-check nanoseconds, ...), so the hash covers everything a container is sent. Its
+shape is frozen: any change to it changes every hash, and redeploys every container (`resources`
+joins it only when set).
 """
 
 from __future__ import annotations

@@ -18,12 +18,11 @@ from typing import Any, Literal
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.live import labels
+from gitdeploy.live.container_config import NANOSECONDS as NS
+from gitdeploy.live.container_config import REPLICA_ENV  # as on one engine; Swarm fills in the task's slot
 from gitdeploy.live.swarm.names import volume_name
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import HealthCheck, Port, Service
-
-REPLICA_ENV = "GITDEPLOY_REPLICA"  # as on one engine; Swarm fills in the task's slot
-NS = 1_000_000_000
 
 
 # Placement, Amounts and Resources have the shapes of the spec's own (the spec keys of issue 12,
