@@ -36,6 +36,9 @@ from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.render.result import result_text, result_to_dict
+from gitdeploy.spec.load import load_spec
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
+from gitdeploy.spec.source import open_source
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
 WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")
@@ -78,17 +81,21 @@ def _system_name(text: str) -> str:
     return out[:63].rstrip("-_") or "system"
 
 
-@command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\nExit codes: 0 valid, 2 invalid.")
+@command("validate", epilog="Example: gitdeploy validate --rev HEAD~1 --json\n\n"
+         "Exit codes: 0 valid, 2 invalid.")
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
-def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
+              envvar="GITDEPLOY_ENGINE", help="The engine the spec is for: keys it cannot honour are problems.")
+def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: str) -> None:
     """Check the spec: every problem at once, with file:line:column and a hint."""
     try:
-        source, spec = pipeline.load(ctx, rev, worktree)
+        source = open_source(ctx.repo, rev, worktree)
+        spec = load_spec(source, ctx.secrets(), engine)
     except SpecInvalid as exc:
         if as_json:
-            print_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
+            print_json({"valid": False, "engine": engine, "problems": [p.__dict__ for p in exc.problems]})
         else:
             for p in exc.problems:
                 # escaped: a message quotes the spec, which may look like rich markup ("[/x]")
@@ -97,10 +104,11 @@ def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool) -> None:
             err_console.print(f"[bold red]{len(exc.problems)} problem(s)[/bold red]; nothing was deployed")
         sys.exit(EXIT_INVALID)
     if as_json:
-        print_json({"valid": True, "system": spec.system, "services": len(spec.services), "commit": spec.commit})
+        print_json({"valid": True, "engine": engine, "system": spec.system, "services": len(spec.services),
+                    "commit": spec.commit})
     else:
-        console.print(f"[green]valid[/green]: system {spec.system}, {len(spec.services)} service(s), "
-                      f"{len(spec.groups)} group(s) ({source.label})")
+        console.print(f"[green]valid[/green] for the {engine} engine: system {spec.system}, "
+                      f"{len(spec.services)} service(s), {len(spec.groups)} group(s) ({source.label})")
 
 
 @command("import", epilog="Example: gitdeploy import docker-compose.yml -o gitdeploy.yaml")

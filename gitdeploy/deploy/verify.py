@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gitdeploy.live.model import Live, LiveContainer
+from gitdeploy.plan.replicas import assign
 from gitdeploy.plan.rollout import Kept
 from gitdeploy.spec.identity import Desired
 
@@ -60,11 +61,10 @@ def unfit_containers(desired: Sequence[Desired], live: Live, network: str | None
     out: dict[str, str] = {}
     by_service = live.by_service
     for d in desired:
-        for c in by_service.get(d.path, []):
-            if c.running and c.hash == d.hash:
-                why = unfit(c, has_healthcheck(d), network, aliases.get(d.path, ()))
-                if why:
-                    out[c.id] = why
+        for c in assign(by_service.get(d.path, []), d.hash, d.service.replicas).running_at_target:
+            why = unfit(c, has_healthcheck(d), network, aliases.get(d.path, ()))
+            if why:
+                out[c.id] = why
     return out
 
 
@@ -78,29 +78,21 @@ def verify(desired: Sequence[Desired], live: Live, network: str | None = None,
     wanted = {d.path: d for d in desired}
     by_service = live.by_service
     for d in desired:
-        running = [c for c in by_service.get(d.path, []) if c.running]
-        want = set(range(1, d.service.replicas + 1))
-        good: list[int] = []
-        for c in running:
-            if c.hash != d.hash:
-                continue
+        a = assign(by_service.get(d.path, []), d.hash, d.service.replicas)
+        fit: set[str] = set()
+        for c in a.running_at_target:
             why = unfit(c, has_healthcheck(d), network, (aliases or {}).get(d.path, ()))
             if why:
                 problems.append(f"{d.path}: {c.name} {why}")
             else:
-                good.append(c.replica)
-        ok_replicas = sorted(set(good) & want)
-        at_target += len(ok_replicas)
-        at_hash = [c.replica for c in running if c.hash == d.hash]
-        missing = sorted(want - set(at_hash))
-        if missing:
-            problems.append(f"{d.path}: replica(s) {_ints(missing)} not running at the target revision")
-        surplus = len(at_hash) - len(set(at_hash) & want)
-        if surplus:
-            problems.append(f"{d.path}: {surplus} surplus container(s) running")
-        for c in running:
-            if c.hash != d.hash:
-                problems.append(f"{d.path}: {c.name} still runs an old revision ({c.hash[:12]})")
+                fit.add(c.id)
+        at_target += sum(1 for c in a.kept.values() if c.id in fit)
+        if a.unserved:
+            problems.append(f"{d.path}: replica(s) {_ints(list(a.unserved))} not running at the target revision")
+        if a.surplus:
+            problems.append(f"{d.path}: {len(a.surplus)} surplus container(s) running")
+        for c in a.old:
+            problems.append(f"{d.path}: {c.name} still runs an old revision ({c.hash[:12]})")
     for path, containers in sorted(by_service.items()):
         if path not in wanted:
             for c in containers:

@@ -16,6 +16,7 @@ from gitdeploy.heal.model import Drift
 from gitdeploy.live import labels
 from gitdeploy.live.engine import container_name, network_name, service_aliases
 from gitdeploy.live.model import Live, LiveContainer, Observation
+from gitdeploy.plan.replicas import assign
 from gitdeploy.spec.identity import Desired
 
 
@@ -55,21 +56,15 @@ def _service_drift(
     file_digest: Callable[[str], str | None], aliases: tuple[str, ...],
 ) -> list[Drift]:
     out: list[Drift] = []
-    at = [c for c in containers if c.hash == d.hash]
-    running = sorted((c for c in at if c.running), key=lambda c: (c.replica, -c.created))
-    stopped = sorted((c for c in at if not c.running), key=lambda c: -c.created)
-    kept: dict[int, LiveContainer] = {}
-    for c in running:
-        if 1 <= c.replica <= d.service.replicas and c.replica not in kept:
-            kept[c.replica] = c
-        else:
-            why = "a duplicate of replica" if c.replica in kept else "beyond the wanted replicas, replica"
-            out.append(Drift(d.path, c.name, c.id, "extra", "replicas", str(d.service.replicas), c.state,
-                             f"{c.name} runs {why} {c.replica}"))
+    a = assign(containers, d.hash, d.service.replicas)
+    for c in a.surplus:
+        why = "a duplicate of replica" if c.replica in a.kept else "beyond the wanted replicas, replica"
+        out.append(Drift(d.path, c.name, c.id, "extra", "replicas", str(d.service.replicas), c.state,
+                         f"{c.name} runs {why} {c.replica}"))
     for r in range(1, d.service.replicas + 1):
-        c = kept.get(r)
+        c = a.kept.get(r)
         if c is None:
-            down = next((x for x in stopped if x.replica == r), None)
+            down = a.startable.get(r)
             if down is None:
                 name = container_name(system, env, d.path, r, d.hash)
                 out.append(Drift(d.path, name, "", "missing", "state", "running", "(no container)",
@@ -105,11 +100,10 @@ def _service_drift(
             out.append(Drift(d.path, c.name, c.id, "tampered", "files",
                              "no changes outside volumes, configs, secrets and drift_ignore", shown,
                              f"files changed inside {c.name}: {shown}"))
-    for c in containers:
-        if c.hash != d.hash and c.running:
-            out.append(Drift(d.path, c.name, c.id, "extra", "revision", d.hash[:12], c.hash[:12],
-                             f"{c.name} runs revision {c.hash[:12]} (commit {c.commit[:7] or 'worktree'}), "
-                             "not the deployed one"))
+    for c in a.old:
+        out.append(Drift(d.path, c.name, c.id, "extra", "revision", d.hash[:12], c.hash[:12],
+                         f"{c.name} runs revision {c.hash[:12]} (commit {c.commit[:7] or 'worktree'}), "
+                         "not the deployed one"))
     return out
 
 

@@ -20,11 +20,18 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import IPAMConfig, IPAMPool, Mount
+from docker.types import IPAMConfig, IPAMPool
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
 from gitdeploy.live import conns, enginelock, labels, look
+from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPLICA_ENV are used from here too
+    REPLICA_ENV,
+    config_for,
+    container_name,
+    network_name,
+    volume_name,
+)
 from gitdeploy.live.enginelock import EngineLock, Holder, LockState
 from gitdeploy.live.errors import engine_errors
 from gitdeploy.live.images import ImageResolver
@@ -91,21 +98,6 @@ class Cancel:
     def unwatch(self, stream: Any) -> None:
         with self._lock:
             self._streams.discard(stream)
-
-
-REPLICA_ENV = "GITDEPLOY_REPLICA"  # set in every container; not part of the definition
-
-
-def container_name(system: str, env: str, path: str, replica: int, hash_: str) -> str:
-    return f"{system}.{env}.{path.replace('/', '-')}.{replica}.{hash_[:8]}"
-
-
-def network_name(system: str, env: str) -> str:
-    return f"{system}.{env}"
-
-
-def volume_name(system: str, env: str, source: str) -> str:
-    return f"{system}.{env}.{source}"
 
 
 # An environment name is one part of `<system>.<env>.<...>` object names and a folder of the
@@ -474,84 +466,31 @@ class Engine:
     ) -> str:
         """Create (not start) replica `replica` of `d`; returns the container ID.
 
-        `publish=False` joins the system network without the service's aliases: the container
-        takes no traffic until `publish()` once it has passed its health gate.
+        Sends what `container_config.config_for` builds, once the network, the volumes and the
+        bind-mounted files it names exist. `publish=False` joins the system network without the
+        service's aliases: the container takes no traffic until `publish()` once it has passed its
+        health gate.
         """
         s = d.service
-        net = self.ensure_network(spec.system, env)
-        mounts = [
-            Mount(c.target, str(self.materialize(c.digest, spec.files[c.source])), type="bind", read_only=True)
-            for c in s.configs
-        ]
-        fps = {t: v["fingerprint"] for t, v in d.definition["secrets"].items()}
-        values = dict(d.secret_values)
-        mounts += [
-            Mount(x.target, str(self.materialize(fps[x.target], values[fps[x.target]], secret=True)),
-                  type="bind", read_only=True)
-            for x in s.secrets
-        ]
-        mounts += [
-            Mount(v.target, self.ensure_volume(spec.system, env, v.source), type="volume", read_only=v.read_only)
-            for v in s.volumes
-        ]
-        lab = dict(s.labels) | {
-            labels.SYSTEM: spec.system,
-            labels.ENV: env,
-            labels.SERVICE: s.path,
-            labels.REPLICA: str(replica),
-            labels.HASH: d.hash,
-            labels.COMMIT: commit,
-            labels.DEFINITION: d.definition_json(),
-            labels.DEPENDS: ",".join(dep.service for dep in s.depends_on),
-        }
-        port_bindings = {
-            f"{p.container}/{p.protocol}": (p.host_ip, p.host) if p.host_ip else p.host
-            for p in s.ports if p.host is not None
-        }
-        host_config = self.api.create_host_config(
-            port_bindings=port_bindings or None,
-            mounts=mounts or None,
-            restart_policy=_restart_policy(s.restart),
-            init=s.init,
-        )
-        hc = None
-        if s.healthcheck is not None:
-            h = s.healthcheck
-            hc = {
-                "test": list(h.test),
-                "interval": int(h.interval * 1e9),
-                "timeout": int(h.timeout * 1e9),
-                "retries": h.retries,
-                "start_period": int(h.start_period * 1e9),
-            }
+        self.ensure_network(spec.system, env)
+        for c in s.configs:
+            self.materialize(c.digest, spec.files[c.source])
+        for fp, value in d.secret_values:
+            self.materialize(fp, value, secret=True)
+        for v in s.volumes:
+            self.ensure_volume(spec.system, env, v.source)
+        body = config_for(d, spec.system, env, replica, commit=commit, aliases=aliases, data_dir=self.data_dir,
+                          publish=publish)
         name = container_name(spec.system, env, s.path, replica, d.hash)
-        kwargs = dict(
-            image=d.image_id,
-            name=name,
-            command=list(s.command) if s.command is not None else None,
-            entrypoint=list(s.entrypoint) if s.entrypoint is not None else None,
-            # The replica index, outside the definition (and its hash): replicas stay identical.
-            environment=dict(s.environment) | {REPLICA_ENV: str(replica)},
-            labels=lab,
-            user=s.user,
-            working_dir=s.working_dir,
-            healthcheck=hc,
-            stop_timeout=max(1, int(round(s.stop_grace_period))),
-            ports=[(p.container, p.protocol) for p in s.ports] or None,
-            host_config=host_config,
-            networking_config=self.api.create_networking_config(
-                {net: self.api.create_endpoint_config(aliases=list(aliases) if publish else None)}
-            ),
-        )
         with engine_errors(f"creating {name}"):
             try:
-                return self.api.create_container(**kwargs)["Id"]
+                return self.api.create_container_from_config(body, name)["Id"]
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise
                 if not self._clear_stale(name, spec.system):
-                    kwargs["name"] = f"{name}.{os.urandom(2).hex()}"
-                return self.api.create_container(**kwargs)["Id"]
+                    name = f"{name}.{os.urandom(2).hex()}"
+                return self.api.create_container_from_config(body, name)["Id"]
 
     def _clear_stale(self, name: str, system: str) -> bool:
         """Free `name` if a never-started container of ours holds it (an interrupted earlier run).
@@ -765,11 +704,3 @@ class Engine:
             return ""
         return out
 
-
-def _restart_policy(restart: str) -> dict:
-    if restart in ("no", ""):
-        return {}
-    if restart.startswith("on-failure"):
-        _, _, n = restart.partition(":")
-        return {"Name": "on-failure", "MaximumRetryCount": int(n or 0)}
-    return {"Name": restart}

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.model import FieldChange, ServiceChange
+from gitdeploy.plan.replicas import assign, newest
 from gitdeploy.spec.identity import Desired, field_changes
 
 
@@ -44,27 +45,11 @@ def diff(desired: Sequence[Desired], live: Live, tainted: Mapping[str, str] | Se
 
 def _service_change(d: Desired, containers: list[LiveContainer], why: Mapping[str, str]) -> ServiceChange:
     target, replicas = d.hash, d.service.replicas
-    at_target = [c for c in containers if c.hash == target]
-    running_other = [c for c in containers if c.hash != target and c.running]
-    running_target = sorted((c for c in at_target if c.running), key=lambda c: (c.replica, -c.created))
-    stopped_target = sorted((c for c in at_target if not c.running), key=lambda c: -c.created)
-
-    kept: dict[int, LiveContainer] = {}
-    surplus: list[LiveContainer] = []
-    for c in running_target:
-        if 1 <= c.replica <= replicas and c.replica not in kept:
-            kept[c.replica] = c
-        else:
-            surplus.append(c)
-    start: list[tuple[str, int]] = []
-    discard: list[str] = []
-    for c in stopped_target:
-        if 1 <= c.replica <= replicas and c.replica not in kept and all(r != c.replica for _, r in start):
-            start.append((c.id, c.replica))
-        else:
-            discard.append(c.id)
-    taken = set(kept) | {r for _, r in start}
-    create = tuple(i for i in range(1, replicas + 1) if i not in taken)
+    a = assign(containers, target, replicas)
+    running_other, surplus, running_target = list(a.old), list(a.surplus), a.running_at_target
+    start = [(c.id, c.replica) for c in a.startable.values()]
+    discard = [c.id for c in a.spare]
+    create = a.missing
     retire = tuple(c.id for c in running_other + surplus)
     before = len(running_target) + len(running_other)
 
@@ -117,8 +102,7 @@ def _service_change(d: Desired, containers: list[LiveContainer], why: Mapping[st
 def _replace_fields(d: Desired, old: Iterable[LiveContainer]) -> tuple[FieldChange, ...]:
     olds = list(old)
     # The newest old definition speaks for the service (they are normally all the same).
-    newest = max(olds, key=lambda c: c.created)
-    changes = [FieldChange(f, a, b) for f, a, b in field_changes(newest.definition, d.definition)]
+    changes = [FieldChange(f, a, b) for f, a, b in field_changes(newest(olds).definition, d.definition)]
     running_old = len(olds)
     if running_old != d.service.replicas:
         changes.append(FieldChange("replicas", str(running_old), str(d.service.replicas)))

@@ -71,6 +71,10 @@ def assemble(
         "stop_grace_period": v.get("stop_grace_period", 10.0),
         "rollout": Rollout(**{**inh.rollout, **v.get("rollout", {})}),
         "drift_ignore": tuple(drift),
+        "resources": v.get("resources"),
+        "placement": v.get("placement"),
+        "mode": v.get("mode", "replicated"),
+        "endpoint_mode": v.get("endpoint_mode"),
     }
     return Service(**kwargs)
 

@@ -1,7 +1,7 @@
 """Turning a docker-compose.yml into gitdeploy.yaml text, keeping comments where possible.
 
-What maps is translated (deploy.replicas -> replicas, deploy.update_config -> rollout, file bind
-mounts -> configs, ...); everything dropped or changed is returned as a warning, never silently.
+What maps is translated (the `deploy:` block by compose_deploy, file bind mounts -> configs, ...);
+everything dropped or changed is returned as a warning, never silently.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from ruamel.yaml.error import YAMLError
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.spec import fastyaml
+from gitdeploy.spec.compose_deploy import translate_deploy, translate_service_limits
 from gitdeploy.spec.mounts import BUILD_KEYS
 from gitdeploy.spec.names import NAME_MAX
 from gitdeploy.spec.tree import SERVICE_KEYS, UNSUPPORTED_SERVICE_KEYS
 
-_RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
-_FAILURE_ACTIONS = {"rollback": "rollback", "pause": "pause"}
 _INTERPOLATION = re.compile(r"\$\{?[A-Za-z_]")
 
 
@@ -136,7 +135,8 @@ def _repo_path(path: str) -> str:
 def _service(name: str, svc: CommentedMap, root: CommentedMap, warnings: list[str]) -> None:
     where = f"service '{name}'"
     if "deploy" in svc:
-        _deploy(where, svc, warnings)
+        translate_deploy(where, svc, warnings)
+    translate_service_limits(where, svc, warnings)
     if "scale" in svc:
         if "replicas" not in svc:
             svc.insert(list(svc).index("scale"), "replicas", svc["scale"])
@@ -172,60 +172,6 @@ def _service(name: str, svc: CommentedMap, root: CommentedMap, warnings: list[st
                 for extra in [k for k in item if k in ("name", "app_protocol", "mode")]:
                     warnings.append(f"{where}: ports.{extra} dropped")
                     del item[extra]
-
-
-def _deploy(where: str, svc: CommentedMap, warnings: list[str]) -> None:
-    deploy = svc["deploy"]
-    at = list(svc).index("deploy")
-    if isinstance(deploy, dict):
-        deploy = dict(deploy)
-        if "replicas" in deploy and "replicas" not in svc:
-            svc.insert(at, "replicas", deploy.pop("replicas"))
-            at += 1
-            warnings.append(f"{where}: deploy.replicas became `replicas`")
-        rollout = _rollout(where, deploy.pop("update_config", None), warnings)
-        if rollout and "rollout" not in svc:
-            svc.insert(at, "rollout", rollout)
-            at += 1
-        policy = deploy.pop("restart_policy", None)
-        if (
-            isinstance(policy, dict)
-            and policy.get("condition") in _RESTART_CONDITIONS
-            and "restart" not in svc
-        ):
-            restart = _RESTART_CONDITIONS[policy["condition"]]
-            if restart == "on-failure" and isinstance(policy.get("max_attempts"), int):
-                restart += f":{policy['max_attempts']}"
-            svc.insert(at, "restart", restart)
-            warnings.append(f"{where}: deploy.restart_policy became `restart: {restart}`")
-        elif policy is not None:
-            warnings.append(f"{where}: deploy.restart_policy dropped")
-        for key in deploy:
-            warnings.append(f"{where}: deploy.{key} dropped (not supported by gitdeploy)")
-    else:
-        warnings.append(f"{where}: deploy dropped")
-    del svc["deploy"]
-
-
-def _rollout(where: str, update: Any, warnings: list[str]) -> CommentedMap | None:
-    if not isinstance(update, dict):
-        return None
-    rollout = CommentedMap()
-    for key, value in update.items():
-        if key == "parallelism" and isinstance(value, int) and value >= 1:
-            rollout["parallelism"] = value
-        elif key == "order" and value in ("start-first", "stop-first"):
-            rollout["order"] = value
-        elif key == "monitor":
-            rollout["monitor"] = value
-        elif key == "failure_action" and value in _FAILURE_ACTIONS:
-            rollout["on_failure"] = _FAILURE_ACTIONS[value]
-        else:
-            warnings.append(f"{where}: deploy.update_config.{key} dropped")
-            continue
-    if rollout:
-        warnings.append(f"{where}: deploy.update_config became `rollout`")
-    return rollout
 
 
 def _volumes(where: str, svc: CommentedMap, root: CommentedMap, warnings: list[str]) -> None:

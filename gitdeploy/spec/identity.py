@@ -4,7 +4,15 @@ The definition is everything that makes a container what it is: the image ID it 
 command and environment, the contents of every repo file it mounts and a keyed hash of every
 secret it mounts. Change any of them and the hash changes, so the container is replaced: config
 always moves in lock-step with code. Replicas, dependencies and rollout settings are not part of
-a container's identity (changing them never replaces a container).
+a container's identity (changing them never replaces a container); nor are placement, mode and
+endpoint_mode, which say where and how tasks run on a cluster, not what a container is.
+`resources` is (a container's limits are set when it is created).
+
+The definition is also the source of what the engine is asked to create: the container-config
+builder (`live/container_config.py`) translates these values into engine settings (restart
+policy, health-check nanoseconds, ...), so the hash covers everything a container is sent. Its
+shape is frozen: any change to it changes every hash, and redeploys every container (`resources`
+joins it only when set).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gitdeploy.spec.model import Service
+from gitdeploy.spec.model import Resources, Service
 
 SECRET_CHANGED = "(secret changed)"
 
@@ -45,9 +53,12 @@ def canonical_json(value: Any) -> str:
 
 
 def definition_of(service: Service, image_id: str, secret_fingerprints: dict[str, str]) -> dict[str, Any]:
-    """The canonical definition of `service` (a plain dict; see the module docstring)."""
+    """The canonical definition of `service` (a plain dict; see the module docstring).
+
+    `resources` is in it only when set, so the hash of every service without them stays what it was.
+    """
     hc = service.healthcheck
-    return {
+    out = {
         "image": service.image or f"build:{service.build.context if service.build else ''}",
         "image_id": image_id,
         "command": list(service.command) if service.command is not None else None,
@@ -78,6 +89,21 @@ def definition_of(service: Service, image_id: str, secret_fingerprints: dict[str
         "working_dir": service.working_dir,
         "stop_grace_period": service.stop_grace_period,
     }
+    if service.resources is not None:
+        out["resources"] = resources_definition(service.resources)
+    return out
+
+
+def resources_definition(r: Resources) -> dict[str, Any]:
+    """{"limits.cpus": "0.5", "limits.memory": 268435456, ...}: only what is set, CPUs as exact
+    decimal text, memory in bytes (so a change shows as `resources.limits.memory`)."""
+    out: dict[str, Any] = {}
+    for kind, amounts in (("limits", r.limits), ("reservations", r.reservations)):
+        if amounts.cpus is not None:
+            out[f"{kind}.cpus"] = amounts.cpus
+        if amounts.memory is not None:
+            out[f"{kind}.memory"] = amounts.memory
+    return out
 
 
 def hash_definition(definition: dict[str, Any]) -> str:

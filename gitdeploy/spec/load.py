@@ -1,7 +1,10 @@
 """Loading `gitdeploy.yaml` from a spec source into a `Spec`, reporting every problem at once.
 
-load_spec(source, secrets)      -> Spec, or raises SpecInvalid listing all problems
-validate_spec(source, secrets)  -> [Problem, ...] (empty when the spec is valid)
+load_spec(source, secrets, engine)      -> Spec, or raises SpecInvalid listing all problems
+validate_spec(source, secrets, engine)  -> [Problem, ...] (empty when the spec is valid)
+
+`engine` ("docker", the default, or "swarm") is the engine the spec is meant for: keys it
+cannot honour are problems (see gitdeploy.spec.scheduling).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from gitdeploy.spec.fields import get_int, get_name, get_str
 from gitdeploy.spec.model import Service, Spec
 from gitdeploy.spec.names import alias_collisions, name_problem
 from gitdeploy.spec.repofiles import repo_path
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE, check_engine_name
 from gitdeploy.spec.secrets import SecretStore
 from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SPEC_FILE, SpecSource
@@ -34,29 +38,34 @@ UNSUPPORTED_TOP_KEYS = {
 NOT_IN_REPO = "remove it; declare the file with `file: PATH` (a file of the repository)"
 
 
-def load_spec(source: SpecSource, secrets: SecretStore | None = None) -> Spec:
-    """The spec of `source`. Raises SpecInvalid listing every problem when there is any."""
-    spec, problems = _load(source, secrets)
+def load_spec(source: SpecSource, secrets: SecretStore | None = None, engine: str = DEFAULT_ENGINE) -> Spec:
+    """The spec of `source` for `engine`. Raises SpecInvalid listing every problem when there is any."""
+    spec, problems = _load(source, secrets, engine)
     if problems or spec is None:
         raise SpecInvalid(problems)
     return spec
 
 
-def validate_spec(source: SpecSource, secrets: SecretStore | None = None) -> list[Problem]:
-    """Every problem of the spec in `source`, sorted by file and position (empty when valid)."""
-    return _load(source, secrets)[1]
+def validate_spec(
+    source: SpecSource, secrets: SecretStore | None = None, engine: str = DEFAULT_ENGINE
+) -> list[Problem]:
+    """Every problem of the spec in `source` for `engine`, sorted by file and position (empty when valid)."""
+    return _load(source, secrets, engine)[1]
 
 
-def _load(source: SpecSource, secrets: SecretStore | None) -> tuple[Spec | None, list[Problem]]:
+def _load(source: SpecSource, secrets: SecretStore | None, engine: str) -> tuple[Spec | None, list[Problem]]:
+    check_engine_name(engine)
     r = Report(SPEC_FILE)
-    spec, problems = _load_unsorted(r, source, secrets)
+    spec, problems = _load_unsorted(r, source, secrets, engine)
     problems.sort(key=lambda p: (p.file != SPEC_FILE, p.file, p.line, p.column))
     if r.dropped:
         problems.append(Problem(f"and {r.dropped:,} more problems (only the first {len(problems):,} are listed)"))
     return spec, problems
 
 
-def _load_unsorted(r: Report, source: SpecSource, secrets: SecretStore | None) -> tuple[Spec | None, list[Problem]]:
+def _load_unsorted(
+    r: Report, source: SpecSource, secrets: SecretStore | None, engine: str
+) -> tuple[Spec | None, list[Problem]]:
     try:
         data = source.read(SPEC_FILE)
     except FileNotFoundError:
@@ -98,7 +107,7 @@ def _load_unsorted(r: Report, source: SpecSource, secrets: SecretStore | None) -
     groups = top["groups"][1] if "groups" in top else None
     if services is None and groups is None:
         r.at((1, 1), f"{SPEC_FILE} defines no services", "add `services:` (and `groups:` if you need them)")
-    tree = read_tree(r, services, groups)
+    tree = read_tree(r, services, groups, engine)
     _report_alias_collisions(r, tree.drafts, tree.positions)
     checks.limit_ports(r, tree.drafts)
 

@@ -14,6 +14,8 @@ from typing import Literal
 Condition = Literal["service_started", "service_healthy"]
 Order = Literal["start-first", "stop-first"]
 OnFailure = Literal["rollback", "pause"]
+Mode = Literal["replicated", "global"]
+EndpointMode = Literal["vip", "dnsrr"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,37 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a service's tasks may run on a cluster (the swarm engine only)."""
+
+    constraints: tuple[str, ...] = ()  # "node.labels.zone==a", "node.role!=manager" (all must hold)
+    preferences: tuple[str, ...] = ()  # attributes to spread over, in order ("node.labels.zone")
+    max_replicas_per_node: int = 0  # 0 = no limit
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """CPUs and memory: a limit or a reservation. None = not set."""
+
+    nano_cpus: int | None = None  # 10**9 = one CPU
+    memory: int | None = None  # bytes
+
+    @property
+    def cpus(self) -> str | None:
+        """The CPUs as a decimal text ("0.5"), exact."""
+        if self.nano_cpus is None:
+            return None
+        whole, frac = divmod(self.nano_cpus, 10**9)
+        return f"{whole}.{frac:09d}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Resources:
+    limits: Amounts = field(default_factory=Amounts)
+    reservations: Amounts = field(default_factory=Amounts)
+
+
+@dataclass(frozen=True)
 class Service:
     """One service, fully inherited from its groups. `path` is its identity ("storefront/web")."""
 
@@ -133,6 +166,11 @@ class Service:
     rollout: Rollout = field(default_factory=Rollout)
     # Paths inside the container whose changes are not tampering (drift detection).
     drift_ignore: tuple[str, ...] = ()
+    resources: Resources | None = None
+    # Scheduling on a cluster (the swarm engine only; see gitdeploy.spec.scheduling).
+    placement: Placement | None = None
+    mode: Mode = "replicated"
+    endpoint_mode: EndpointMode | None = None  # None: the engine's default (vip on swarm)
 
     @property
     def name(self) -> str:

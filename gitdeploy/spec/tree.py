@@ -10,6 +10,7 @@ from typing import Any
 
 from gitdeploy.spec import fields as F
 from gitdeploy.spec import mounts as M
+from gitdeploy.spec import scheduling as S
 from gitdeploy.spec.imageref import image_problem
 from gitdeploy.spec.names import DNS_LABEL_MAX, dns_name
 from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, shown_text
@@ -49,6 +50,10 @@ SERVICE_PARSERS: dict[str, Parser] = {
     "stop_grace_period": lambda r, n, w: F.get_duration(r, n, "stop_grace_period"),
     "rollout": F.parse_rollout,
     "drift_ignore": F.parse_drift_ignore,
+    "resources": S.parse_resources,
+    "placement": S.parse_placement,
+    "mode": S.parse_mode,
+    "endpoint_mode": S.parse_endpoint_mode,
 }
 SERVICE_KEYS = tuple(SERVICE_PARSERS)
 INHERITED_KEYS = ("environment", "labels", "rollout", "restart", "init", "drift_ignore")
@@ -69,8 +74,12 @@ UNSUPPORTED_SERVICE_KEYS: dict[str, str] = {
         "userns_mode uts cap_add cap_drop models"
     ).split()
 } | {
-    "deploy": "use `replicas` and `rollout` on the service instead",
+    "deploy": "write its settings on the service (replicas, rollout, resources, placement, mode, endpoint_mode); "
+              "`gitdeploy import` translates a deploy block",
     "scale": "use `replicas`",
+    "cpus": "use resources: {limits: {cpus: ...}}",
+    "mem_limit": "use resources: {limits: {memory: ...}}",
+    "mem_reservation": "use resources: {reservations: {memory: ...}}",
     "container_name": "remove it; gitdeploy names containers after the system and service path",
     "hostname": "remove it; the service name is its DNS name on the system's network",
     "links": "remove it; services reach each other by name on the system's network",
@@ -125,11 +134,15 @@ class Tree:
     drafts: list[Draft] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     positions: dict[str, Pos] = field(default_factory=dict)  # service and group paths
+    engine: str = S.DEFAULT_ENGINE
 
 
-def read_tree(r: Report, services: Node | None, groups: Node | None) -> Tree:
-    """Every service with its inherited settings, and every group path (parents first)."""
-    tree = Tree()
+def read_tree(r: Report, services: Node | None, groups: Node | None, engine: str = S.DEFAULT_ENGINE) -> Tree:
+    """Every service with its inherited settings, and every group path (parents first).
+
+    Keys that `engine` cannot honour are reported where they are written.
+    """
+    tree = Tree(engine=engine)
     _level(r, tree, services, groups, "", Inherited())
     return tree
 
@@ -222,6 +235,7 @@ def _service(r: Report, tree: Tree, path: str, kpos: Pos, node: Node, inh: Inher
         parsed = SERVICE_PARSERS[key](r, v, what)
         if parsed is not None:
             values[key] = parsed
+    S.check_service(r, found, values, what, tree.engine)
     if "image" in found and "build" in found:
         r.at(found["build"][0], f"{what} has both `image` and `build`", "keep exactly one of them")
     elif "image" not in found and "build" not in found:

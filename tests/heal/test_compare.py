@@ -7,7 +7,7 @@ import copy
 from gitdeploy.heal.compare import config_differences, tampered_paths
 from gitdeploy.live.model import FileChange
 from gitdeploy.spec.identity import Desired, definition_of, hash_definition
-from gitdeploy.spec.model import ConfigFile, Port, Service, Volume
+from gitdeploy.spec.model import ConfigFile, HealthCheck, Port, Service, Volume
 
 IMG = "sha256:" + "a" * 64
 SERVICE = Service(path="web", image="img:1", command=("sleep", "1"), environment=(("LEVEL", "info"),),
@@ -53,7 +53,7 @@ def test_each_setting_is_named_with_expected_and_found():
     got = {f: (want, have) for f, want, have in fields}
     assert got["environment.LEVEL"] == ("info", "debug")
     assert got["environment.EXTRA"] == ("(unset)", "1")
-    assert got["environment.GITDEPLOY_REPLICA"] == ("(unset)", "2")  # only its own index is expected
+    assert got["environment.GITDEPLOY_REPLICA"] == ("1", "2")  # replica 1 is created saying 1
     assert got["resources.memory"] == ("(unset)", "67108864 (64 MiB)")
     assert got["resources.cpus"] == ("(unset)", "0.5")
     assert got["privileged"] == ("(none)", "true")
@@ -77,3 +77,35 @@ def test_tampering_skips_what_the_engine_and_the_spec_explain():
     info = copy.deepcopy(INFO)
     info["HostConfig"]["Init"] = False
     assert "A /sbin/docker-init" in tampered_paths(D, info, changes)
+
+
+def _desired(**changes):
+    s = Service(**{**SERVICE.__dict__, **changes})
+    definition = definition_of(s, IMG, {})
+    return Desired(s, IMG, definition, hash_definition(definition))
+
+
+def test_what_the_engine_takes_from_the_image_is_expected():
+    # `user: ""` and a health check leaving fields at 0 get the image's values at create
+    d = _desired(user="", healthcheck=HealthCheck(("CMD", "true"), interval=2, retries=0))
+    image = IMAGE | {"User": "app", "Healthcheck": {"Test": ["CMD", "false"], "Interval": 9, "Retries": 4,
+                                                    "StartPeriod": 30_000_000_000}}
+    info = copy.deepcopy(INFO)
+    info["Config"] |= {"User": "app", "Labels": {"vendor": "x", "io.gitdeploy.definition": d.definition_json()},
+                       "Healthcheck": {"Test": ["CMD", "true"], "Interval": 2_000_000_000, "Timeout": 3_000_000_000,
+                                       "Retries": 4, "StartPeriod": 30_000_000_000}}
+    assert config_differences(d, 1, info, image, "sys", "production") == (None, [])
+    info["Config"]["Healthcheck"]["Retries"] = 0
+    _, fields = config_differences(d, 1, info, image, "sys", "production")
+    assert [f for f, _, _ in fields] == ["healthcheck"]
+
+
+def test_the_replica_variable_is_the_replicas_own_index():
+    info = copy.deepcopy(INFO)
+    info["Config"]["Env"] = ["LEVEL=info", "PATH=/bin"]
+    assert diffs(info)[1] == [("environment.GITDEPLOY_REPLICA", "1", "(unset)")]
+    # a spec that sets the variable itself gets the index all the same (the engine edge overrides it)
+    d = _desired(environment=(("LEVEL", "info"), ("GITDEPLOY_REPLICA", "x")))
+    info["Config"]["Env"] = ["LEVEL=info", "PATH=/bin", "GITDEPLOY_REPLICA=2"]
+    info["Config"]["Labels"]["io.gitdeploy.definition"] = d.definition_json()
+    assert config_differences(d, 2, info, IMAGE, "sys", "production") == (None, [])

@@ -8,9 +8,10 @@ import pytest
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.spec.compose_import import import_compose
-from gitdeploy.spec.model import ConfigFile, Dependency, Port, Rollout, Volume
+from gitdeploy.spec.load import load_spec, validate_spec
+from gitdeploy.spec.model import Amounts, ConfigFile, Dependency, Placement, Port, Resources, Rollout, Volume
 
-from .helpers import load
+from .helpers import load, source
 
 COMPOSE = textwrap.dedent(
     """\
@@ -62,10 +63,11 @@ def test_import_translates_and_warns():
         "volume 'data': options ['driver'] dropped; gitdeploy creates plain local volumes",
         "secret 'pw': 'file' dropped; secret values never live in the repository, provide the value on the deploying host",
         "service 'web': deploy.replicas became `replicas`",
-        "service 'web': deploy.update_config.delay dropped",
+        "service 'web': deploy.update_config.delay dropped "
+        "(gitdeploy starts the next batch once the last one passed its health gate)",
         "service 'web': deploy.update_config became `rollout`",
         "service 'web': deploy.restart_policy became `restart: on-failure:3`",
-        "service 'web': deploy.resources dropped (not supported by gitdeploy)",
+        "service 'web': deploy.resources became `resources`",
         "service 'web': 'container_name' dropped (remove it; gitdeploy names containers after the system and service path)",
         "service 'web': 'links' dropped (remove it; services reach each other by name on the system's network)",
         "service 'web': bind mount './nginx.conf' became a config mounted read-only at /etc/nginx/nginx.conf; "
@@ -144,3 +146,125 @@ def test_hostile_compose_files_are_refused_with_a_position(text, fragment):
 def test_system_names_from_compose_have_no_dots():
     text, _ = import_compose("name: My.Shop\nservices: {web: {image: x}}\n")
     assert text.startswith("system: my-shop\n")
+
+
+STACK = textwrap.dedent(
+    """\
+    version: "3.8"
+    services:
+      api:
+        image: shop/api:2
+        deploy:
+          mode: replicated
+          replicas: 8
+          endpoint_mode: dnsrr
+          placement:
+            constraints: [node.role == worker, node.labels.zone != c]
+            preferences:
+              - spread: node.labels.zone
+            max_replicas_per_node: 4
+            platforms: [{os: linux, architecture: amd64}]
+          resources:
+            limits: {cpus: "0.50", memory: 256M, pids: 100}
+            reservations: {cpus: "0.25", memory: 128M, generic_resources: [{discrete_resource_spec: {kind: gpu, value: 1}}]}
+          update_config:
+            parallelism: 2
+            delay: 10s
+            order: start-first
+            failure_action: rollback
+            monitor: 30s
+            max_failure_ratio: 0.1
+          rollback_config: {parallelism: 1}
+          labels: {team: shop}
+          restart_policy: {condition: any}
+          frobnicate: yes
+      agent:
+        image: shop/agent:1
+        deploy:
+          mode: global
+          update_config: {parallelism: 0, failure_action: continue}
+      job:
+        image: shop/job:1
+        replicas: 2
+        deploy: {mode: replicated-job, replicas: 3}
+    """
+)
+
+
+def test_stack_deploy_block_maps_onto_service_keys():
+    text, warnings = import_compose(STACK, system="shop")
+    assert warnings == [
+        "top-level 'version' dropped: gitdeploy.yaml has no version",
+        "service 'api': deploy.replicas became `replicas`",
+        "service 'api': deploy.endpoint_mode became `endpoint_mode`, honoured only by the swarm engine "
+        "(validate and deploy with --engine swarm)",
+        "service 'api': deploy.placement.platforms dropped (the image decides the platform)",
+        "service 'api': deploy.placement became `placement`, honoured only by the swarm engine "
+        "(validate and deploy with --engine swarm)",
+        "service 'api': deploy.resources.limits.pids dropped (not supported by gitdeploy)",
+        "service 'api': deploy.resources.reservations.generic_resources dropped (not supported by gitdeploy)",
+        "service 'api': deploy.resources became `resources`",
+        "service 'api': resources.reservations.cpus is honoured only by the swarm engine "
+        "(validate and deploy with --engine swarm)",
+        "service 'api': deploy.update_config.delay dropped "
+        "(gitdeploy starts the next batch once the last one passed its health gate)",
+        "service 'api': deploy.update_config.max_failure_ratio dropped "
+        "(gitdeploy rolls back at the first replica that fails its gate)",
+        "service 'api': deploy.update_config became `rollout`",
+        "service 'api': deploy.rollback_config dropped "
+        "(gitdeploy rolls the whole deploy back with the service's `rollout`)",
+        "service 'api': deploy.labels dropped (service labels of a swarm service; put container labels in `labels`)",
+        "service 'api': deploy.restart_policy became `restart: always`",
+        "service 'api': deploy.frobnicate dropped (not supported by gitdeploy)",
+        "service 'agent': deploy.mode became `mode: global`, honoured only by the swarm engine "
+        "(validate and deploy with --engine swarm)",
+        "service 'agent': deploy.update_config.parallelism 0 (all at once) dropped; "
+        "set rollout.parallelism to the number of replicas",
+        "service 'agent': deploy.update_config.failure_action continue dropped; "
+        "gitdeploy never keeps a failed update (rollout.on_failure: rollback or pause)",
+        "service 'job': deploy.mode replicated-job dropped (gitdeploy runs replicated or global services, not jobs)",
+        "service 'job': deploy.replicas dropped (the service sets `replicas` already)",
+    ]
+    assert "deploy:" not in text and "frobnicate" not in text
+    # the keys take the place of `deploy`, in its order
+    assert text.startswith("system: shop\nservices:\n  api:\n    image: shop/api:2\n    mode: replicated\n"
+                           "    replicas: 8\n    endpoint_mode: dnsrr\n    placement:\n")
+
+
+def test_imported_stack_validates_for_swarm_and_is_refused_by_name_on_docker(tmp_path):
+    text, _ = import_compose(STACK, system="shop")
+    src = source(tmp_path, text)
+    spec = load_spec(src, engine="swarm")
+    api = spec.service("api")
+    assert api.replicas == 8 and api.mode == "replicated" and api.endpoint_mode == "dnsrr"
+    assert api.placement == Placement(("node.role==worker", "node.labels.zone!=c"), ("node.labels.zone",), 4)
+    assert api.resources == Resources(Amounts(500_000_000, 256 << 20), Amounts(250_000_000, 128 << 20))
+    assert api.rollout == Rollout(order="start-first", parallelism=2, monitor=30.0, on_failure="rollback")
+    assert api.restart == "always"
+    assert spec.service("agent").mode == "global"
+    assert spec.service("job").replicas == 2
+    refused = [p.message.split(" (")[0] for p in validate_spec(src)]
+    assert refused == [
+        "endpoint_mode is honoured only by the swarm engine",
+        "placement is honoured only by the swarm engine",
+        "resources.reservations.cpus is honoured only by the swarm engine",
+        "mode: global is honoured only by the swarm engine",
+    ]
+
+
+def test_compose_service_level_limits_become_resources(tmp_path):
+    text, warnings = import_compose(
+        "services:\n  a:\n    image: x\n    mem_limit: 512m\n    cpus: 0.5\n    mem_reservation: 128m\n"
+        "    ports: ['80']\n  b:\n    image: x\n    cpus: 1\n    deploy: {resources: {limits: {memory: 1G}}}\n",
+        system="s")
+    assert warnings == [
+        "service 'a': 'cpus' became `resources.limits.cpus`",
+        "service 'a': 'mem_limit' became `resources.limits.memory`",
+        "service 'a': 'mem_reservation' became `resources.reservations.memory`",
+        "service 'b': deploy.resources became `resources`",
+        "service 'b': 'cpus' dropped (deploy.resources gives the resources)",
+    ]
+    assert text.startswith("system: s\nservices:\n  a:\n    image: x\n    resources:\n")
+    spec = load(tmp_path, text)
+    assert spec.service("a").resources == Resources(Amounts(500_000_000, 512 << 20), Amounts(None, 128 << 20))
+    assert spec.service("b").resources == Resources(Amounts(None, 1 << 30))

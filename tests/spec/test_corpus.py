@@ -21,6 +21,8 @@ import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.errors import EXIT_INVALID, SpecInvalid
+from gitdeploy.spec.load import load_spec
+from gitdeploy.spec.source import open_source
 
 CORPUS = Path(__file__).parent / "corpus"
 RUN = f"cx{uuid.uuid4().hex[:8]}"  # the system name of this run: every engine event is counted by it
@@ -35,6 +37,7 @@ class Case:
     expect: str
     at: str  # "LINE:COL", "FILE:LINE:COL" or "none"
     files: dict[str, bytes] = field(default_factory=dict)
+    engine: str = "docker"  # the engine validation is for (`### engine: swarm`)
 
     @property
     def location(self) -> str | None:
@@ -48,12 +51,14 @@ def read_cases(path: Path) -> list[Case]:
     for line in path.read_text().splitlines(keepends=True):
         if line.startswith("### "):
             key, _, value = line[4:].rstrip("\n").partition(": ")
-            if not value and not key.startswith(("expect", "at", "file")):
+            if not value and not key.startswith(("expect", "at", "file", "engine")):
                 out.append(Case(f"{path.stem}/{key}", b"", "", ""))
             elif key == "expect":
                 out[-1].expect = value.replace("SYSTEM", RUN)
             elif key == "at":
                 out[-1].at = value
+            elif key == "engine":
+                out[-1].engine = value
             elif key == "file":
                 name, _, content = value.partition(" = ")
                 out[-1].files[name] = codecs.escape_decode(content.encode())[0]
@@ -124,6 +129,9 @@ def generated() -> list[Case]:
              "the spec declares more than 65,535 ports", "2:10"),
         Case("gen/unknown-keys-many", (s + web + "".join(f"    k{i}x{'y' * 200}: 1\n" for i in range(3000))).encode(),
              "unknown key 'k0xyyyyy", "5:5"),
+        Case("gen/constraints-101", (s + web + "    placement:\n      constraints:\n"
+                                     + "".join(f"        - node.labels.l{i} == x\n" for i in range(101))).encode(),
+             "placement.constraints has more than 100 entries", "107:11", engine="swarm"),
         Case("gen/long-string-restart", (s + web + "    restart: '" + "x" * 1_000_000 + "'\n").encode(),
              "invalid restart policy 'xxxxxxxx", "5:14"),
     ]
@@ -164,7 +172,10 @@ def test_validate_refuses_with_a_location(case, repos, tmp_path):
     ctx = pipeline.Context(repo=repos[case.name], data_dir=tmp_path / "data")
     start = time.monotonic()
     with pytest.raises(SpecInvalid) as info:
-        pipeline.load(ctx)
+        if case.engine == "docker":
+            pipeline.load(ctx)
+        else:
+            load_spec(open_source(repos[case.name], "HEAD", False), ctx.secrets(), case.engine)
     took = time.monotonic() - start
     # The bar is 5 s on a quiet machine (the slowest case takes about 1.5 s); the suite shares two
     # cores with others, so this only guards against hangs and blow-ups, loosely.
@@ -230,7 +241,8 @@ SAMPLE = list({c.name: c for c in CASES[::20] + [c for c in CASES if c.name in (
 @pytest.mark.parametrize("case", SAMPLE, ids=[c.name for c in SAMPLE])
 def test_cli_validate_exits_2_located(case, repos, tmp_path):
     env = {**os.environ, "GITDEPLOY_HOME": str(tmp_path / "home"), "COLUMNS": "400"}
-    proc = subprocess.run([sys.executable, "-m", "gitdeploy", "--repo", str(repos[case.name]), "validate"],
+    proc = subprocess.run([sys.executable, "-m", "gitdeploy", "--repo", str(repos[case.name]), "validate",
+                           "--engine", case.engine],
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     out = proc.stdout + proc.stderr
     assert proc.returncode == EXIT_INVALID, out[-2000:]

@@ -109,7 +109,8 @@ def test_unknown_and_unsupported_keys_everywhere(tmp_path):
         "gitdeploy.yaml:2:1: 'version' is not supported by gitdeploy (gitdeploy.yaml) (hint: remove it; gitdeploy.yaml has no version)",
         "gitdeploy.yaml:3:1: unknown key 'servics' in gitdeploy.yaml (hint: did you mean 'services'?)",
         "gitdeploy.yaml:8:5: unknown key 'imagee' in service 'web' (hint: did you mean 'image'?)",
-        "gitdeploy.yaml:9:5: 'deploy' is not supported by gitdeploy (service 'web') (hint: use `replicas` and `rollout` on the service instead)",
+        "gitdeploy.yaml:9:5: 'deploy' is not supported by gitdeploy (service 'web') (hint: write its settings on the service (replicas, rollout, resources, placement, mode, endpoint_mode); "
+        "`gitdeploy import` translates a deploy block)",
         "gitdeploy.yaml:10:5: 'network_mode' is not supported by gitdeploy (service 'web') (hint: remove it; every service joins the system's own network)",
         "gitdeploy.yaml:11:5: 'privileged' is not supported by gitdeploy (service 'web') (hint: remove it; gitdeploy does not apply it)",
         "gitdeploy.yaml:12:5: 'container_name' is not supported by gitdeploy (service 'web') (hint: remove it; gitdeploy names containers after the system and service path)",

@@ -13,38 +13,16 @@ would return only the one that failed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.live import labels
+from gitdeploy.live.container_config import NANOSECONDS as NS
+from gitdeploy.live.container_config import REPLICA_ENV  # as on one engine; Swarm fills in the task's slot
 from gitdeploy.live.swarm.names import volume_name
 from gitdeploy.spec.identity import Desired
-from gitdeploy.spec.model import HealthCheck, Port, Service
-
-REPLICA_ENV = "GITDEPLOY_REPLICA"  # as on one engine; Swarm fills in the task's slot
-NS = 1_000_000_000
-
-
-# Placement, Amounts and Resources have the shapes of the spec's own (the spec keys of issue 12,
-# on their way into gitdeploy.spec.model): once there, these go and the spec's are used.
-@dataclass(frozen=True)
-class Placement:
-    constraints: tuple[str, ...] = ()  # "node.role == worker", "node.labels.zone == a"
-    preferences: tuple[str, ...] = ()  # spread descriptors: "node.labels.zone"
-    max_replicas_per_node: int = 0  # 0 = no limit
-
-
-@dataclass(frozen=True)
-class Amounts:
-    nano_cpus: int | None = None  # 10**9 = one CPU
-    memory: int | None = None  # bytes
-
-
-@dataclass(frozen=True)
-class Resources:
-    limits: Amounts = field(default_factory=Amounts)
-    reservations: Amounts = field(default_factory=Amounts)
+from gitdeploy.spec.model import Amounts, HealthCheck, Placement, Port, Resources, Service
 
 
 @dataclass(frozen=True)
