@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from gitdeploy import pipeline
+from gitdeploy.deploy.journal import read as journal_read
 from gitdeploy.history.notes import attempts, deployed_commit
 from tests.hooks.helpers import clean_env, free_port
 from tests.safety.common import svc, web
@@ -89,6 +90,8 @@ def kill_then_rerun(spec_repo, docker_client, base_image, system, target, kill_a
     assert killed.returncode == -9, (kill_at, killed.returncode, killed.stdout, killed.stderr)
     journal = spec_repo.data_dir / "envs" / "production" / "journal.json"
     assert journal.exists(), "a killed deploy leaves its journal"
+    left = journal_read(journal.parent)
+    phases = left.phases if left is not None else []  # how far the killed attempt got, by its own journal
     again = run(spec_repo, "deploy", "--rev", then_rev)
     assert again.returncode == 0, (kill_at, again.stdout, again.stderr)
     said = again.stderr + again.stdout
@@ -101,10 +104,12 @@ def kill_then_rerun(spec_repo, docker_client, base_image, system, target, kill_a
     # interrupted; or ok when it had been verified; or, killed after its own record of a rollback
     # that was verified, that record alone
     assert mine[0].result in ("interrupted", "ok", "rolled-back") and mine[0].trigger != "recover", mine[:2]
+    # (judged by the phases the killed attempt journaled: how many records an attempt writes varies a
+    # little from run to run, e.g. a drain that ends early, so a record count cannot say it)
     if mine[0].result == "ok":  # only when it was killed after its verification
-        assert kill_at >= journal_total(spec_repo) - 2 or then_rev == target
+        assert "verified" in phases or then_rev == target, (kill_at, phases)
     if mine[0].result == "rolled-back":  # only when it was killed after recording itself
-        assert kill_at == journal_total(spec_repo)
+        assert "record" in phases and "rolled-back" in phases, (kill_at, phases)
 
 
 def journal_total(spec_repo) -> int:
