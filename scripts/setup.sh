@@ -48,7 +48,7 @@ case "$job" in
   deps) log "ready: $(gitdeploy --version)";;
   demo) exec gitdeploy demo "$@";;
   test)
-    # headless Chromium renders the dashboard in tests/gitops (Debian's package; only tests need it)
+    # headless Chromium renders the dashboard in tests/hooks (Debian's package; only tests need it)
     command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
     log "ruff"; ruff check gitdeploy webhook tests bench
     log "pytest"; exec python -m pytest -n 2 --dist loadgroup -q "$@";;
