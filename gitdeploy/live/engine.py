@@ -165,6 +165,8 @@ SETTLE_POLL = 0.05
 class Engine:
     """One Docker Engine: the docker implementation of gitdeploy.live.interface.EngineAPI."""
 
+    kind = "docker"
+
     def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None,
                  where: str = "") -> None:
         self.client = client

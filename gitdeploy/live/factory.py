@@ -14,6 +14,7 @@ from typing import Any
 from gitdeploy.live.engine import Engine
 from gitdeploy.live.engine import connect as _docker_client
 from gitdeploy.live.interface import EngineAPI
+from gitdeploy.live.swarm.engine import SwarmEngine
 
 Connection = Any  # what `connect` returns: shared, thread-safe, only ever handed back to open_engine
 
@@ -30,8 +31,12 @@ def connect(docker_host: str | None = None, timeout: int = 300) -> Connection:
 
 
 def open_engine(connection: Connection, data_dir: Path, only: frozenset[str] | None = None,
-                where: str = "") -> EngineAPI:
-    """The engine behind `connection` (from `connect`, or a docker client a test made)."""
+                where: str = "", kind: str = "docker", registry: str | None = None) -> EngineAPI:
+    """The engine behind `connection` (from `connect`, or a docker client a test made): one
+    Docker Engine (`kind` "docker") or the Swarm cluster it manages ("swarm"; `registry`:
+    where built images go so every node can pull them)."""
+    if kind == "swarm":
+        return SwarmEngine(connection, data_dir, only, where, registry)
     return Engine(connection, data_dir, only, where)
 
 

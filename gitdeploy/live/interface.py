@@ -55,6 +55,7 @@ class EventStream(Protocol):
 class EngineAPI(Protocol):
     """One engine (see the module docstring)."""
 
+    kind: str  # "docker" (one Docker Engine) or "swarm" (a cluster, through a manager)
     where: str  # what it is, for messages: its docker_host, or "the local socket"
     data_dir: Path
     only: frozenset[str] | None  # analysis sees only these service paths (None: all)

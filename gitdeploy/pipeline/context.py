@@ -15,6 +15,7 @@ from gitdeploy.plan.model import Plan
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.model import Spec
+from gitdeploy.spec.scheduling import check_engine_name
 from gitdeploy.spec.secrets import SecretStore, load_key
 from gitdeploy.spec.source import SpecSource, open_source
 
@@ -44,16 +45,20 @@ class Context:
     # tests and the server; else connected lazily, on first use
     client: Any = None
     untrusted: bool = False  # planning a fork's pull request: the engine never builds, pulls or starts
+    engine_kind: str = "docker"  # "docker" (one Docker Engine) or "swarm" (docker_host names a manager)
+    registry: str | None = None  # swarm: HOST[:PORT][/PREFIX] that built images are pushed to
 
     def __post_init__(self) -> None:
         check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad
+        check_engine_name(self.engine_kind)
 
     def engine(self, only: frozenset[str] | None = None) -> EngineAPI:
         """The environment's engine (the only way to it); `only` limits analysis to those services.
         Raises GitdeployError when it cannot be reached."""
         if self.client is None:
             self.client = connect(self.docker_host)
-        engine = open_engine(self.client, self.data_dir, only, describe(self.docker_host))
+        engine = open_engine(self.client, self.data_dir, only, describe(self.docker_host), self.engine_kind,
+                             self.registry)
         return engine.untrusted() if self.untrusted else engine
 
     def close(self) -> None:
@@ -84,5 +89,5 @@ class Prepared:
 def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecSource, Spec]:
     """Read and validate the spec at `rev`. Raises SpecInvalid listing every problem."""
     source = open_source(ctx.repo, rev, worktree)
-    return source, load_spec(source, ctx.secrets())
+    return source, load_spec(source, ctx.secrets(), ctx.engine_kind)
 
