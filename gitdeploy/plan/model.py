@@ -126,6 +126,8 @@ class Plan:
     steps: tuple[Step, ...] = field(default=())  # changed services only, dependency-ordered
     prune: tuple[str, ...] = ()  # stopped containers removed once the target is verified
     keep: int = 0  # stopped revisions kept per service for rollback
+    engine: str = "docker"  # what it was planned against: docker (containers) or swarm (services)
+    nodes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # swarm: (service path, the nodes running it today)
 
     @property
     def has_changes(self) -> bool:
