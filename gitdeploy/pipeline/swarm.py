@@ -70,7 +70,8 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     plan = make_plan(spec.system, ctx.env, spec.commit, desired, out, look.live, keep=spec.keep)
     steps = tuple(replace(s, rollout=(), canary=0) for s in plan.steps)  # Swarm's update config rolls out
     plan = replace(plan, steps=steps, prune=(), engine="swarm",
-                   nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())))
+                   nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
+                   images=tuple((d.path, d.image_id) for d in desired))
     return Prepared(source, spec, desired, look.live, plan, scope, dict(look.services))
 
 

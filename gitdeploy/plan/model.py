@@ -128,6 +128,7 @@ class Plan:
     keep: int = 0  # stopped revisions kept per service for rollback
     engine: str = "docker"  # what it was planned against: docker (containers) or swarm (services)
     nodes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # swarm: (service path, the nodes running it today)
+    images: tuple[tuple[str, str], ...] = ()  # swarm: (service path, the image it will run, pinned by digest)
 
     @property
     def has_changes(self) -> bool:
