@@ -52,6 +52,15 @@ sys.path.insert(0, str(ROOT))
 
 PY = sys.executable
 GITDEPLOY = [PY, "-m", "gitdeploy"]
+# Only while the command line has no global --engine/--registry yet: the same CLI, run with the
+# engine selected in its Context (said in the figures when it was used).
+SHIM = r"""
+import functools, sys
+from gitdeploy.cli import app
+app.Context = functools.partial(app.Context, engine_kind="swarm", registry=sys.argv[1])
+sys.argv = ["gitdeploy", *sys.argv[2:]]
+app.cli(prog_name="gitdeploy")
+"""
 ENV_NAME = "production"
 GOOD_COMMAND = ("sleep", "3600")
 BAD_COMMAND = ("sh", "-c", "exit 3")  # runs for an instant, then fails: Swarm's monitor sees it
@@ -207,6 +216,21 @@ class Timing:
     converged: float  # until the process exited and the cluster was as wanted
     rc: int
     output: str = ""
+    waited_for: str = ""  # what the first look after the exit found not yet converged
+
+
+def retried(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """`fn(*args, **kw)`, again after a dropped connection (a loaded engine closes idle ones)."""
+    import requests.exceptions
+
+    for attempt in range(5):
+        try:
+            return fn(*args, **kw)
+        except requests.exceptions.ConnectionError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -219,7 +243,8 @@ class Results:
         self.times.setdefault(scenario, {}).setdefault(tool, []).append(t)
         self.loads.append(os.getloadavg()[0])
         print(f"  {scenario:<14} {tool:<10} exit {t.process:6.2f}s  converged {t.converged:6.2f}s  rc {t.rc}"
-              f"  (load {self.loads[-1]:.1f})", flush=True)
+              f"  (load {self.loads[-1]:.1f})" + (f"  after the exit: {t.waited_for}" if t.waited_for else ""),
+              flush=True)
 
     def median(self, scenario: str, tool: str, what: str = "converged") -> float | None:
         runs = self.times.get(scenario, {}).get(tool)
@@ -240,20 +265,22 @@ class Bench:
                            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
         for k in ("DOCKER_HOST", "GITDEPLOY_ENGINE", "GITDEPLOY_REGISTRY"):
             self.env.pop(k, None)
+        helptext = subprocess.run([*GITDEPLOY, "--help"], capture_output=True, text=True, env=self.env).stdout
+        self.cli_selects_engine = "--engine" in helptext and "--registry" in helptext
 
     # -- observing --------------------------------------------------------------------------
 
     def services(self, tool: str, system: str) -> dict[str, dict[str, Any]]:
         label = f"{SYSTEM_LABEL}={system}" if tool == "gitdeploy" else f"{STACK_LABEL}={system}"
         out = {}
-        for s in self.api.services(filters={"label": label}):
+        for s in retried(self.api.services, filters={"label": label}):
             labels = s["Spec"].get("Labels") or {}
             name = labels.get("io.gitdeploy.service") if tool == "gitdeploy" else s["Spec"]["Name"][len(system) + 1:]
             out[name] = s
         return out
 
     def check(self, tool: str, system: str, want: dict[str, Want]) -> Callable[[], str | None]:
-        return lambda: not_converged(self.services(tool, system), self.api.tasks(), want, self.replicas)
+        return lambda: not_converged(self.services(tool, system), retried(self.api.tasks), want, self.replicas)
 
     def run(self, cmd: list[str], cwd: Path | None, check: Callable[[], str | None] | None,
             expect_rc: int | None = 0, timeout: float = 300.0) -> Timing:
@@ -264,12 +291,13 @@ class Bench:
         if expect_rc is not None and proc.returncode != expect_rc:
             raise SystemExit(f"{' '.join(cmd[-3:])}: exit {proc.returncode}, expected {expect_rc}:\n{output[-3000:]}")
         why = check() if check else None
+        first = why or ""
         while why is not None:
             if time.perf_counter() - t0 > timeout:
                 raise SystemExit(f"not converged after {timeout:.0f}s: {why}\n{output[-2000:]}")
             time.sleep(0.1)
             why = check()
-        return Timing(process, time.perf_counter() - t0, proc.returncode, output)
+        return Timing(process, time.perf_counter() - t0, proc.returncode, output, first)
 
     # -- the two tools ----------------------------------------------------------------------
 
@@ -281,8 +309,11 @@ class Bench:
         (repo / "gitdeploy.yaml").write_text(spec_yaml(system, self.image, v))
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=self.env)
         subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "bench"], check=True, env=self.env)
-        cmd = [*GITDEPLOY, "--engine", "swarm", "--docker-host", self.host, "--registry", self.cluster.registry,
-               "--repo", str(repo), "deploy"]
+        if self.cli_selects_engine:
+            cmd = [*GITDEPLOY, "--engine", "swarm", "--docker-host", self.host, "--registry", self.cluster.registry,
+                   "--repo", str(repo), "deploy"]
+        else:
+            cmd = [PY, "-c", SHIM, self.cluster.registry, "--docker-host", self.host, "--repo", str(repo), "deploy"]
         check = self.check("gitdeploy", system, want) if want is not None else None
         return self.run(cmd, None, check, expect_rc)
 
@@ -352,16 +383,16 @@ class Bench:
         """Remove the system's services, wait until no task container is left on any node, then
         remove its networks, configs and secrets (and gitdeploy's lock config)."""
         label = f"{SYSTEM_LABEL}={system}" if tool == "gitdeploy" else f"{STACK_LABEL}={system}"
-        for s in self.api.services(filters={"label": label}):
-            self.api.remove_service(s["ID"])
+        for s in retried(self.api.services, filters={"label": label}):
+            retried(self.api.remove_service, s["ID"])
         deadline = time.monotonic() + 120
-        while any(c.client(n.index).api.containers(all=True) for c in (self.cluster,) for n in self.cluster.nodes):
+        while any(retried(self.cluster.client(n.index).api.containers, all=True) for n in self.cluster.nodes):
             if time.monotonic() > deadline:
                 print(f"  (containers of {system} still on the nodes after 120 s)")
                 break
             time.sleep(0.2)
         for kind in ("configs", "secrets", "networks"):
-            for obj in getattr(self.api, kind)():
+            for obj in retried(getattr(self.api, kind)):
                 name = obj.get("Name") or obj.get("Spec", {}).get("Name", "")
                 if system in name:
                     remove = {"configs": self.api.remove_config, "secrets": self.api.remove_secret,
@@ -460,6 +491,10 @@ def main() -> None:
         print(f"cluster up in {cluster.timings['up']:.1f}s; {args.services} services x {args.replicas} replicas, "
               f"{args.runs} run(s) per tool", flush=True)
         bench = Bench(cluster, args.services, args.replicas, tmp)
+        if not bench.cli_selects_engine and "gitdeploy" in tools:
+            res.notes.append("- This command line had no global `--engine`/`--registry` yet: gitdeploy ran as the same"
+                             " CLI process with `engine_kind=\"swarm\"` and the registry set in its Context (bench/swarm.py's"
+                             " SHIM).")
         for run in range(args.runs):
             for tool in (tools if run % 2 == 0 else tools[::-1]):
                 bench.sequence(tool, res)
