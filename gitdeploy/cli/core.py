@@ -263,13 +263,16 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     if engine_lock and not (lock and engine_lock.holder and engine_lock.holder.pid == lock.pid):
         console.print(f"[yellow]deploying[/yellow]: {engine_lock.describe()} (engine lock)", markup=True)
     table = Table(title=f"{spec.system} ({ctx.env})")
-    for col in ("service", "replicas", "commit", "health", "kept"):
+    on_cluster = any("nodes" in r for r in rows)
+    for col in ("service", "replicas", "commit", "health", "kept") + (("nodes",) if on_cluster else ()):
         table.add_column(col)
     for r in rows:
         ok = r["running"] == r["wanted"]
         reps = f"[{'green' if ok else 'red'}]{r['running']}/{r['wanted']}[/]"
-        table.add_row(r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-",
-                      str(r["kept"]))
+        cells = [r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-", str(r["kept"])]
+        if on_cluster:
+            cells.append(", ".join(r.get("nodes", ())) or "-")
+        table.add_row(*cells)
     console.print(table)
     console.print(drift["line"], markup=False)
 
