@@ -33,14 +33,18 @@ def pre_receive(ctx: Context, stdin: str, emit: Emit) -> int:
         branch = update.ref.removeprefix("refs/heads/")
         emit(lines.checking_line(len(commits), branch, envs))
         secrets = ctx.secrets()
+        # each engine the branch deploys to: keys one cannot honour are problems (placement on docker)
+        engines = sorted({repoconfig.engine_settings(repo, env).engine or ctx.engine_kind for env in envs})
         for sha in commits:
-            verdict = check_commit(repo, sha, secrets)
-            # History from before gitdeploy may lack a spec; the head must have one.
-            if verdict.missing and sha != update.new:
-                continue
-            if not verdict.ok:
-                failed = True
-                _tell_problems(verdict, emit)
+            for engine in engines:
+                verdict = check_commit(repo, sha, secrets, engine)
+                # History from before gitdeploy may lack a spec; the head must have one.
+                if verdict.missing and sha != update.new:
+                    break
+                if not verdict.ok:
+                    failed = True
+                    _tell_problems(verdict, emit)
+                    break  # one engine's problems are enough for the pusher to act on
     if failed:
         emit(lines.rejected_line())
         return 1
@@ -63,8 +67,14 @@ def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
         if update.deleted:
             continue
         for env in repoconfig.environments_for_ref(repo, update.ref):
-            env_ctx = Context(repo=ctx.repo, env=env, data_dir=ctx.data_dir, docker_host=ctx.docker_host,
-                              secrets_dir=ctx.secrets_dir, client=ctx.client)
+            try:
+                env_ctx = repoconfig.environment_context(ctx, env)
+            except GitdeployError as exc:  # a bad gitdeploy.env.<env>.* setting: this environment only
+                emit(lines.deploying_line(update.new, env, who))
+                for line in lines.error_lines(exc.message, exc.hint):
+                    emit(line)
+                status = 1
+                continue
             ok = _deploy(env_ctx, update.new, update.ref, who, emit)
             status = status or (0 if ok else 1)
     return status
@@ -73,7 +83,7 @@ def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
 def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     emit(lines.deploying_line(sha, ctx.env, who))
     if server_running(ctx.data_dir):
-        job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who)
+        job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who, jobs.engine_of(ctx))
         bound = jobs.follow_seconds()
         emit(lines.queued_line(job_id, bound))
         job = jobs.follow(ctx.data_dir, job_id, emit, timeout=bound, unclaimed=jobs.unclaimed_seconds())
