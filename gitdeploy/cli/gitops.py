@@ -74,7 +74,7 @@ def post_receive_cmd() -> None:
 def pre_commit_cmd() -> None:
     """Validate the staged gitdeploy.yaml (the index) before the commit exists."""
     ctx = click.get_current_context().obj
-    sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_commit(Path.cwd(), stderr_emit)))
+    sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_commit(Path.cwd(), stderr_emit, ctx.engine_kind)))
 
 
 @cli.group("hooks", help="Install gitdeploy's git hooks into a repository.",

@@ -16,6 +16,7 @@ from gitdeploy.hooks.validate import Verdict, check_commit, check_index, new_com
 from gitdeploy.pipeline import Context
 from gitdeploy.render import lines
 from gitdeploy.server.datadir import server_running
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 from gitdeploy.spec.source import SPEC_FILE
 
 PUSHER_VARIABLES = ("GITDEPLOY_PUSHER", "GL_USERNAME", "REMOTE_USER")
@@ -138,13 +139,14 @@ def pusher(repo: git.Repo) -> str:
     return whoami()
 
 
-def pre_commit(repo_path: Path, emit: Emit) -> int:
-    """Block the commit (1) when the staged gitdeploy.yaml is invalid."""
+def pre_commit(repo_path: Path, emit: Emit, engine: str = DEFAULT_ENGINE) -> int:
+    """Block the commit (1) when the staged gitdeploy.yaml is invalid for `engine` (a clone does not
+    know where its branches deploy: the committer's --engine / GITDEPLOY_ENGINE says)."""
     try:
         repo = git.Repo(repo_path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return 0
-    verdict = check_index(repo)
+    verdict = check_index(repo, engine)
     if verdict is None or verdict.ok:
         return 0
     _tell_problems(verdict, emit)

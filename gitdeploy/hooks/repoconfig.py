@@ -9,7 +9,8 @@ directory serves.
 
 With no `gitdeploy.env.*` entries the default is one environment, `production`, deployed from
 `main`. An environment's engine, registry and docker host, where set, win over the hook's
---engine/--registry/--docker-host (GITDEPLOY_ENGINE, GITDEPLOY_REGISTRY, DOCKER_HOST). `gitdeploy hooks install` records the data directory and registers the repository in
+--engine/--registry/--docker-host (GITDEPLOY_ENGINE, GITDEPLOY_REGISTRY, DOCKER_HOST).
+`gitdeploy hooks install` records the data directory and registers the repository in
 `<data dir>/repositories.txt` (one absolute path a line), which the dashboard reads.
 """
 

@@ -81,8 +81,8 @@ def check_commit(repo: git.Repo, sha: str, secrets: SecretStore | None, engine: 
     return _check(GitSource(repo, sha), f"{sha[:7]} {summary}", secrets, engine)
 
 
-def check_index(repo: git.Repo) -> Verdict | None:
-    """Validate the staged spec (the index); None when the index holds no gitdeploy.yaml.
+def check_index(repo: git.Repo, engine: str = DEFAULT_ENGINE) -> Verdict | None:
+    """Validate the staged spec (the index) for `engine`; None when the index holds no gitdeploy.yaml.
 
     The index is written as a tree and wrapped in a throw-away commit object (never referenced,
     collected by `git gc`), so loading reads exactly what the commit would contain. Secrets are
@@ -95,7 +95,7 @@ def check_index(repo: git.Repo) -> Verdict | None:
         return None
     with repo.git.custom_environment(**identity_env(repo)):
         sha = repo.git.commit_tree(tree, "-m", "gitdeploy pre-commit check")
-    return _check(GitSource(repo, sha), "the staged spec", None)
+    return _check(GitSource(repo, sha), "the staged spec", None, engine)
 
 
 def _check(source: GitSource, label: str, secrets: SecretStore | None, engine: str = DEFAULT_ENGINE) -> Verdict:

@@ -15,7 +15,7 @@ from gitdeploy.pipeline import Context
 from gitdeploy.server.datadir import QUEUE_FILE
 from gitdeploy.server.queue import JobQueue
 
-from .helpers import git, gitdeploy
+from .helpers import clean_env, git, gitdeploy
 
 PLACED = "system: s\nservices:\n  web:\n    image: x\n    placement: {constraints: [node.role == worker]}\n"
 
@@ -122,3 +122,15 @@ def test_install_says_where_each_environment_deploys(tmp_path):
     out = gitdeploy("--data-dir", str(tmp_path / "data"), "hooks", "install", str(repo_path), cwd=tmp_path).stdout
     assert "engines: production -> swarm at tcp://manager:2375 (registry reg:5000)" in out
     assert "gitdeploy.env.<name>.engine docker|swarm, .registry HOST[:PORT][/PREFIX], .dockerHost URL" in out
+
+
+def test_pre_commit_validates_for_the_committers_engine(tmp_path):
+    work = tmp_path / "clone"
+    git("init", "-q", "-b", "main", str(work), cwd=tmp_path)
+    gitdeploy("hooks", "install", "--client", str(work), cwd=tmp_path)
+    (work / "gitdeploy.yaml").write_text(PLACED)
+    git("add", "gitdeploy.yaml", cwd=work)
+    blocked = git("commit", "-q", "-m", "placed", cwd=work, check=False)
+    assert blocked.returncode != 0 and "placement is honoured only by the swarm engine" in blocked.stderr
+    git("commit", "-q", "-m", "placed", cwd=work, env=clean_env(GITDEPLOY_ENGINE="swarm"))
+    assert git("rev-list", "--count", "HEAD", cwd=work).stdout.strip() == "1"
