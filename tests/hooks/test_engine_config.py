@@ -134,3 +134,21 @@ def test_pre_commit_validates_for_the_committers_engine(tmp_path):
     assert blocked.returncode != 0 and "placement is honoured only by the swarm engine" in blocked.stderr
     git("commit", "-q", "-m", "placed", cwd=work, env=clean_env(GITDEPLOY_ENGINE="swarm"))
     assert git("rev-list", "--count", "HEAD", cwd=work).stdout.strip() == "1"
+
+
+def test_the_dashboard_reads_a_spec_written_for_the_swarm_engine(tmp_path):
+    from webhook.overview import overview
+
+    data = tmp_path / "data"
+    repo_path = bare(tmp_path)  # no hooks: only what the dashboard reads
+    repoconfig.register(data, repo_path)
+    git("config", "gitdeploy.env.production.engine", "swarm", cwd=repo_path)
+    work = tmp_path / "work"
+    git("clone", "-q", str(repo_path), str(work), cwd=tmp_path)
+    git("checkout", "-q", "-b", "main", cwd=work)
+    (work / "gitdeploy.yaml").write_text(PLACED)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "placed", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    [env] = overview(data, None, None)["repositories"][0]["environments"]
+    assert (env["name"], env["system"]) == ("production", "s")
