@@ -37,7 +37,7 @@ from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.render.result import result_text, result_to_dict
 from gitdeploy.spec.load import load_spec
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
+from gitdeploy.spec.scheduling import ENGINES
 from gitdeploy.spec.source import open_source
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
@@ -86,10 +86,11 @@ def _system_name(text: str) -> str:
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
-@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
-              envvar="GITDEPLOY_ENGINE", help="The engine the spec is for: keys it cannot honour are problems.")
-def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: str) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default=None, show_default="the global --engine",
+              help="The engine the spec is for: keys it cannot honour are problems.")
+def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: str | None) -> None:
     """Check the spec: every problem at once, with file:line:column and a hint."""
+    engine = engine or ctx.engine_kind  # `gitdeploy --engine swarm validate` or GITDEPLOY_ENGINE; a local value wins
     try:
         source = open_source(ctx.repo, rev, worktree)
         spec = load_spec(source, ctx.secrets(), engine)
