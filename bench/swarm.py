@@ -52,15 +52,6 @@ sys.path.insert(0, str(ROOT))
 
 PY = sys.executable
 GITDEPLOY = [PY, "-m", "gitdeploy"]
-# Only while the command line has no global --engine/--registry yet: the same CLI, run with the
-# engine selected in its Context (said in the figures when it was used).
-SHIM = r"""
-import functools, sys
-from gitdeploy.cli import app
-app.Context = functools.partial(app.Context, engine_kind="swarm", registry=sys.argv[1])
-sys.argv = ["gitdeploy", *sys.argv[2:]]
-app.cli(prog_name="gitdeploy")
-"""
 ENV_NAME = "production"
 GOOD_COMMAND = ("sleep", "3600")
 BAD_COMMAND = ("sh", "-c", "exit 3")  # runs for an instant, then fails: Swarm's monitor sees it
@@ -266,8 +257,6 @@ class Bench:
         for k in ("DOCKER_HOST", "GITDEPLOY_ENGINE", "GITDEPLOY_REGISTRY"):
             self.env.pop(k, None)
         self.reruns: list[str] = []  # stack deploys refused "update out of sequence" and run again
-        helptext = subprocess.run([*GITDEPLOY, "--help"], capture_output=True, text=True, env=self.env).stdout
-        self.cli_selects_engine = "--engine" in helptext and "--registry" in helptext
 
     # -- observing --------------------------------------------------------------------------
 
@@ -324,11 +313,8 @@ class Bench:
         (repo / "gitdeploy.yaml").write_text(spec_yaml(system, self.image, v))
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=self.env)
         subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "bench"], check=True, env=self.env)
-        if self.cli_selects_engine:
-            cmd = [*GITDEPLOY, "--engine", "swarm", "--docker-host", self.host, "--registry", self.cluster.registry,
-                   "--repo", str(repo), "deploy"]
-        else:
-            cmd = [PY, "-c", SHIM, self.cluster.registry, "--docker-host", self.host, "--repo", str(repo), "deploy"]
+        cmd = [*GITDEPLOY, "--engine", "swarm", "--docker-host", self.host, "--registry", self.cluster.registry,
+               "--repo", str(repo), "deploy"]
         check = self.check("gitdeploy", system, want) if want is not None else None
         return self.run(cmd, None, check, expect_rc)
 
@@ -508,10 +494,6 @@ def main() -> None:
         print(f"cluster up in {cluster.timings['up']:.1f}s; {args.services} services x {args.replicas} replicas, "
               f"{args.runs} run(s) per tool", flush=True)
         bench = Bench(cluster, args.services, args.replicas, tmp)
-        if not bench.cli_selects_engine and "gitdeploy" in tools:
-            res.notes.append("- This command line had no global `--engine`/`--registry` yet: gitdeploy ran as the same"
-                             " CLI process with `engine_kind=\"swarm\"` and the registry set in its Context (bench/swarm.py's"
-                             " SHIM).")
         for run in range(args.runs):
             for tool in (tools if run % 2 == 0 else tools[::-1]):
                 bench.sequence(tool, res)
