@@ -191,11 +191,22 @@ def not_converged(services: dict[str, dict[str, Any]], tasks: list[dict[str, Any
         desired = [t for t in mine if t.get("DesiredState") == "running"]
         running_at = [t for t in desired if at(t) and t["Status"]["State"] == "running"]
         stale = [t for t in mine if t["Status"]["State"] == "running" and not at(t)]
-        if len(running_at) != replicas or len(desired) != replicas:
+        # more than `replicas` is converged too (every task runs the spec): see `surplus`
+        if len(running_at) < replicas or len(running_at) != len(desired):
             return f"{name}: {len(running_at)}/{replicas} tasks running at {w.version}"
         if stale:
             return f"{name}: {len(stale)} task(s) still running another spec"
     return None
+
+
+def surplus(services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]], replicas: int) -> list[str]:
+    """Services with more tasks meant to run than replicas ("s13: 3 tasks for 2 replicas")."""
+    out = []
+    for name, svc in sorted(services.items()):
+        n = sum(1 for t in tasks if t.get("ServiceID") == svc["ID"] and t.get("DesiredState") == "running")
+        if n > replicas:
+            out.append(f"{name}: {n} tasks for {replicas} replicas")
+    return out
 
 
 # -- the cluster side -----------------------------------------------------------------------
@@ -257,6 +268,7 @@ class Bench:
         for k in ("DOCKER_HOST", "GITDEPLOY_ENGINE", "GITDEPLOY_REGISTRY"):
             self.env.pop(k, None)
         self.reruns: list[str] = []  # stack deploys refused "update out of sequence" and run again
+        self.surplus: list[str] = []  # converged with more tasks than replicas (tool: service: ...)
 
     # -- observing --------------------------------------------------------------------------
 
@@ -270,7 +282,15 @@ class Bench:
         return out
 
     def check(self, tool: str, system: str, want: dict[str, Want]) -> Callable[[], str | None]:
-        return lambda: not_converged(self.services(tool, system), retried(self.api.tasks), want, self.replicas)
+        def look() -> str | None:
+            services, tasks = self.services(tool, system), retried(self.api.tasks)
+            why = not_converged(services, tasks, want, self.replicas)
+            if why is None:
+                for line in surplus(services, tasks, self.replicas):
+                    self.surplus.append(f"{tool}: {line}")
+            return why
+
+        return look
 
     def settle(self, tool: str, system: str, timeout: float = 120.0) -> None:
         """Before a scenario: wait until Swarm has finished the previous one's updates (it moves a
@@ -499,6 +519,9 @@ def main() -> None:
                 bench.sequence(tool, res)
         if "stack" in tools:
             bench.stack_waiting(res)
+        if bench.surplus:
+            res.notes.append("- Converged with more tasks running than replicas (every one at the spec, so counted as"
+                             f" converged): {'; '.join(sorted(set(bench.surplus)))}.")
         if bench.reruns:
             res.notes.append(f"- `docker stack deploy` was refused \"update out of sequence\" {len(bench.reruns)} time(s)"
                              " (Swarm was still moving a service's version) and run again; the time counts.")

@@ -114,6 +114,13 @@ def test_not_converged_says_why(tasks, why):
     assert bench.not_converged(_services(), tasks, WANT, 2) == why
 
 
+def test_more_tasks_than_replicas_all_at_the_spec_is_converged_and_said():
+    tasks = [_task("id0", "v1"), _task("id0", "v1"), _task("id0", "v1"), _task("id1", "v0"), _task("id1", "v0")]
+    assert bench.not_converged(_services(), tasks, WANT, 2) is None
+    assert bench.surplus(_services(), tasks, 2) == ["s0: 3 tasks for 2 replicas"]
+    assert bench.surplus(_services(), tasks[1:], 2) == []
+
+
 def test_an_update_state_is_waited_for():
     tasks = [_task("id0", "v1"), _task("id0", "v1"), _task("id1", "v0"), _task("id1", "v0")]
     want = WANT | {"s0": bench.Want("v1", update="rollback_completed")}
