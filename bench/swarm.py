@@ -22,8 +22,8 @@ repetitions, gitdeploy first in even ones):
   stays new (Swarm rolls back per service). gitdeploy returns every service of the deploy to its
   previous spec and exits 1: measured until exit and every task at the old spec.
 - fail-alone: the same failing change without rollback (the stack: `failure_action: pause`, until
-  the update is `paused`; gitdeploy: `rollout.on_failure: pause`, until it exits 1). The
-  denominator of the rollback target.
+  the good service runs its new tasks and the bad one's update is `paused`; gitdeploy:
+  `rollout.on_failure: pause`, until it exits 1). The denominator of the rollback target.
 
     .venv/bin/python bench/swarm.py [--runs 3] [--services 20] [--replicas 2] [--write]
 
@@ -239,11 +239,13 @@ def retried(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
 class Results:
     times: dict[str, dict[str, list[Timing]]] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
+    tool_loads: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, scenario: str, tool: str, t: Timing) -> None:
         self.times.setdefault(scenario, {}).setdefault(tool, []).append(t)
         self.loads.append(os.getloadavg()[0])
+        self.tool_loads.setdefault(tool, []).append(self.loads[-1])
         print(f"  {scenario:<14} {tool:<10} exit {t.process:6.2f}s  converged {t.converged:6.2f}s  rc {t.rc}"
               f"  (load {self.loads[-1]:.1f})" + (f"  after the exit: {t.waited_for}" if t.waited_for else ""),
               flush=True)
@@ -389,7 +391,8 @@ class Bench:
                 res.add("fail+rollback", tool, t)
                 after = changed.but({GOOD: "v3"})
                 paused = after.but({GOOD: "v4"}, bad=BAD, on_failure="pause")
-                want = {f"s{BAD}": Want(tasks=False, update="paused")}
+                # the good service's update done and the bad one's paused, as gitdeploy's exit means
+                want = {f"s{GOOD}": Want("v4"), f"s{BAD}": Want(tasks=False, update="paused")}
                 res.add("fail-alone", tool, self.stack(system, paused, want))
             else:
                 res.add("fresh", tool, self.gitdeploy(system, base, wants(base)))
@@ -448,8 +451,9 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
         "is the time until the process exited AND the bench saw every task of every service running at the",
         "scenario's spec (the same check for both); `docker stack deploy` returns earlier (its exit in brackets).",
         f"Load average (1 / 5 / 15 min) at the end: {load_text}; 1-minute load after each figure "
-        f"{min(res.loads):.1f} to {max(res.loads):.1f} (median {statistics.median(res.loads):.1f}). The machine was"
-        " shared with other work: the ratios, measured in one alternating run, are what counts.",
+        f"{min(res.loads):.1f} to {max(res.loads):.1f} (median {statistics.median(res.loads):.1f}; "
+        + ", ".join(f"after {t}'s figures {statistics.median(v):.1f}" for t, v in sorted(res.tool_loads.items()))
+        + "). The machine was shared with other work: the ratios, measured in one alternating run, are what counts.",
         "",
         "| scenario | docker stack deploy (exit) | gitdeploy | gitdeploy / stack |",
         "|---|---|---|---|",
@@ -468,7 +472,8 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
         f"rolled back the failed service only and left the other at the new revision, and `docker stack deploy`"
         f" exited {', '.join(map(str, rcs))}; gitdeploy returned both services (every service of the deploy) to the",
         "previous spec, verified, and exited 1. fail-alone: the same failing change, no rollback (stack:",
-        "`failure_action: pause`, until Swarm paused the update; gitdeploy: `rollout.on_failure: pause`, until exit 1).",
+        "`failure_action: pause`, until the good service ran its new tasks and Swarm paused the bad one's update;",
+        "gitdeploy: `rollout.on_failure: pause`, until exit 1).",
         "",
         "Issue 12's targets:",
     ]
@@ -484,7 +489,9 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
     if None not in st_fail:
         lines.append(f"  (the stack's per-service rollback against its own failed update: "
                      f"{st_fail[0] / st_fail[1]:.2f}x)")
-    lines += [*res.notes, ""]
+    if res.notes:
+        lines += ["", "Observed on the way:", *res.notes]
+    lines.append("")
     return "\n".join(lines)
 
 
