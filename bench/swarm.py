@@ -367,7 +367,10 @@ class Bench:
                 f"- `docker stack deploy --detach=false` (the CLI waits for each service itself), once: a fresh deploy"
                 f" returned after {fresh.process:.2f} s; the failing deploy after {t.process:.2f} s, with exit code"
                 f" **{t.rc}**; Swarm's update of s{BAD} was then `{states.get(f's{BAD}')}`, of s{GOOD}"
-                f" `{states.get(f's{GOOD}')}`. The stack's services ran"
+                f" `{states.get(f's{GOOD}')}`"
+                + ("" if states.get(f"s{BAD}") == "rollback_completed" else
+                   f" (Swarm's monitor did not catch s{BAD}'s failing task this time: nothing was rolled back)")
+                + ". The stack's services ran"
                 f" {'images pinned by digest (the CLI resolved the tag: the registry could be asked)' if pinned else 'unpinned tags: ' + ', '.join(sorted(images))}.")
         finally:
             self.cleanup("stack", system)
@@ -479,7 +482,8 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
     ]
     if None not in fresh:
         x = fresh[0] / fresh[1]
-        lines.append(f"- fresh <= 1.0x the stack deploy's time to convergence: {x:.2f}x, {verdict(x <= 1.0)}")
+        lines.append(f"- fresh <= 1.0x the stack deploy's time to convergence: {x:.3f}x ({fresh[0]:.2f} s /"
+                     f" {fresh[1]:.2f} s), {verdict(x <= 1.0)}")
     if noop is not None:
         lines.append(f"- no-op < 0.5 s as a process: {noop:.2f} s, {verdict(noop < 0.5)}")
     if None not in gd_fail:
