@@ -48,3 +48,22 @@ class SwarmEngine:
 
     def _not_here(self, what: str) -> GitdeployError:
         return GitdeployError(f"{what} is not an operation of the swarm engine ({self.where})")
+
+    # -- homeostasis (observe) --
+    # (imports are local so that this block stays apart from the rest of the file)
+
+    def observe_cluster(self, system: str, env: str, node_hosts: dict[str, str] | None = None,
+                        workers: int = 8):  # -> gitdeploy.live.swarm.observe.SwarmObservation
+        """The healer's look at `system` in `env` (gitdeploy.live.swarm.observe): services, tasks,
+        nodes, and the files of each running task's container where its node can be reached."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.observe(self.api, system, env, node_hosts, workers)
+
+    def events(self, system: str, env: str, actions: object = ()):  # -> observe.TaskEvents (an EventStream)
+        """What happens to the system's tasks anywhere in the cluster, from now on (polled: a manager
+        reports no task events, and a node's container events stay on that node). `actions` are
+        the single engine's container events: every change of a task is one here."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.TaskEvents(self.api, system, env)
