@@ -32,11 +32,12 @@ def web(replicas: int = 2, per_node: int = 1) -> Service:
     )
 
 
-def deploy(cluster, system: str, svcs: list[Service]) -> list:
+def deploy(cluster, system: str, svcs: list[Service], follow: bool = True) -> list:
     """Create the services as a deploy would (specs from servicespec, objects from objects), converged."""
     api = cluster.manager.api
     net = names.network_name(system, ENV)
-    api.create_network(net, driver="overlay", attachable=True, labels={labels.SYSTEM: system, labels.ENV: ENV})
+    if not api.networks(names=[net]):
+        api.create_network(net, driver="overlay", attachable=True, labels={labels.SYSTEM: system, labels.ENV: ENV})
     aliases = service_aliases(svcs)
     out = []
     for s in svcs:
@@ -45,8 +46,9 @@ def deploy(cluster, system: str, svcs: list[Service]) -> list:
         sid = services.create(api, service_spec(
             d, name=names.service_name(system, ENV, d.path), system=system, env=ENV, commit="1" * 40,
             image=d.image_id, network=net, aliases=aliases[d.path], configs=configs, secrets=secrets))
-        done = tasks.follow(api, sid, 60)
-        assert done.done, done.explain()
+        if follow:
+            done = tasks.follow(api, sid, 60)
+            assert done.done, done.explain()
         out.append(d)
     return out
 
@@ -129,6 +131,9 @@ def test_hand_edits_killed_tasks_and_tampering_are_found_and_explained(swarm_clu
 def test_extra_and_unmanaged_services_and_a_drained_node(swarm_cluster, swarm_system):
     client, api = swarm_cluster.manager, swarm_cluster.manager.api
     ds = deploy(swarm_cluster, swarm_system, [web(replicas=1, per_node=0)])
+    # a service whose task keeps crashing (Swarm restarts it every 5 s)
+    crashing = deploy(swarm_cluster, swarm_system, [Service(
+        "jobs", image="busybox", command=("sh", "-c", "sleep 0.2; exit 3"), endpoint_mode="dnsrr")], follow=False)
     api_path = Service("api", image="busybox", command=("sleep", "600"), endpoint_mode="dnsrr")
     ds_more = [*ds, desired(api_path, image_id=swarm_cluster.base_image)]
     mode0 = docker.types.ServiceMode("replicated", replicas=0)
@@ -138,7 +143,7 @@ def test_extra_and_unmanaged_services_and_a_drained_node(swarm_cluster, swarm_sy
     client.services.create(swarm_cluster.base_image, ["sleep", "600"], mode=mode0,
                            name=names.service_name(swarm_system, ENV, "api"),
                            labels={labels.SYSTEM: swarm_system, labels.ENV: "staging"})
-    found = look(swarm_cluster, swarm_system, ds_more).drifts
+    found = [d for d in look(swarm_cluster, swarm_system, ds_more).drifts if d.service != "jobs"]
     assert [(d.kind, d.service, d.field) for d in found] == [
         ("missing", "api", "service"), ("extra", "old", "service"), ("unmanaged", "api", "name")]
     assert "a service of system" in found[2].explanation and "(staging)" in found[2].explanation
@@ -160,3 +165,11 @@ def test_extra_and_unmanaged_services_and_a_drained_node(swarm_cluster, swarm_sy
     finally:
         node.reload()
         node.update(dict(node.attrs["Spec"], Availability="active"))
+
+    # the crashing task: said each time with its exit, and that it keeps failing
+    def failing():
+        return [d for d in look(swarm_cluster, swarm_system, crashing).drifts
+                if d.kind in ("exited", "restarting") and "3 times" in d.explanation]
+
+    (d,) = until(failing, timeout=40, step=1.0)
+    assert d.service == "jobs" and "non-zero exit (3)" in d.explanation
