@@ -187,8 +187,12 @@ def fix(
     if before.frozen:
         return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
     todo = [d for d in before.drifts if d.repairable and d.service and (only is None or d.service in only)]
+    if before.engine == "swarm":
+        todo = [d for d in todo if swarm.by_deploy(d)]
     if not todo:
-        why = "no drift" if before.clean else "nothing gitdeploy can repair (see the unmanaged containers)"
+        why = ("no drift" if before.clean else "nothing a deploy repairs: Swarm replaces tasks that ended by itself, "
+               "and unmanaged services and nodes need a person" if before.engine == "swarm"
+               else "nothing gitdeploy can repair (see the unmanaged containers)")
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
     tainted = before.tainted(services)

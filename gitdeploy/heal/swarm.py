@@ -98,6 +98,15 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
     return Findings(tuple(drifts), tuple(notes), tuple(sorted(obs.unchecked.items())), running)
 
 
+def by_deploy(d: Drift) -> bool:
+    """Whether a deploy of the deployed commit repairs `d`: a service's spec (it is sent again), a
+    missing or extra service. A task that ended is Swarm's to replace (it does, by itself), and a
+    node's state is the cluster's."""
+    if d.kind in ("config", "image"):
+        return d.field != "task"  # a task on an older template: Swarm's own update is under way
+    return (d.kind, d.field) in (("missing", "service"), ("extra", "service"))
+
+
 # -- the service's spec ---------------------------------------------------------------------------------
 
 
