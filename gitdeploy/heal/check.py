@@ -195,7 +195,8 @@ def fix(
                else "nothing gitdeploy can repair (see the unmanaged containers)")
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
-    tainted = before.tainted(services)
+    # on a cluster a deploy repairs by sending the spec again: no task is its to replace
+    tainted = frozenset() if before.engine == "swarm" else before.tainted(services)
     still_verified(ctx, target.commit)
     # ... and once more under the environment's lock, right before anything changes: a deploy that
     # finished meanwhile moved the verified revision, and repairing to the old one would undo it.
