@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ class Prepared:
     live: Live
     plan: Plan
     only: frozenset[str] | None = None  # the services in scope (None: all)
+    # a cluster: its services (path -> gitdeploy.live.swarm.engine.ServiceState) as planned against,
+    # which a rollback gives back exactly
+    services: Mapping[str, Any] = field(default_factory=dict)
 
 
 

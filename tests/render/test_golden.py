@@ -71,6 +71,9 @@ def _cases() -> dict[str, Callable[[], str]]:
         "plan.md": lambda: plan.plan_markdown(v.PLAN),
         "plan.json": lambda: plan.plan_json(v.PLAN),
         "plan-no-changes.txt": lambda: plan.plan_text(v.EMPTY_PLAN),
+        "plan-swarm.txt": lambda: plan.plan_text(v.SWARM_PLAN),
+        "plan-swarm.md": lambda: plan.plan_markdown(v.SWARM_PLAN),
+        "plan-swarm.json": lambda: plan.plan_json(v.SWARM_PLAN),
         "plan-no-changes.md": lambda: plan.plan_markdown(v.EMPTY_PLAN),
         "plan-no-changes.json": lambda: plan.plan_json(v.EMPTY_PLAN),
         # drift

@@ -75,6 +75,15 @@ PLAN = Plan(
     prune=(cid(7), cid(8)), keep=2,
 )
 EMPTY_PLAN = Plan("shop", "staging", None, (_DB,))
+# the same changes planned against a Swarm cluster: Swarm's update config rolls out, nodes and digests shown
+SWARM_PLAN = Plan(
+    system="shop", env="production", commit=COMMIT, changes=(_DB, _API, _WEB, _LEGACY),
+    steps=(Step("api", _API, order="stop-first", parallelism=1), Step("shop/web", _WEB, after=("api",), parallelism=0),
+           Step("legacy", _LEGACY)),
+    engine="swarm", nodes=(("api", ("node1", "node2")), ("legacy", ("node2",)), ("shop/web", ())),
+    images=(("api", "registry.example:5000/shop/api:1.4@sha256:" + "a" * 64),
+            ("shop/web", "registry.example:5000/gd-shop/shop-web:5f2c@sha256:" + "b" * 64)),
+)
 
 EVENTS = (
     Event(T0, "", "step-start", "deploying 0123456 to production"),
