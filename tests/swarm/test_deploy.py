@@ -4,13 +4,15 @@ across nodes, the whole-stack rollback, the Knight test, the lock, rollback by r
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import time
 
 import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.errors import GitdeployError
-from gitdeploy.history.notes import deployed_commit, open_repo
+from gitdeploy.history.notes import attempts, deployed_commit, open_repo
 from gitdeploy.live import labels
 from gitdeploy.live.enginelock import Holder
 from gitdeploy.pipeline import Context
@@ -218,3 +220,52 @@ def test_a_hand_edit_is_planned_as_a_replacement_field_by_field(cluster_repo, sw
     assert any(f.field.endswith("Env.ROGUE") and f.old == "1" for f in change.fields), change.fields
     assert pipeline.deploy(ctx).ok
     assert not pipeline.prepare(ctx).plan.has_changes
+
+
+KILLED_DEPLOY = """
+import sys
+from pathlib import Path
+from gitdeploy import pipeline
+from gitdeploy.pipeline import Context
+ctx = Context(repo=Path(sys.argv[1]), data_dir=Path(sys.argv[2]), registry=sys.argv[3], docker_host=sys.argv[4],
+              engine_kind="swarm")
+sys.exit(0 if pipeline.deploy(ctx).ok else 1)
+"""
+
+
+@pytest.mark.parametrize("killed_after", [3, 5], ids=["first-service-sent", "verified-not-recorded"])
+def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluster_repo, swarm_cluster, swarm_system,
+                                                                         killed_after):
+    """Kill it and look: SIGKILL right after the journal's record `killed_after` (1 intent, 2 execute,
+    3 api sent, 4 worker sent, 5 verified), then look, then run again."""
+    image = swarm_cluster.base_image
+
+    def version(v: str) -> dict:
+        return spec(swarm_system, {"api": sleeper(image, environment={"V": v}),
+                                   "worker": sleeper(image, environment={"V": v}, depends_on=["api"])})
+
+    first = cluster_repo.commit(version("1"))
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    second = cluster_repo.commit(version("2"))
+    env = {"PATH": "/usr/bin:/bin", "GITDEPLOY_FAILPOINT": f"journal:{killed_after}", "HOME": str(cluster_repo.root)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_DEPLOY, str(cluster_repo.root), str(cluster_repo.data_dir),
+                             swarm_cluster.registry, swarm_cluster.nodes[0].host], env=env, capture_output=True,
+                            text=True, timeout=240)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    # the look: the verified revision is still the first, and the cluster is not at it (api was sent)
+    repo = open_repo(cluster_repo.root)
+    assert deployed_commit(repo, "production") == first
+    assert not pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok
+
+    # the next run recovers first (back to the verified revision, the killed attempt recorded), then deploys
+    events: list[str] = []
+    result = pipeline.deploy(ctx, on_event=lambda ev: events.append(f"{ev.kind}: {ev.message}"))
+    assert result.ok, result.failure
+    assert any(e.startswith("recovery: recovered") or "was deployed and verified before" in e for e in events), events
+    assert deployed_commit(repo, "production") == second
+    assert pipeline.check_verified(ctx, pipeline.prepare(ctx, second)).ok
+    results = [a.result for a in attempts(repo, "production") if a.commit == second]  # newest first
+    assert results[0] == "ok", results
+    assert results[1] == ("ok" if killed_after == 5 else "interrupted"), results
