@@ -17,6 +17,7 @@ A task that failed once and was replaced is no drift (Swarm did its job): it is 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from gitdeploy.heal.model import Drift
 from gitdeploy.live import labels
 from gitdeploy.live.engine import service_aliases
 from gitdeploy.live.swarm import compare
+from gitdeploy.live.swarm.engine import HALTED
 from gitdeploy.live.swarm.names import network_name, object_name, service_name
 from gitdeploy.live.swarm.nodes import Node, moved
 from gitdeploy.live.swarm.observe import SwarmObservation, ours
@@ -76,7 +78,7 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
                 drifts.append(Drift(d.path, other["Spec"]["Name"], other["ID"], "extra", "service",
                                     f"one service {name}", other["Spec"]["Name"],
                                     f"{other['Spec']['Name']} is a second service labeled as {d.path}"))
-        sent = expected_spec(d, system, env, obs, aliases.get(d.path, (d.path.replace("/", "-"),)), svc)
+        sent = expected_spec(d, system, env, aliases.get(d.path, ()))
         drifts += spec_drift(d.path, svc, sent, obs.networks)
         task_drifts, task_notes, n = task_findings(d, svc, obs.tasks.get(svc["ID"], ()), by_node, obs)
         drifts += task_drifts
@@ -110,36 +112,33 @@ def by_deploy(d: Drift) -> bool:
 # -- the service's spec ---------------------------------------------------------------------------------
 
 
-def expected_spec(d: Desired, system: str, env: str, obs: SwarmObservation, aliases: tuple[str, ...],
-                  live: Mapping[str, Any]) -> dict[str, Any]:
-    """The ServiceSpec a deploy of `d` sends, with the live service's commit label (a service a
-    later deploy left unchanged keeps the commit that last changed it). Configs and secrets are
-    found by their content names; one that is gone has no ID (and shows as drift)."""
-    fps = {v["name"]: v["fingerprint"] for v in d.definition.get("secrets", {}).values()}
-    configs = {c.source: _mounted(obs.configs, object_name(system, env, c.source, c.digest))
-               for c in d.service.configs}
-    secrets = {x.name: _mounted(obs.secrets, object_name(system, env, x.name, fps.get(x.name, "")))
-               for x in d.service.secrets}
-    commit = ((live.get("Spec") or {}).get("Labels") or {}).get(labels.COMMIT, "")
-    return service_spec(d, name=service_name(system, env, d.path), system=system, env=env, commit=commit,
+def expected_spec(d: Desired, system: str, env: str, aliases: tuple[str, ...]) -> dict[str, Any]:
+    """The ServiceSpec a deploy of `d` sends (as SwarmEngine.planned_spec makes it: configs and
+    secrets by their content names, the network by name)."""
+    fps = {v["name"]: v["fingerprint"] for v in (d.definition.get("secrets") or {}).values()}
+    configs = {c.source: Mounted("", object_name(system, env, c.source, c.digest)) for c in d.service.configs}
+    secrets = {x.name: Mounted("", object_name(system, env, x.name, fps.get(x.name, ""))) for x in d.service.secrets}
+    return service_spec(d, name=service_name(system, env, d.path), system=system, env=env, commit="",
                         image=d.image_id, network=network_name(system, env), aliases=aliases,
                         configs=configs, secrets=secrets)
 
 
-def _mounted(ids: Mapping[str, str], name: str) -> Mounted:
-    return Mounted(ids.get(name, "(missing)"), name)
-
-
-def _engine_filled(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """`spec` without what the engine fills in by itself when a client sends a spec back (the restart
-    delay's default), so a hand edit shows only what the hand changed."""
-    out = dict(spec)
-    task = dict(out.get("TaskTemplate") or {})
-    policy = dict(task.get("RestartPolicy") or {})
+def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A ServiceSpec without what may differ while the service is the same, as the deploy path
+    compares (SwarmEngine.spec_drift): the commit label (a service a later deploy left unchanged
+    keeps the commit that last changed it), a halt's note, config and secret IDs (their names
+    are their contents) - and the restart delay Swarm writes in by itself when a client sends a
+    spec back, so a hand edit shows only what the hand changed."""
+    out = copy.deepcopy(dict(spec))
+    out["Labels"] = {k: v for k, v in (out.get("Labels") or {}).items() if k not in (labels.COMMIT, HALTED)}
+    task = out.get("TaskTemplate") or {}
+    container = task.get("ContainerSpec") or {}
+    for kind, key in (("Configs", "ConfigID"), ("Secrets", "SecretID")):
+        for ref in container.get(kind) or []:
+            ref.pop(key, None)
+    policy = task.get("RestartPolicy") or {}
     if policy.get("Delay") == RESTART_DELAY:
         del policy["Delay"]
-        task["RestartPolicy"] = policy
-        out["TaskTemplate"] = task
     return out
 
 
@@ -186,7 +185,7 @@ def spec_drift(path: str, live: Mapping[str, Any], sent: Mapping[str, Any], netw
     """The fields where the live service is not what a deploy sends (a hand edit)."""
     name = live["Spec"]["Name"]
     out = []
-    for swarm_field, want, have in compare.drift(_engine_filled(sent), _engine_filled(live["Spec"]), networks):
+    for swarm_field, want, have in compare.drift(comparable(sent), comparable(live["Spec"]), networks):
         words = field_words(swarm_field)
         kind = "image" if words == "image" else "config"
         how = ("`docker service scale`" if words == "replicas" else "`docker service update`")

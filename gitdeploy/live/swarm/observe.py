@@ -1,9 +1,8 @@
 """The healer's look at a Swarm cluster, as plain values (gitdeploy.heal.swarm decides from them).
 
 From the manager: every service (for names and ports other services hold), the tasks of the
-system's services (current and Swarm's recent history), the nodes, and the IDs of the system's
-network, configs and secrets (so the ServiceSpec gitdeploy would send can be compared with the
-live one). From each node's own engine: `docker diff` and `inspect` of the containers of the
+system's services (current and Swarm's recent history), the nodes, and the ID of the system's
+network (so the ServiceSpec gitdeploy would send can be compared with the live one). From each node's own engine: `docker diff` and `inspect` of the containers of the
 system's running tasks - a task's container lives on its node, which the manager cannot look
 into. The manager's own node is always reachable (it is the engine `--docker-host` names); any
 other node only through an endpoint the environment lists (`node_hosts`: node hostname -> docker
@@ -42,8 +41,6 @@ class SwarmObservation:
     tasks: Mapping[str, tuple[dict[str, Any], ...]]  # the system's services' tasks, by service ID
     nodes: tuple[swarm_nodes.Node, ...]
     networks: Mapping[str, str]  # the system network's name -> ID
-    configs: Mapping[str, str]  # the system's Swarm configs: name -> ID
-    secrets: Mapping[str, str]  # ... and secrets
     now: float  # the manager's clock (task timestamps are on it)
     inspects: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # task container ID -> inspect
     diffs: Mapping[str, list[FileChange]] = field(default_factory=dict)  # task container ID -> docker diff
@@ -70,9 +67,6 @@ def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[st
             for t in api.tasks(filters={"service": [s["ID"] for s in mine]}):
                 if t.get("ServiceID") in tasks:
                     tasks[t["ServiceID"]] += (t,)
-        flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
-        configs = {c["Spec"]["Name"]: c["ID"] for c in api.configs(filters=flt)}
-        secrets = {x["Spec"]["Name"]: x["ID"] for x in api.secrets(filters=flt)}
         net = network_name(system, env)
         networks = {n["Name"]: n["Id"] for n in api.networks(names=[net]) if n.get("Name") == net}
         now = engine_time(api)
@@ -91,7 +85,7 @@ def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[st
                 running.setdefault(t.get("NodeID", ""), []).append(cid)
     inspects, diffs, unchecked = _files(api, here, cluster, running, node_hosts or {}, workers,
                                         connect or _connect)
-    return SwarmObservation(services, tasks, cluster, networks, configs, secrets, now, inspects, diffs, unchecked)
+    return SwarmObservation(services, tasks, cluster, networks, now, inspects, diffs, unchecked)
 
 
 def _connect(host: str) -> docker.APIClient:
