@@ -73,6 +73,13 @@ class CheckReport:
     def services(self) -> set[str]:
         return {d.service for d in self.drifts if d.service}
 
+    def repairs(self, only: Set[str] | None = None) -> list[Drift]:
+        """The drift a repair deploy cures (of the services in `only`, default all). On a cluster
+        that is a service's spec, a missing or extra service: Swarm replaces a task that ended by
+        itself, and a node is the cluster's."""
+        return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)
+                and (self.engine != "swarm" or swarm.by_deploy(d))]
+
     def tainted(self, only: Set[str] | None = None) -> frozenset[str]:
         """Container IDs to replace: drift inside them that starting or keeping cannot cure."""
         return frozenset(d.container_id for d in self.drifts if d.kind in REPLACE_KINDS and d.container_id
@@ -186,9 +193,7 @@ def fix(
         return FixOutcome(before, before, skipped=f"a deploy is in progress ({before.deploying})")
     if before.frozen:
         return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
-    todo = [d for d in before.drifts if d.repairable and d.service and (only is None or d.service in only)]
-    if before.engine == "swarm":
-        todo = [d for d in todo if swarm.by_deploy(d)]
+    todo = before.repairs(only)
     if not todo:
         why = ("no drift" if before.clean else "nothing a deploy repairs: Swarm replaces tasks that ended by itself, "
                "and unmanaged services and nodes need a person" if before.engine == "swarm"

@@ -41,6 +41,18 @@ def run(repo: SpecRepo, cluster, *args: str):
     return CliRunner().invoke(cli, base + list(args), catch_exceptions=False)
 
 
+def swarm_ctx(repo: SpecRepo, cluster) -> Context:
+    return Context(repo=repo.root, env=ENV, data_dir=repo.data_dir, docker_host=cluster.nodes[0].host,
+                   engine_kind="swarm", registry=cluster.registry)
+
+
+def wait(predicate, events: list, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, [(e.kind, e.message) for e in events]
+        time.sleep(0.2)
+
+
 def web(cluster, system: str):
     return cluster.manager.services.get(names.service_name(system, ENV, "web"))
 
@@ -78,20 +90,31 @@ def test_a_hand_edited_service_is_found_and_fixed(tmp_path, swarm_cluster, swarm
     assert "EXTRA=1" not in env and "MODE=test" in env
     assert run(repo, swarm_cluster, "check").exit_code == 0
 
+    # `watch --mode heal` does the same by itself, woken by the edit
+    events = []
+    watcher = Watcher(swarm_ctx(repo, swarm_cluster), mode="heal", interval=30, policy=Policy(), on_event=events.append)
+    watcher.start()
+    try:
+        wait(lambda: watcher.listening.is_set() and watcher.last_report is not None, events)
+        svc = web(swarm_cluster, swarm_system)
+        svc.update(env=[*svc.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"], "EXTRA=2"])
+        wait(lambda: any(e.kind == "repaired" and e.service == "web" for e in events), events, 90)
+    finally:
+        watcher.stop()
+    assert any(e.kind == "drift" and "environment.EXTRA is 2" in e.message for e in events)
+    env = web(swarm_cluster, swarm_system).attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "EXTRA=2" not in env and "MODE=test" in env
+
 
 def test_a_killed_task_is_reported_and_replaced_and_tampering_found_with_node_endpoints(
         tmp_path, swarm_cluster, swarm_system):
     repo = deployed(tmp_path, swarm_cluster, swarm_system)
-    ctx = Context(repo=repo.root, env=ENV, data_dir=repo.data_dir, docker_host=swarm_cluster.nodes[0].host,
-                  engine_kind="swarm", registry=swarm_cluster.registry)
     events = []
-    watcher = Watcher(ctx, mode="report", interval=30, policy=Policy(), on_event=events.append)
+    watcher = Watcher(swarm_ctx(repo, swarm_cluster), mode="report", interval=30, policy=Policy(),
+                      on_event=events.append)
     watcher.start()
     try:
-        deadline = time.monotonic() + 30
-        while not watcher.listening.is_set() or watcher.last_report is None:
-            assert time.monotonic() < deadline, events
-            time.sleep(0.1)
+        wait(lambda: watcher.listening.is_set() and watcher.last_report is not None, events)
         assert watcher.last_report.clean, watcher.last_report
         victim = task_container(swarm_cluster, web(swarm_cluster, swarm_system), 2)
         victim.kill()
@@ -99,10 +122,7 @@ def test_a_killed_task_is_reported_and_replaced_and_tampering_found_with_node_en
         def said(kind: str, text: str = "") -> bool:
             return any(e.kind == kind and text in e.message for e in events)
 
-        deadline = time.monotonic() + 60
-        while not (said("drift", "non-zero exit (137) (killed) on node2") and said("clean")):
-            assert time.monotonic() < deadline, [(e.kind, e.message) for e in events]
-            time.sleep(0.2)
+        wait(lambda: said("drift", "non-zero exit (137) (killed) on node2") and said("clean"), events, 60)
     finally:
         watcher.stop()
     assert tasks.follow(swarm_cluster.manager.api, web(swarm_cluster, swarm_system).id, 30).done
