@@ -269,3 +269,26 @@ def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluste
     results = [a.result for a in attempts(repo, "production") if a.commit == second]  # newest first
     assert results[0] == "ok", results
     assert results[1] == ("ok" if killed_after == 5 else "interrupted"), results
+
+
+def test_status_rows_name_the_nodes_and_down_removes_services_network_and_objects(cluster_repo, swarm_cluster,
+                                                                                 swarm_system):
+    from gitdeploy.render.status import service_rows
+
+    image = swarm_cluster.base_image
+    cluster_repo.commit({"app.conf": "x=1\n", **spec(swarm_system, {"api": httpd(
+        image, "v1", configs=[{"source": "app.conf", "target": "/etc/app.conf"}])})})
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    rows = service_rows(ctx.engine().analyze(swarm_system, "production"), {"api": 2})
+    assert rows[0]["running"] == 2 and rows[0]["nodes"] == sorted(n.hostname for n in swarm_cluster.nodes)
+    assert rows[0]["health"] == ["healthy"]
+
+    gone = pipeline.down(ctx)
+    assert (gone.containers, gone.networks) == (2, 1)
+    flt = {"label": f"{labels.SYSTEM}={swarm_system}"}
+    assert swarm_cluster.manager.services.list(filters=flt) == []
+    left = swarm_cluster.manager.networks.list(filters=flt)
+    assert left == [], [(n.name, n.attrs.get("Scope"), n.attrs.get("Driver"), n.attrs.get("Labels")) for n in left]
+    assert swarm_cluster.manager.configs.list(filters=flt) == []
+    assert pipeline.prepare(ctx).plan.summary() == "1 to create"  # the next deploy creates it again

@@ -304,10 +304,15 @@ class SwarmEngine:
         return [EngineObject(n["Name"], n["Id"], n.get("Labels") or {}) for n in raw]
 
     def remove_network(self, net: EngineObject) -> None:
-        deadline = time.monotonic() + 30  # released once the tasks that used it are gone
+        """Remove an overlay network and wait until the manager has let it go (Swarm removes it
+        once the tasks that used it are gone; until then a removal is refused, or accepted and
+        still listed)."""
+        deadline = time.monotonic() + 30
         while True:
             try:
                 self.api.remove_network(net.id)
+                while time.monotonic() < deadline and self.api.networks(ids=[net.id]):
+                    time.sleep(0.3)
                 return
             except docker.errors.NotFound:
                 return
