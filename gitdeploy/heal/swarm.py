@@ -75,9 +75,10 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
             continue
         for other in found:
             if other is not svc:
-                drifts.append(Drift(d.path, other["Spec"]["Name"], other["ID"], "extra", "service",
+                drifts.append(Drift(d.path, other["Spec"]["Name"], other["ID"], "extra", "duplicate",
                                     f"one service {name}", other["Spec"]["Name"],
-                                    f"{other['Spec']['Name']} is a second service labeled as {d.path}"))
+                                    f"{other['Spec']['Name']} is a second service labeled as {d.path}; "
+                                    "remove it (docker service rm)"))
         sent = expected_spec(d, system, env, aliases.get(d.path, ()))
         drifts += spec_drift(d.path, svc, sent, obs.networks)
         task_drifts, task_notes, n = task_findings(d, svc, obs.tasks.get(svc["ID"], ()), by_node, obs)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 
+import docker.types
 from click.testing import CliRunner
 
 from gitdeploy.cli import cli
 from gitdeploy.heal.loop import Policy, Watcher
+from gitdeploy.live import labels
 from gitdeploy.live.swarm import names, tasks
 from gitdeploy.pipeline import Context
 from tests.specrepo import SpecRepo
@@ -83,9 +85,18 @@ def test_a_hand_edited_service_is_found_and_fixed(tmp_path, swarm_cluster, swarm
         ("config", "environment.EXTRA", "(none)", "1")]
     assert report["engine"] == "swarm" and report["unchecked"] == {"node2": report["unchecked"]["node2"]}
 
+    # and a service with the system's labels that the spec does not have
+    swarm_cluster.manager.services.create(
+        swarm_cluster.base_image, ["sleep", "600"], name=f"{swarm_system}_{ENV}_old",
+        labels={labels.SYSTEM: swarm_system, labels.ENV: ENV, labels.SERVICE: "old"},
+        mode=docker.types.ServiceMode("replicated", replicas=0))
+    assert [(d["kind"], d["service"]) for d in json.loads(run(repo, swarm_cluster, "check", "--json").output)[
+        "drift"]] == [("config", "web"), ("extra", "old")]
+
     fixed = run(repo, swarm_cluster, "fix")
     assert fixed.exit_code == 0, fixed.output
     assert "no drift" in fixed.output
+    assert not swarm_cluster.manager.services.list(filters={"name": f"{swarm_system}_{ENV}_old"})
     env = web(swarm_cluster, swarm_system).attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert "EXTRA=1" not in env and "MODE=test" in env
     assert run(repo, swarm_cluster, "check").exit_code == 0
