@@ -31,6 +31,7 @@ from gitdeploy.deploy.result import StepOutcome
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.swarm.engine import HALTED, ServiceState, SwarmEngine
+from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
 from gitdeploy.plan.model import Op, Step
 from gitdeploy.spec.identity import Desired
@@ -44,7 +45,7 @@ def step_deadline(d: Desired) -> float:
     """How long a service's tasks may take to converge: its deadline (or monitor) per batch."""
     s = d.service
     r = s.rollout
-    batch = max(1, r.parallelism or s.replicas or 1)
+    batch = max(1, parallelism(s) or s.replicas or 1)
     batches = math.ceil(max(1, s.replicas) / batch)
     return FOLLOW_SLACK + batches * (max(r.deadline, r.monitor) + r.monitor)
 

@@ -24,6 +24,7 @@ from gitdeploy.deploy.swarm import SwarmRunner, restore, verify
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.live.engine import Cancel, aliases_for
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
+from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
 from gitdeploy.pipeline.context import Context, Prepared
 from gitdeploy.plan.diff import diff
@@ -68,7 +69,9 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
         if path not in planned:  # e.g. scaled to 0 by a halt: no task, still a service to remove
             out.append(ServiceChange(path, "remove", "no longer in the spec", "", st.progress.ready, 0))
     plan = make_plan(spec.system, ctx.env, spec.commit, desired, out, look.live, keep=spec.keep)
-    steps = tuple(replace(s, rollout=(), canary=0) for s in plan.steps)  # Swarm's update config rolls out
+    # Swarm's update config rolls out (servicespec.update_config): no canary, its own parallelism
+    steps = tuple(replace(s, rollout=(), canary=0, parallelism=parallelism(by_path[s.path].service) if s.path in by_path
+                          else 0) for s in plan.steps)
     plan = replace(plan, steps=steps, prune=(), engine="swarm",
                    nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
                    images=tuple((d.path, d.image_id) for d in desired))

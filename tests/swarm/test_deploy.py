@@ -7,6 +7,7 @@ import base64
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,8 +161,16 @@ def test_knight_8_replicas_on_2_nodes_one_node_fails_everything_back_with_its_ol
     assert first.verification.headline(None).startswith("8/8 tasks") and first.verification.nodes == 2
 
     cluster_repo.commit({"app.conf": "version=v2\n"})
-    result = pipeline.deploy(ctx)
-    assert not result.ok and result.rolled_back and result.rollback_verified, result.failure
+    # as a user meets it: the command, its exit code and what it says
+    cli = subprocess.run([str(Path(sys.executable).parent / "gitdeploy"), "--engine", "swarm",
+                          "--docker-host", swarm_cluster.nodes[0].host, "--registry", swarm_cluster.registry,
+                          "--repo", str(cluster_repo.root), "--data-dir", str(cluster_repo.data_dir), "deploy"],
+                         capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin",
+                                                                             "HOME": str(cluster_repo.root)})
+    out = cli.stdout + cli.stderr
+    assert cli.returncode == 1, out
+    assert "FAILED, rolled back (every service's previous spec restored and verified)" in out, out
+    assert "trade" in out and "8/8 tasks at" in out, out
     trade = service_of(swarm_cluster, swarm_system, "trade")
     running = [t for t in trade.tasks() if t["Status"]["State"] == "running" and t["DesiredState"] == "running"]
     assert len(running) == 8 and len({t["NodeID"] for t in running}) == 2

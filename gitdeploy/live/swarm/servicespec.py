@@ -155,10 +155,21 @@ def service_spec(
     }
 
 
+def parallelism(s: Service) -> int:
+    """Tasks Swarm replaces at once (0: all). As set; else all at once when start-first (the old
+    tasks serve until the new ones run), and half of them (rounded up) when stop-first, so that a
+    stop-first update never takes every replica down together."""
+    if s.rollout.parallelism:
+        return s.rollout.parallelism
+    if s.effective_order == "stop-first" and s.replicas > 1:
+        return (s.replicas + 1) // 2
+    return 0
+
+
 def update_config(s: Service) -> dict[str, Any]:
     """The rollout as Swarm's UpdateConfig; failures pause (gitdeploy rolls back the whole deploy)."""
     return {
-        "Parallelism": s.rollout.parallelism,
+        "Parallelism": parallelism(s),
         "Delay": 0,
         "FailureAction": "pause",
         "Monitor": int(s.rollout.monitor * NS),
