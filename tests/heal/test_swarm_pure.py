@@ -28,3 +28,13 @@ def test_swarm_timestamps_with_nanoseconds_are_read():
     assert timestamp("2026-11-29T20:17:18Z") == pytest.approx(want - 0.7437)
     assert timestamp("0001-01-01T00:00:00Z") < 0
     assert timestamp("") == 0.0
+
+
+def test_a_node_host_that_is_not_node_equals_host_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from gitdeploy.cli import cli
+
+    out = CliRunner().invoke(cli, ["--repo", str(tmp_path), "--data-dir", str(tmp_path / "data"), "check",
+                                   "--node-host", "node2"])
+    assert out.exit_code == 2 and "'node2' is not NODE=HOST" in out.output
