@@ -195,8 +195,7 @@ def fix(
         return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
     todo = before.repairs(only)
     if not todo:
-        why = ("no drift" if before.clean else "nothing a deploy repairs: Swarm replaces tasks that ended by itself, "
-               "and unmanaged services and nodes need a person" if before.engine == "swarm"
+        why = ("no drift" if before.clean else swarm.left_alone(before.drifts) if before.engine == "swarm"
                else "nothing gitdeploy can repair (see the unmanaged containers)")
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)

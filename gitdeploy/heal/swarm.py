@@ -110,6 +110,18 @@ def by_deploy(d: Drift) -> bool:
     return (d.kind, d.field) in (("missing", "service"), ("extra", "service"))
 
 
+def left_alone(drifts: Sequence[Drift]) -> str:
+    """Why a repair deploy leaves `drifts` (none of which it cures) as they are."""
+    why = []
+    if any(d.kind in ("exited", "missing") for d in drifts):
+        why.append("Swarm replaces a task that ended by itself")
+    if any(d.kind in ("tampered", "restarting") for d in drifts):
+        why.append("a tampered or failing task is replaced with `docker service update --force SERVICE`")
+    if any(d.kind in ("unmanaged", "node") or d.field in ("duplicate", "task") for d in drifts):
+        why.append("unmanaged or duplicate services, nodes and Swarm's own updates are a person's to settle")
+    return "nothing a deploy repairs: " + "; ".join(why or ["see the drift"])
+
+
 # -- the service's spec ---------------------------------------------------------------------------------
 
 
