@@ -391,6 +391,25 @@ class SwarmEngine:
     def logs_tail(self, cid: str, lines: int = 5) -> str:
         return ""
 
+    # -- homeostasis (observe) --
+    # (imports are local so that this block stays apart from the rest of the file)
+
+    def observe_cluster(self, system: str, env: str, node_hosts: Mapping[str, str] | None = None,
+                        workers: int = 8):  # -> gitdeploy.live.swarm.observe.SwarmObservation
+        """The healer's look at `system` in `env` (gitdeploy.live.swarm.observe): services, tasks,
+        nodes, and the files of each running task's container where its node can be reached."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.observe(self.api, system, env, node_hosts, workers)
+
+    def events(self, system: str, env: str, actions: Sequence[str] = ()):  # -> observe.TaskEvents (an EventStream)
+        """What happens to the system's tasks anywhere in the cluster, from now on (polled: a manager
+        reports no task events, and a node's container events stay on that node). `actions` are
+        the single engine's container events: every change of a task is one here."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.TaskEvents(self.api, system, env)
+
 
 def _instance(service: dict[str, Any], task: dict[str, Any], path: str, node_names: Mapping[str, str]) -> LiveContainer:
     """One task as an instance: its hash from its own container labels, its commit and
