@@ -24,6 +24,8 @@ from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 from gitdeploy.spec.resolve import resolve
 
+SWARM_REPLACE = frozenset({"tampered", "restarting"})  # on a cluster: drift inside a task (its spec is sent anyway)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -80,9 +82,9 @@ class CheckReport:
         return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)
                 and (self.engine != "swarm" or swarm.by_deploy(d))]
 
-    def tainted(self, only: Set[str] | None = None) -> frozenset[str]:
+    def tainted(self, only: Set[str] | None = None, kinds: Set[str] = REPLACE_KINDS) -> frozenset[str]:
         """Container IDs to replace: drift inside them that starting or keeping cannot cure."""
-        return frozenset(d.container_id for d in self.drifts if d.kind in REPLACE_KINDS and d.container_id
+        return frozenset(d.container_id for d in self.drifts if d.kind in kinds and d.container_id
                          and (only is None or d.service in only))
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,8 +201,9 @@ def fix(
                else "nothing gitdeploy can repair (see the unmanaged containers)")
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
-    # on a cluster a deploy repairs by sending the spec again: no task is its to replace
-    tainted = frozenset() if before.engine == "swarm" else before.tainted(services)
+    # on a cluster a deploy repairs by sending the spec again, and replaces the tasks of a service
+    # with drift inside a task (tampered, failing) by forcing an update
+    tainted = before.tainted(services, kinds=SWARM_REPLACE) if before.engine == "swarm" else before.tainted(services)
     still_verified(ctx, target.commit)
     # ... and once more under the environment's lock, right before anything changes: a deploy that
     # finished meanwhile moved the verified revision, and repairing to the old one would undo it.

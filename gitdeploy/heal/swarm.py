@@ -17,7 +17,6 @@ A task that failed once and was replaced is no drift (Swarm did its job): it is 
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,16 +28,14 @@ from gitdeploy.heal.model import Drift
 from gitdeploy.live import labels
 from gitdeploy.live.engine import service_aliases
 from gitdeploy.live.swarm import compare
-from gitdeploy.live.swarm.engine import HALTED
-from gitdeploy.live.swarm.names import network_name, object_name, service_name
+from gitdeploy.live.swarm.names import service_name
 from gitdeploy.live.swarm.nodes import Node, moved
 from gitdeploy.live.swarm.observe import SwarmObservation, ours
-from gitdeploy.live.swarm.servicespec import Mounted, service_spec
+from gitdeploy.live.swarm.servicespec import planned
 from gitdeploy.spec.identity import Desired
 
 REPEAT_WINDOW = 600.0  # seconds of task history in which repeated failures count
 REPEATED = 3  # failures of one slot's tasks within the window that make it `restarting`
-RESTART_DELAY = 5_000_000_000  # Swarm's own restart delay (ns): the engine writes it in when a client sends the spec back
 FAILED = ("failed", "rejected")
 STARTING = ("new", "pending", "assigned", "accepted", "ready", "preparing", "starting")
 
@@ -79,7 +76,7 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
                                     f"one service {name}", other["Spec"]["Name"],
                                     f"{other['Spec']['Name']} is a second service labeled as {d.path}; "
                                     "remove it (docker service rm)"))
-        sent = expected_spec(d, system, env, aliases.get(d.path, ()))
+        sent = planned(d, system, env, "", aliases.get(d.path, ()))
         drifts += spec_drift(d.path, svc, sent, obs.networks)
         task_drifts, task_notes, n = task_findings(d, svc, obs.tasks.get(svc["ID"], ()), by_node, obs)
         drifts += task_drifts
@@ -103,8 +100,11 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
 
 def by_deploy(d: Drift) -> bool:
     """Whether a deploy of the deployed commit repairs `d`: a service's spec (it is sent again), a
-    missing or extra service. A task that ended is Swarm's to replace (it does, by itself), and a
-    node's state is the cluster's."""
+    missing or extra service, a tampered or failing task (its service's tasks are replaced: a
+    forced update). A task that ended is Swarm's to replace (it does, by itself), and a node's
+    state is the cluster's."""
+    if d.kind in ("tampered", "restarting"):
+        return True
     if d.kind in ("config", "image"):
         return d.field != "task"  # a task on an older template: Swarm's own update is under way
     return (d.kind, d.field) in (("missing", "service"), ("extra", "service"))
@@ -115,44 +115,12 @@ def left_alone(drifts: Sequence[Drift]) -> str:
     why = []
     if any(d.kind in ("exited", "missing") for d in drifts):
         why.append("Swarm replaces a task that ended by itself")
-    if any(d.kind in ("tampered", "restarting") for d in drifts):
-        why.append("a tampered or failing task is replaced with `docker service update --force SERVICE`")
     if any(d.kind in ("unmanaged", "node") or d.field in ("duplicate", "task") for d in drifts):
         why.append("unmanaged or duplicate services, nodes and Swarm's own updates are a person's to settle")
     return "nothing a deploy repairs: " + "; ".join(why or ["see the drift"])
 
 
 # -- the service's spec ---------------------------------------------------------------------------------
-
-
-def expected_spec(d: Desired, system: str, env: str, aliases: tuple[str, ...]) -> dict[str, Any]:
-    """The ServiceSpec a deploy of `d` sends (as SwarmEngine.planned_spec makes it: configs and
-    secrets by their content names, the network by name)."""
-    fps = {v["name"]: v["fingerprint"] for v in (d.definition.get("secrets") or {}).values()}
-    configs = {c.source: Mounted("", object_name(system, env, c.source, c.digest)) for c in d.service.configs}
-    secrets = {x.name: Mounted("", object_name(system, env, x.name, fps.get(x.name, ""))) for x in d.service.secrets}
-    return service_spec(d, name=service_name(system, env, d.path), system=system, env=env, commit="",
-                        image=d.image_id, network=network_name(system, env), aliases=aliases,
-                        configs=configs, secrets=secrets)
-
-
-def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A ServiceSpec without what may differ while the service is the same, as the deploy path
-    compares (SwarmEngine.spec_drift): the commit label (a service a later deploy left unchanged
-    keeps the commit that last changed it), a halt's note, config and secret IDs (their names
-    are their contents) - and the restart delay Swarm writes in by itself when a client sends a
-    spec back, so a hand edit shows only what the hand changed."""
-    out = copy.deepcopy(dict(spec))
-    out["Labels"] = {k: v for k, v in (out.get("Labels") or {}).items() if k not in (labels.COMMIT, HALTED)}
-    task = out.get("TaskTemplate") or {}
-    container = task.get("ContainerSpec") or {}
-    for kind, key in (("Configs", "ConfigID"), ("Secrets", "SecretID")):
-        for ref in container.get(kind) or []:
-            ref.pop(key, None)
-    policy = task.get("RestartPolicy") or {}
-    if policy.get("Delay") == RESTART_DELAY:
-        del policy["Delay"]
-    return out
 
 
 # Swarm's field paths in the spec's words (longest prefix first).
@@ -198,7 +166,7 @@ def spec_drift(path: str, live: Mapping[str, Any], sent: Mapping[str, Any], netw
     """The fields where the live service is not what a deploy sends (a hand edit)."""
     name = live["Spec"]["Name"]
     out = []
-    for swarm_field, want, have in compare.drift(comparable(sent), comparable(live["Spec"]), networks):
+    for swarm_field, want, have in compare.drift(compare.comparable(sent), compare.comparable(live["Spec"]), networks):
         words = field_words(swarm_field)
         kind = "image" if words == "image" else "config"
         how = ("`docker service scale`" if words == "replicas" else "`docker service update`")

@@ -45,6 +45,8 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     """The plan against the cluster (see the module docstring)."""
     look = engine.look(spec.system, ctx.env)
     aliases = aliases_for(spec)
+    # drift inside a task's container (the healer names the container): that task is replaced
+    tainted = {look.tasks_by_container.get(k, k): why for k, why in tainted.items()}
     changes = diff(desired, look.live, tainted)
     by_path = {d.path: d for d in desired}
     out: list[ServiceChange] = []

@@ -150,8 +150,9 @@ def test_a_killed_task_is_reported_and_replaced_and_tampering_found_with_node_en
     assert seeing.exit_code == 3, seeing.output
     assert "tampered" in seeing.output and "A /etc/x" in seeing.output and " on node2: " in seeing.output
     assert "files not checked" not in seeing.output
-    # a deploy sends specs; a task is not its to replace: fix says what to do instead
-    left = run(repo, swarm_cluster, "fix", "--node-host", f"node2={swarm_cluster.nodes[1].host}")
-    assert left.exit_code == 3, left.output
-    assert "nothing run: nothing a deploy repairs: a tampered or failing task is replaced with " \
-           "`docker service update --force SERVICE`" in left.output
+    # fix replaces the service's tasks (a forced update of the same spec): the tampered one is gone
+    fixed = run(repo, swarm_cluster, "fix", "--node-host", f"node2={swarm_cluster.nodes[1].host}")
+    assert fixed.exit_code == 0, fixed.output
+    assert not any(c.id == intruded.id for c in swarm_cluster.client(2).containers.list())
+    clean = run(repo, swarm_cluster, "check", "--node-host", f"node2={swarm_cluster.nodes[1].host}")
+    assert clean.exit_code == 0 and "tampered" not in clean.output, clean.output
