@@ -301,3 +301,14 @@ def test_status_rows_name_the_nodes_and_down_removes_services_network_and_object
     assert left == [], [(n.name, n.attrs.get("Scope"), n.attrs.get("Driver"), n.attrs.get("Labels")) for n in left]
     assert swarm_cluster.manager.configs.list(filters=flt) == []
     assert pipeline.prepare(ctx).plan.summary() == "1 to create"  # the next deploy creates it again
+
+
+def test_a_global_service_runs_one_task_per_node_and_is_then_unchanged(cluster_repo, swarm_cluster, swarm_system):
+    cluster_repo.commit(spec(swarm_system, {"agent": sleeper(swarm_cluster.base_image, mode="global")}))
+    ctx = cluster_repo.ctx()
+    result = pipeline.deploy(ctx)
+    assert result.ok, result.failure
+    assert result.verification.at_target == result.verification.expected == 2
+    assert result.verification.nodes == 2
+    again = pipeline.prepare(ctx)
+    assert not again.plan.has_changes, [(c.path, c.action, c.reason) for c in again.plan.changes]
