@@ -55,7 +55,7 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     for c in changes:
         st = look.services.get(c.path)
         d = by_path.get(c.path)
-        if st is None or d is None:
+        if st is None or d is None or "@sha256:" not in d.image_id:  # a fork's placeholder: no spec to compare
             out.append(c)
             continue
         drift = engine.spec_drift(engine.planned_spec(d, spec, ctx.env, st.commit, aliases.get(d.path, ())),
