@@ -108,7 +108,9 @@ class SwarmRunner(Runner):
         if self.fault:
             self.fault(step, Op("create"))
         self._touch(path)  # before sending: a change cut short may still have landed
-        sid = self.swarm.apply(d, t.spec, t.env, t.commit, tuple(t.aliases.get(path, ())), existing)
+        c = step.change
+        force = bool(c.old_hashes) and all(h.startswith("tainted:") for h in c.old_hashes)  # the same spec
+        sid = self.swarm.apply(d, t.spec, t.env, t.commit, tuple(t.aliases.get(path, ())), existing, force=force)
         self._note(path, "apply", sid)
         self.emit(path, "updated" if existing else "created",
                   f"service {'spec replaced' if existing else 'created'} ({sid[:12]}); following its tasks")

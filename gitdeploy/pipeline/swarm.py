@@ -12,17 +12,18 @@ service as the unit (see gitdeploy.deploy.swarm).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Set
 from dataclasses import replace
 from typing import Any
 
-from gitdeploy.deploy.execute import Fault, Target, describe_error, failures
+from gitdeploy.deploy.execute import Fault, Target, describe_error
 from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.deploy.swarm import SwarmRunner, restore, verify
+from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.live.engine import Cancel, aliases_for
+from gitdeploy.live.model import Live
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
@@ -45,13 +46,16 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     """The plan against the cluster (see the module docstring)."""
     look = engine.look(spec.system, ctx.env)
     aliases = aliases_for(spec)
-    changes = diff(desired, look.live, tainted)
+    # drift inside a task's container (the healer names the container): that task is replaced
+    tainted = {look.tasks_by_container.get(k, k): why for k, why in tainted.items()}
     by_path = {d.path: d for d in desired}
+    changes = [_global(c, by_path[c.path], look.live) if c.path in by_path and by_path[c.path].service.mode == "global"
+               else c for c in diff(desired, look.live, tainted)]
     out: list[ServiceChange] = []
     for c in changes:
         st = look.services.get(c.path)
         d = by_path.get(c.path)
-        if st is None or d is None:
+        if st is None or d is None or "@sha256:" not in d.image_id:  # a fork's placeholder: no spec to compare
             out.append(c)
             continue
         drift = engine.spec_drift(engine.planned_spec(d, spec, ctx.env, st.commit, aliases.get(d.path, ())),
@@ -76,6 +80,20 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
                    nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
                    images=tuple((d.path, d.image_id) for d in desired))
     return Prepared(source, spec, desired, look.live, plan, scope, dict(look.services))
+
+
+def _global(c: ServiceChange, d: Desired, live: Live) -> ServiceChange:
+    """A global service runs one task per usable node, not a count of replicas: it changes when a
+    running task is at another definition (or none runs); how many is Swarm's to say."""
+    running = [x for x in live.of(d.path) if x.running]
+    n = len(running)
+    if not running:
+        return replace(c, action="create", reason="not running yet", replicas_before=0, replicas_after=0, fields=())
+    if any(x.hash != d.hash for x in running):
+        return replace(c, action="replace", replicas_before=n, replicas_after=n,
+                       fields=tuple(f for f in c.fields if f.field != "replicas"))
+    return replace(c, action="unchanged", reason="up to date", replicas_before=n, replicas_after=n, fields=(),
+                   create=(), retire=(), start=(), discard=())
 
 
 def target_of(ctx: Context, prepared: Prepared) -> Target:
@@ -111,49 +129,22 @@ def execute(
 ) -> Result:
     """Execute the plan as a transaction over the whole stack (see the module docstring). Never
     raises for what happens on the cluster: every failure is in the Result."""
-    plan = prepared.plan
     engine = ctx.engine(prepared.only)
     assert isinstance(engine, SwarmEngine)
     cancel = cancel if cancel is not None else Cancel()
-    started = time.time()
     runner = SwarmRunner(engine, target_of(ctx, prepared), prepared.services, on_event=on_event, journal=journal,
                          cancel=cancel, fault=fault, guard=guard)
-    verification: Verification | None = None
-    try:
-        if journal:
-            journal.note(phase="execute")
-        outcomes = runner.run(plan)
-        failure = failures(outcomes) or ("interrupted" if cancel else "")
-    except Exception as exc:  # noqa: BLE001 - e.g. the journal cannot be written: undo what was done
-        outcomes, failure = [], describe_error(exc)
-    if not failure:
-        try:
-            verification = check(ctx, prepared, runner.emit)
-            runner.emit("", "verify", verification.headline(plan.commit))
-            if not verification.ok:
-                failure = "verification failed: " + "; ".join(verification.problems)
-            elif journal:
-                journal.note(phase="verified")
-        except Exception as exc:  # noqa: BLE001 - a lost manager: what ran cannot be known, roll back
-            failure = f"verification could not run: {describe_error(exc)}"
-    if not failure:
-        _prune(engine, prepared, runner.emit)
-        return _result(prepared, True, outcomes, verification, "", started, runner)
-    if cancel:
-        runner.emit("", "interrupted", "interrupted: nothing new is started; rolling back")
-    pause = [o.path for o in outcomes if not o.ok and not o.skipped and _pauses(prepared, o.path)]
-    if pause and not cancel:
-        runner.emit("", "paused", f"on_failure: pause ({', '.join(pause)}): left as it is")
-        return _result(prepared, False, outcomes, verification, failure, started, runner, paused=True)
-    runner.emit("", "rollback-start", f"rolling back every service of this deploy: {failure}")
-    ok, detail = rollback(ctx, prepared, runner.touched, runner.emit, journal)
-    runner.emit("", "rollback-done", detail)
-    if not ok:
-        failure += f"; {detail}"
-    else:
-        failure += f"; restored: {', '.join(runner.touched) or 'nothing had changed'}"
-    return _result(prepared, False, outcomes, verification, failure, started, runner, rolled_back=True,
-                   rollback_verified=ok, interrupted=bool(cancel), restored="every service's previous spec")
+
+    return transact(prepared.plan, Moves(
+        runner=runner,
+        verify=lambda: check(ctx, prepared, runner.emit),
+        prune=lambda: _prune(engine, prepared, runner.emit),
+        rollback=lambda _outcomes: rollback(ctx, prepared, runner.touched, runner.emit, journal),
+        told=lambda: f"restored: {', '.join(runner.touched) or 'nothing had changed'}",
+        pauses=lambda path: _pauses(prepared, path),
+        restored="every service's previous spec",
+        rolling_back="rolling back every service of this deploy",
+    ), cancel, journal)
 
 
 def rollback(ctx: Context, prepared: Prepared, touched: list[str], emit: Callable[[str, str, str], None],
@@ -221,12 +212,6 @@ def _prune(engine: SwarmEngine, prepared: Prepared, emit: Callable[[str, str, st
 def _pauses(prepared: Prepared, path: str) -> bool:
     d = next((d for d in prepared.desired if d.path == path), None)
     return bool(d and d.service.rollout.on_failure == "pause")
-
-
-def _result(prepared: Prepared, ok: bool, outcomes, verification, failure: str, started: float,
-            runner: SwarmRunner, **kw) -> Result:
-    return Result(plan=prepared.plan, ok=ok, outcomes=tuple(outcomes), verification=verification, failure=failure,
-                  duration=time.time() - started, events=tuple(runner.events), **kw)
 
 
 def tainted_map(tainted: Mapping[str, str] | Set[str]) -> dict[str, str]:

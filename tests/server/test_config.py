@@ -171,3 +171,22 @@ def test_a_bad_engine_or_registry_is_a_problem_with_its_line(tmp_path):
     assert f"{path}:8:5: environments.production.registry: registry 'http://reg:5000' is not HOST[:PORT][/PREFIX]" in msg
     assert f"{path}:9:30: environments.staging.engine must be a str, got 3" in msg
     assert f"{path}:9:41: environments.staging.registry: registry 'a b' is not HOST[:PORT][/PREFIX]" in msg
+
+
+def test_a_swarm_environment_lists_its_nodes_engines_for_the_healer(tmp_path):
+    text = MINIMAL.replace("environments: {production: {branch: main}}\n", textwrap.dedent("""\
+        environments:
+          production:
+            branch: main
+            engine: swarm
+            node_hosts: {node2: "tcp://10.99.0.12:2375", node3: "ssh://deploy@node3"}
+          staging: {branch: staging, node_hosts: {node2: 5}}
+        """))
+    path = write(tmp_path, text)
+    with pytest.raises(GitdeployError) as err:
+        load_config(path, environ={})
+    assert f"{path}:9:43: environments.staging.node_hosts.node2 must be a str, got 5" in str(err.value)
+    c = load_config(write(tmp_path, text.replace("{node2: 5}", "{}")), environ={})
+    assert c.environment("production").node_hosts == (("node2", "tcp://10.99.0.12:2375"),
+                                                      ("node3", "ssh://deploy@node3"))
+    assert c.environment("staging").node_hosts == ()

@@ -301,3 +301,30 @@ def test_status_rows_name_the_nodes_and_down_removes_services_network_and_object
     assert left == [], [(n.name, n.attrs.get("Scope"), n.attrs.get("Driver"), n.attrs.get("Labels")) for n in left]
     assert swarm_cluster.manager.configs.list(filters=flt) == []
     assert pipeline.prepare(ctx).plan.summary() == "1 to create"  # the next deploy creates it again
+
+
+def test_a_global_service_runs_one_task_per_node_and_is_then_unchanged(cluster_repo, swarm_cluster, swarm_system):
+    cluster_repo.commit(spec(swarm_system, {"agent": sleeper(swarm_cluster.base_image, mode="global")}))
+    ctx = cluster_repo.ctx()
+    result = pipeline.deploy(ctx)
+    assert result.ok, result.failure
+    assert result.verification.at_target == result.verification.expected == 2
+    assert result.verification.nodes == 2
+    again = pipeline.prepare(ctx)
+    assert not again.plan.has_changes, [(c.path, c.action, c.reason) for c in again.plan.changes]
+
+
+def test_a_fork_pull_request_is_planned_on_the_cluster_without_building_or_pushing(cluster_repo, swarm_cluster,
+                                                                                   swarm_system):
+    from gitdeploy.live.forksafe import NOT_BUILT
+
+    app = {k: v for k, v in sleeper("").items() if k != "image"} | {"build": "app"}
+    cluster_repo.commit({"app/Dockerfile": f"FROM {swarm_cluster.base_image}\nRUN echo built > /built\n",
+                         **spec(swarm_system, {"worker": sleeper(swarm_cluster.base_image), "app": app})})
+    prepared = pipeline.prepare(cluster_repo.ctx(untrusted=True))
+    images = dict(prepared.plan.images)
+    assert images["app"] == NOT_BUILT and images["worker"] == swarm_cluster.base_image
+    assert prepared.plan.summary() == "2 to create"
+    assert swarm_cluster.manager.services.list(filters={"label": f"{labels.SYSTEM}={swarm_system}"}) == []
+    tags = [t for i in swarm_cluster.manager.images.list() for t in i.tags]
+    assert not any(swarm_system in t for t in tags), tags  # nothing built, so nothing to push
