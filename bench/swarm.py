@@ -472,8 +472,8 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
     lines += [
         "",
         "fail+rollback: one service changed fine and one failed (`sh -c 'exit 3'`, monitor 3 s). The stack",
-        f"rolled back the failed service only and left the other at the new revision, and `docker stack deploy`"
-        f" exited {', '.join(map(str, rcs))}; gitdeploy returned both services (every service of the deploy) to the",
+        f"rolled back the failed service only and left the other at the new revision; `docker stack deploy`"
+        f" had exited {', '.join(map(str, rcs))} before. gitdeploy returned both services (every service of the deploy) to the",
         "previous spec, verified, and exited 1. fail-alone: the same failing change, no rollback (stack:",
         "`failure_action: pause`, until the good service ran its new tasks and Swarm paused the bad one's update;",
         "gitdeploy: `rollout.on_failure: pause`, until exit 1).",
