@@ -28,8 +28,11 @@ from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 from gitdeploy.render.lines import crash_markup, error_markup
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+# No emoji codes: a commit message or a value saying ":x:" is printed as it is (and the emoji
+# table is not loaded at every start).
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
+                      width=None if sys.stderr.isatty() else 160)
 
 
 # Which module defines each command: imported only when that command runs, so `gitdeploy plan`
