@@ -31,6 +31,7 @@ from gitdeploy.deploy.result import StepOutcome
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.swarm.engine import HALTED, ServiceState, SwarmEngine
+from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
 from gitdeploy.plan.model import Op, Step
 from gitdeploy.spec.identity import Desired
@@ -44,7 +45,7 @@ def step_deadline(d: Desired) -> float:
     """How long a service's tasks may take to converge: its deadline (or monitor) per batch."""
     s = d.service
     r = s.rollout
-    batch = max(1, r.parallelism or s.replicas or 1)
+    batch = max(1, parallelism(s) or s.replicas or 1)
     batches = math.ceil(max(1, s.replicas) / batch)
     return FOLLOW_SLACK + batches * (max(r.deadline, r.monitor) + r.monitor)
 
@@ -107,7 +108,9 @@ class SwarmRunner(Runner):
         if self.fault:
             self.fault(step, Op("create"))
         self._touch(path)  # before sending: a change cut short may still have landed
-        sid = self.swarm.apply(d, t.spec, t.env, t.commit, tuple(t.aliases.get(path, ())), existing)
+        c = step.change
+        force = bool(c.old_hashes) and all(h.startswith("tainted:") for h in c.old_hashes)  # the same spec
+        sid = self.swarm.apply(d, t.spec, t.env, t.commit, tuple(t.aliases.get(path, ())), existing, force=force)
         self._note(path, "apply", sid)
         self.emit(path, "updated" if existing else "created",
                   f"service {'spec replaced' if existing else 'created'} ({sid[:12]}); following its tasks")

@@ -48,6 +48,9 @@ class Context:
     untrusted: bool = False  # planning a fork's pull request: the engine never builds, pulls or starts
     engine_kind: str = "docker"  # "docker" (one Docker Engine) or "swarm" (docker_host names a manager)
     registry: str | None = None  # swarm: HOST[:PORT][/PREFIX] that built images are pushed to
+    # swarm: the docker host of each node's own engine, by node hostname (the healer looks into task
+    # containers there; the manager's own node needs none)
+    node_hosts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad

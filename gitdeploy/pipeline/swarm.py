@@ -12,18 +12,19 @@ service as the unit (see gitdeploy.deploy.swarm).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Set
 from dataclasses import replace
 from typing import Any
 
-from gitdeploy.deploy.execute import Fault, Target, describe_error, failures
+from gitdeploy.deploy.execute import Fault, Target, describe_error
 from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.deploy.swarm import SwarmRunner, restore, verify
+from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.live.engine import Cancel, aliases_for
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
+from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
 from gitdeploy.pipeline.context import Context, Prepared
 from gitdeploy.plan.diff import diff
@@ -44,6 +45,8 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     """The plan against the cluster (see the module docstring)."""
     look = engine.look(spec.system, ctx.env)
     aliases = aliases_for(spec)
+    # drift inside a task's container (the healer names the container): that task is replaced
+    tainted = {look.tasks_by_container.get(k, k): why for k, why in tainted.items()}
     changes = diff(desired, look.live, tainted)
     by_path = {d.path: d for d in desired}
     out: list[ServiceChange] = []
@@ -68,7 +71,9 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
         if path not in planned:  # e.g. scaled to 0 by a halt: no task, still a service to remove
             out.append(ServiceChange(path, "remove", "no longer in the spec", "", st.progress.ready, 0))
     plan = make_plan(spec.system, ctx.env, spec.commit, desired, out, look.live, keep=spec.keep)
-    steps = tuple(replace(s, rollout=(), canary=0) for s in plan.steps)  # Swarm's update config rolls out
+    # Swarm's update config rolls out (servicespec.update_config): no canary, its own parallelism
+    steps = tuple(replace(s, rollout=(), canary=0, parallelism=parallelism(by_path[s.path].service) if s.path in by_path
+                          else 0) for s in plan.steps)
     plan = replace(plan, steps=steps, prune=(), engine="swarm",
                    nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
                    images=tuple((d.path, d.image_id) for d in desired))
@@ -108,49 +113,22 @@ def execute(
 ) -> Result:
     """Execute the plan as a transaction over the whole stack (see the module docstring). Never
     raises for what happens on the cluster: every failure is in the Result."""
-    plan = prepared.plan
     engine = ctx.engine(prepared.only)
     assert isinstance(engine, SwarmEngine)
     cancel = cancel if cancel is not None else Cancel()
-    started = time.time()
     runner = SwarmRunner(engine, target_of(ctx, prepared), prepared.services, on_event=on_event, journal=journal,
                          cancel=cancel, fault=fault, guard=guard)
-    verification: Verification | None = None
-    try:
-        if journal:
-            journal.note(phase="execute")
-        outcomes = runner.run(plan)
-        failure = failures(outcomes) or ("interrupted" if cancel else "")
-    except Exception as exc:  # noqa: BLE001 - e.g. the journal cannot be written: undo what was done
-        outcomes, failure = [], describe_error(exc)
-    if not failure:
-        try:
-            verification = check(ctx, prepared, runner.emit)
-            runner.emit("", "verify", verification.headline(plan.commit))
-            if not verification.ok:
-                failure = "verification failed: " + "; ".join(verification.problems)
-            elif journal:
-                journal.note(phase="verified")
-        except Exception as exc:  # noqa: BLE001 - a lost manager: what ran cannot be known, roll back
-            failure = f"verification could not run: {describe_error(exc)}"
-    if not failure:
-        _prune(engine, prepared, runner.emit)
-        return _result(prepared, True, outcomes, verification, "", started, runner)
-    if cancel:
-        runner.emit("", "interrupted", "interrupted: nothing new is started; rolling back")
-    pause = [o.path for o in outcomes if not o.ok and not o.skipped and _pauses(prepared, o.path)]
-    if pause and not cancel:
-        runner.emit("", "paused", f"on_failure: pause ({', '.join(pause)}): left as it is")
-        return _result(prepared, False, outcomes, verification, failure, started, runner, paused=True)
-    runner.emit("", "rollback-start", f"rolling back every service of this deploy: {failure}")
-    ok, detail = rollback(ctx, prepared, runner.touched, runner.emit, journal)
-    runner.emit("", "rollback-done", detail)
-    if not ok:
-        failure += f"; {detail}"
-    else:
-        failure += f"; restored: {', '.join(runner.touched) or 'nothing had changed'}"
-    return _result(prepared, False, outcomes, verification, failure, started, runner, rolled_back=True,
-                   rollback_verified=ok, interrupted=bool(cancel), restored="every service's previous spec")
+
+    return transact(prepared.plan, Moves(
+        runner=runner,
+        verify=lambda: check(ctx, prepared, runner.emit),
+        prune=lambda: _prune(engine, prepared, runner.emit),
+        rollback=lambda _outcomes: rollback(ctx, prepared, runner.touched, runner.emit, journal),
+        told=lambda: f"restored: {', '.join(runner.touched) or 'nothing had changed'}",
+        pauses=lambda path: _pauses(prepared, path),
+        restored="every service's previous spec",
+        rolling_back="rolling back every service of this deploy",
+    ), cancel, journal)
 
 
 def rollback(ctx: Context, prepared: Prepared, touched: list[str], emit: Callable[[str, str, str], None],
@@ -218,12 +196,6 @@ def _prune(engine: SwarmEngine, prepared: Prepared, emit: Callable[[str, str, st
 def _pauses(prepared: Prepared, path: str) -> bool:
     d = next((d for d in prepared.desired if d.path == path), None)
     return bool(d and d.service.rollout.on_failure == "pause")
-
-
-def _result(prepared: Prepared, ok: bool, outcomes, verification, failure: str, started: float,
-            runner: SwarmRunner, **kw) -> Result:
-    return Result(plan=prepared.plan, ok=ok, outcomes=tuple(outcomes), verification=verification, failure=failure,
-                  duration=time.time() - started, events=tuple(runner.events), **kw)
 
 
 def tainted_map(tainted: Mapping[str, str] | Set[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from gitdeploy.deploy.execute import Fault, Runner, Target, describe_error, failures
 from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.result import Event, EventSink, Result
+from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification, unfit_containers, verify, verify_restored
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import Cancel, aliases_for, network_name
@@ -101,45 +102,21 @@ def execute(
     plan = prepared.plan
     engine = ctx.engine(prepared.only)
     cancel = cancel if cancel is not None else Cancel()
-    started = time.time()
     runner = Runner(engine, target_of(ctx, prepared), on_event=on_event, journal=journal, cancel=cancel,
                     fault=fault, guard=guard)
-    verification: Verification | None = None
-    try:
-        if journal:
-            journal.note(phase="execute")
-        outcomes = runner.run(plan)
-        failure = failures(outcomes) or ("interrupted" if cancel else "")
-    except Exception as exc:  # noqa: BLE001 - e.g. the journal cannot be written: undo what was done
-        outcomes, failure = [], describe_error(exc)
-    if not failure:
-        try:
-            verification = verify_target(ctx, prepared)
-            runner.emit("", "verify", verification.headline(plan.commit))
-            if not verification.ok:
-                failure = "verification failed: " + "; ".join(verification.problems)
-            elif journal:
-                journal.note(phase="verified")
-        except Exception as exc:  # noqa: BLE001 - a lost engine: what ran cannot be known, roll back
-            failure = f"verification could not run: {describe_error(exc)}"
-    if not failure:
-        _prune(engine, plan, runner)
-        return _result(plan, True, outcomes, verification, "", started, runner)
-    if cancel:
-        runner.emit("", "interrupted", "interrupted: nothing new is started; rolling back")
-    pause = [o.path for o in outcomes if not o.ok and not o.skipped and _pauses(prepared, o.path)]
-    if pause and not cancel:
-        runner.emit("", "paused", f"on_failure: pause ({', '.join(pause)}): left as it is")
-        return _result(plan, False, outcomes, verification, failure, started, runner, paused=True)
-    runner.emit("", "rollback-start", f"rolling back: {failure}")
-    restored, detail = rollback(ctx, prepared, verified_before, runner.emit, journal)
-    runner.emit("", "rollback-done", detail)
-    if restored:
-        discard(engine, runner.created, runner.emit)
-    else:  # said in the result and the record, not only in an event
-        failure += f"; {detail}"
-    return _result(plan, False, outcomes, verification, failure, started, runner, rolled_back=True,
-                   rollback_verified=restored, interrupted=bool(cancel))
+
+    def after_rollback(restored: bool) -> None:
+        if restored:
+            discard(engine, runner.created, runner.emit)
+
+    return transact(plan, Moves(
+        runner=runner,
+        verify=lambda: verify_target(ctx, prepared),
+        prune=lambda: _prune(engine, plan, runner),
+        rollback=lambda _outcomes: rollback(ctx, prepared, verified_before, runner.emit, journal),
+        after_rollback=after_rollback,
+        pauses=lambda path: _pauses(prepared, path),
+    ), cancel, journal)
 
 
 
@@ -297,11 +274,3 @@ def _prune(engine: EngineAPI, plan: Plan, runner: Runner) -> None:
 def _pauses(prepared: Prepared, path: str) -> bool:
     d = next((d for d in prepared.desired if d.path == path), None)
     return bool(d and d.service.rollout.on_failure == "pause")
-
-
-
-def _result(plan: Plan, ok: bool, outcomes, verification, failure: str, started: float, runner: Runner,
-            **kw) -> Result:
-    return Result(plan=plan, ok=ok, outcomes=tuple(outcomes), verification=verification, failure=failure,
-                  duration=time.time() - started, events=tuple(runner.events), **kw)
-

@@ -7,6 +7,7 @@ import base64
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,8 +161,16 @@ def test_knight_8_replicas_on_2_nodes_one_node_fails_everything_back_with_its_ol
     assert first.verification.headline(None).startswith("8/8 tasks") and first.verification.nodes == 2
 
     cluster_repo.commit({"app.conf": "version=v2\n"})
-    result = pipeline.deploy(ctx)
-    assert not result.ok and result.rolled_back and result.rollback_verified, result.failure
+    # as a user meets it: the command, its exit code and what it says
+    cli = subprocess.run([str(Path(sys.executable).parent / "gitdeploy"), "--engine", "swarm",
+                          "--docker-host", swarm_cluster.nodes[0].host, "--registry", swarm_cluster.registry,
+                          "--repo", str(cluster_repo.root), "--data-dir", str(cluster_repo.data_dir), "deploy"],
+                         capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin",
+                                                                             "HOME": str(cluster_repo.root)})
+    out = cli.stdout + cli.stderr
+    assert cli.returncode == 1, out
+    assert "FAILED, rolled back (every service's previous spec restored and verified)" in out, out
+    assert "trade" in out and "8/8 tasks at" in out, out
     trade = service_of(swarm_cluster, swarm_system, "trade")
     running = [t for t in trade.tasks() if t["Status"]["State"] == "running" and t["DesiredState"] == "running"]
     assert len(running) == 8 and len({t["NodeID"] for t in running}) == 2
@@ -269,3 +278,26 @@ def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluste
     results = [a.result for a in attempts(repo, "production") if a.commit == second]  # newest first
     assert results[0] == "ok", results
     assert results[1] == ("ok" if killed_after == 5 else "interrupted"), results
+
+
+def test_status_rows_name_the_nodes_and_down_removes_services_network_and_objects(cluster_repo, swarm_cluster,
+                                                                                 swarm_system):
+    from gitdeploy.render.status import service_rows
+
+    image = swarm_cluster.base_image
+    cluster_repo.commit({"app.conf": "x=1\n", **spec(swarm_system, {"api": httpd(
+        image, "v1", configs=[{"source": "app.conf", "target": "/etc/app.conf"}])})})
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    rows = service_rows(ctx.engine().analyze(swarm_system, "production"), {"api": 2})
+    assert rows[0]["running"] == 2 and rows[0]["nodes"] == sorted(n.hostname for n in swarm_cluster.nodes)
+    assert rows[0]["health"] == ["healthy"]
+
+    gone = pipeline.down(ctx)
+    assert (gone.containers, gone.networks) == (2, 1)
+    flt = {"label": f"{labels.SYSTEM}={swarm_system}"}
+    assert swarm_cluster.manager.services.list(filters=flt) == []
+    left = swarm_cluster.manager.networks.list(filters=flt)
+    assert left == [], [(n.name, n.attrs.get("Scope"), n.attrs.get("Driver"), n.attrs.get("Labels")) for n in left]
+    assert swarm_cluster.manager.configs.list(filters=flt) == []
+    assert pipeline.prepare(ctx).plan.summary() == "1 to create"  # the next deploy creates it again

@@ -197,3 +197,15 @@ def test_a_capped_placement_rolls_out_stop_first_unless_told():
     assert told.effective_order == "start-first"
     assert Service("web", image="x", replicas=2, placement=P(constraints=("node.role==worker",))
                    ).effective_order == "start-first"
+
+
+def test_swarm_parallelism_never_takes_every_replica_down_at_once_by_default():
+    from gitdeploy.live.swarm.servicespec import parallelism
+    from gitdeploy.spec.model import Placement as P
+
+    assert parallelism(Service("w", image="x", replicas=8)) == 0  # start-first: all at once, old ones serve
+    capped = Service("w", image="x", replicas=8, placement=P(max_replicas_per_node=4))  # stop-first
+    assert parallelism(capped) == 4
+    assert parallelism(Service("w", image="x", replicas=3, rollout=Rollout(order="stop-first"))) == 2
+    assert parallelism(Service("w", image="x", replicas=1, rollout=Rollout(order="stop-first"))) == 0
+    assert parallelism(Service("w", image="x", replicas=8, rollout=Rollout(parallelism=2, order="stop-first"))) == 2

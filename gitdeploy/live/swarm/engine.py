@@ -30,9 +30,10 @@ from gitdeploy.live.model import EngineObject, Live, LiveContainer
 from gitdeploy.live.swarm import compare, names, objects, services, tasks
 from gitdeploy.live.swarm import lock as swarm_lock
 from gitdeploy.live.swarm import nodes as swarm_nodes
+from gitdeploy.live.swarm.compare import HALTED, comparable
 from gitdeploy.live.swarm.images import SwarmImages
 from gitdeploy.live.swarm.registry import Registry
-from gitdeploy.live.swarm.servicespec import Mounted, service_spec
+from gitdeploy.live.swarm.servicespec import planned, service_spec
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # within live
     from gitdeploy.live.engine import Cancel
 
 KIND = "swarm"
-HALTED = labels.PREFIX + "halted-replicas"  # on a service a halt scaled to 0: how many it ran
 _ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 _STATES = {"running": "running", "complete": "exited", "shutdown": "exited", "failed": "exited",
            "rejected": "exited", "orphaned": "exited", "remove": "removing"}  # else: on its way (created)
@@ -91,6 +91,7 @@ class Cluster:
     services: dict[str, ServiceState]  # by path
     live: Live
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> hostname
+    tasks_by_container: dict[str, str] = field(default_factory=dict)  # a task's container ID -> the task's ID
 
 
 class SwarmEngine:
@@ -156,7 +157,9 @@ class SwarmEngine:
                 tuple(sorted({node_names.get(n, n[:12]) for n in progress.nodes})), s.get("PreviousSpec"))
             instances += [_instance(s, t, path, node_names) for t in current]
         live = Live(system, env, tuple(sorted(instances, key=lambda c: (c.service, c.replica, c.id))))
-        return Cluster(states, live, node_names)
+        by_container = {cid: t["ID"] for t in all_tasks
+                        if (cid := ((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID"))}
+        return Cluster(states, live, node_names, by_container)
 
     def analyze(self, system: str, env: str, inspect: bool = True) -> Live:
         """Every current task of the system's services in `env`, with its node."""
@@ -180,26 +183,19 @@ class SwarmEngine:
 
     def planned_spec(self, d: Desired, spec: Spec, env: str, commit: str,
                      aliases: tuple[str, ...]) -> dict[str, Any]:
-        """The ServiceSpec a deploy would send for `d`, computed without touching the cluster
-        (configs and secrets by their content names, the network by name): for plans and drift."""
-        configs = {c.source: Mounted("", names.object_name(spec.system, env, c.source, c.digest))
-                   for c in d.service.configs}
-        fps = {v["name"]: v["fingerprint"] for v in (d.definition.get("secrets") or {}).values()}
-        secrets = {x.name: Mounted("", names.object_name(spec.system, env, x.name, fps.get(x.name, "")))
-                   for x in d.service.secrets}
-        return service_spec(d, name=names.service_name(spec.system, env, d.path), system=spec.system, env=env,
-                            commit=commit, image=d.image_id, network=names.network_name(spec.system, env),
-                            aliases=aliases, configs=configs, secrets=secrets)
+        """The ServiceSpec a deploy would send for `d` (servicespec.planned: no cluster touched)."""
+        return planned(d, spec.system, env, commit, aliases)
 
     def spec_drift(self, planned: Mapping[str, Any], live: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         """Where the live ServiceSpec is not what `planned_spec` says, as (field, planned, live);
         the deploy's commit label and the objects' IDs do not count (names carry the contents)."""
-        return compare.drift(_comparable(planned), _comparable(live), self._network_ids())
+        return compare.drift(comparable(planned), comparable(live), self._network_ids())
 
     def apply(self, d: Desired, spec: Spec, env: str, commit: str, aliases: tuple[str, ...],
-              existing: ServiceState | None) -> str:
+              existing: ServiceState | None, force: bool = False) -> str:
         """Create the service of `d`, or replace `existing`'s spec (refused when someone changed
-        that spec since it was read); configs, secrets and the network are made first. Returns the
+        that spec since it was read); configs, secrets and the network are made first. `force`:
+        replace every task even if the spec is the same (tasks with drift inside them). Returns the
         service ID."""
         net = self.ensure_network(spec.system, env)
         with _said(f"creating the configs and secrets of {d.path}"):
@@ -209,6 +205,8 @@ class SwarmEngine:
                             secrets=secrets)
         if existing is None:
             return services.create(self.api, body)
+        if force:
+            body["TaskTemplate"]["ForceUpdate"] = int((existing.spec.get("TaskTemplate") or {}).get("ForceUpdate") or 0) + 1
         services.replace(self.api, existing.id, body, based_on=existing.spec)
         return existing.id
 
@@ -304,10 +302,15 @@ class SwarmEngine:
         return [EngineObject(n["Name"], n["Id"], n.get("Labels") or {}) for n in raw]
 
     def remove_network(self, net: EngineObject) -> None:
-        deadline = time.monotonic() + 30  # released once the tasks that used it are gone
+        """Remove an overlay network and wait until the manager has let it go (Swarm removes it
+        once the tasks that used it are gone; until then a removal is refused, or accepted and
+        still listed)."""
+        deadline = time.monotonic() + 30
         while True:
             try:
                 self.api.remove_network(net.id)
+                while time.monotonic() < deadline and self.api.networks(ids=[net.id]):
+                    time.sleep(0.3)
                 return
             except docker.errors.NotFound:
                 return
@@ -386,6 +389,25 @@ class SwarmEngine:
     def logs_tail(self, cid: str, lines: int = 5) -> str:
         return ""
 
+    # -- homeostasis (observe) --
+    # (imports are local so that this block stays apart from the rest of the file)
+
+    def observe_cluster(self, system: str, env: str, node_hosts: Mapping[str, str] | None = None,
+                        workers: int = 8):  # -> gitdeploy.live.swarm.observe.SwarmObservation
+        """The healer's look at `system` in `env` (gitdeploy.live.swarm.observe): services, tasks,
+        nodes, and the files of each running task's container where its node can be reached."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.observe(self.api, system, env, node_hosts, workers)
+
+    def events(self, system: str, env: str, actions: Sequence[str] = ()):  # -> observe.TaskEvents (an EventStream)
+        """What happens to the system's tasks anywhere in the cluster, from now on (polled: a manager
+        reports no task events, and a node's container events stay on that node). `actions` are
+        the single engine's container events: every change of a task is one here."""
+        from gitdeploy.live.swarm import observe
+
+        return observe.TaskEvents(self.api, system, env)
+
 
 def _instance(service: dict[str, Any], task: dict[str, Any], path: str, node_names: Mapping[str, str]) -> LiveContainer:
     """One task as an instance: its hash from its own container labels, its commit and
@@ -430,18 +452,6 @@ def _when(stamp: str) -> float:
         return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp() if stamp else 0.0
     except ValueError:
         return 0.0
-
-
-def _comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A ServiceSpec without what may differ while the service is the same: the commit label, the
-    halt note, and config/secret IDs (their names are their contents)."""
-    out = copy.deepcopy(dict(spec))
-    out["Labels"] = {k: v for k, v in (out.get("Labels") or {}).items() if k not in (labels.COMMIT, HALTED)}
-    container = (out.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    for kind, key in (("Configs", "ConfigID"), ("Secrets", "SecretID")):
-        for ref in container.get(kind) or []:
-            ref.pop(key, None)
-    return out
 
 
 def instances_by_node(live: Live) -> dict[str, int]:
