@@ -23,6 +23,7 @@ from gitdeploy.deploy.swarm import SwarmRunner, restore, verify
 from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.live.engine import Cancel, aliases_for
+from gitdeploy.live.model import Live
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
@@ -47,13 +48,14 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     aliases = aliases_for(spec)
     # drift inside a task's container (the healer names the container): that task is replaced
     tainted = {look.tasks_by_container.get(k, k): why for k, why in tainted.items()}
-    changes = diff(desired, look.live, tainted)
     by_path = {d.path: d for d in desired}
+    changes = [_global(c, by_path[c.path], look.live) if c.path in by_path and by_path[c.path].service.mode == "global"
+               else c for c in diff(desired, look.live, tainted)]
     out: list[ServiceChange] = []
     for c in changes:
         st = look.services.get(c.path)
         d = by_path.get(c.path)
-        if st is None or d is None:
+        if st is None or d is None or "@sha256:" not in d.image_id:  # a fork's placeholder: no spec to compare
             out.append(c)
             continue
         drift = engine.spec_drift(engine.planned_spec(d, spec, ctx.env, st.commit, aliases.get(d.path, ())),
@@ -78,6 +80,20 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
                    nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
                    images=tuple((d.path, d.image_id) for d in desired))
     return Prepared(source, spec, desired, look.live, plan, scope, dict(look.services))
+
+
+def _global(c: ServiceChange, d: Desired, live: Live) -> ServiceChange:
+    """A global service runs one task per usable node, not a count of replicas: it changes when a
+    running task is at another definition (or none runs); how many is Swarm's to say."""
+    running = [x for x in live.of(d.path) if x.running]
+    n = len(running)
+    if not running:
+        return replace(c, action="create", reason="not running yet", replicas_before=0, replicas_after=0, fields=())
+    if any(x.hash != d.hash for x in running):
+        return replace(c, action="replace", replicas_before=n, replicas_after=n,
+                       fields=tuple(f for f in c.fields if f.field != "replicas"))
+    return replace(c, action="unchanged", reason="up to date", replicas_before=n, replicas_after=n, fields=(),
+                   create=(), retire=(), start=(), discard=())
 
 
 def target_of(ctx: Context, prepared: Prepared) -> Target:

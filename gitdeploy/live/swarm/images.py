@@ -23,6 +23,7 @@ import docker
 import docker.errors
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.live.forksafe import NOT_BUILT, NOT_PULLED, is_untrusted
 from gitdeploy.live.images import ImageResolver, _repo_name
 from gitdeploy.live.swarm import registry as reg
 from gitdeploy.spec.model import Build
@@ -39,6 +40,12 @@ class SwarmImages:
         self._local = ImageResolver(client)
         self._pinned: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def remember(self, pinned: dict[str, str]) -> None:
+        """References already resolved (by what ran before): used as they are, not asked again."""
+        with self._lock:
+            for ref, value in pinned.items():
+                self._pinned.setdefault(ref, value)
 
     def image_id(self, ref: str) -> str:
         """`ref` pinned by digest (see the module docstring). Raises GitdeployError."""
@@ -74,13 +81,18 @@ class SwarmImages:
 
     def _push_local(self, ref: str, local: str) -> str:
         assert self.registry is not None
+        if is_untrusted(self.client):  # a fork's plan pushes nothing to the cluster's registry
+            return NOT_PULLED
         repository, tag = _split_tag(ref)
         if _names_registry(repository):
             repository = repository.split("/", 1)[1]
         return reg.publish(self.api, ref, self.registry, repository, f"{tag}-{reg.content_tag(local)}")
 
     def build(self, system: str, path: str, source: SpecSource, build: Build) -> str:
-        """Build `build.context` at the spec's commit and push it; returns the pinned reference."""
+        """Build `build.context` at the spec's commit and push it; returns the pinned reference
+        (a fork's pull request is only planned: nothing is built, see gitdeploy.live.forksafe)."""
+        if is_untrusted(self.client):
+            return NOT_BUILT
         if self.registry is None:
             raise GitdeployError(
                 f"service {path} is built from the spec (`build:`), and on a cluster every node must "
