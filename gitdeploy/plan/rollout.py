@@ -11,7 +11,8 @@ decides nothing (see gitdeploy.deploy.execute):
   published; only then are as many old ones drained (out of DNS, still serving what they serve)
   and stopped, their aliases restored while stopped so a rollback can start them straight back.
   The engine work of consecutive batches overlaps with the waits: the next batch is created
-  during a gate, started during the drain, and the old ones stop during the next gate;
+  during a gate and started as soon as that gate passed; the old ones are drained, then stopped,
+  during the next gate;
 - stop-first replacement (a host port can only be bound once): per batch, old ones stop first,
   then the new ones are created (published at once), started and gated;
 - create / scale / start: every missing replica at once, then surplus ones stop;
