@@ -176,7 +176,7 @@ class Engine:
         self.where = where or str(getattr(self.api, "base_url", "") or "the local socket")
         self._net_lock = threading.Lock()
         self._networks: set[str] = set()  # ensured during this run: no need to ask again
-        self._left: dict[str, tuple[float, dict]] = {}  # drained: (when it left DNS, its inspection)
+        self._left: dict[str, tuple[float, dict]] = {}  # drained: (when it left DNS, its inspection for settle)
 
     def scoped(self, only: frozenset[str] | None) -> Engine:
         return Engine(self.client, self.data_dir, only, self.where)
@@ -552,7 +552,7 @@ class Engine:
                 if "is not connected" in str(exc.explanation or exc):
                     return  # not running (restarting, exited): nothing resolves to it any more
                 raise
-            self._left[cid] = (time.monotonic(), info)  # settle's quiet time runs from here
+            self._left[cid] = (time.monotonic(), info)  # settle reuses the inspection
             try:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
             except docker.errors.APIError:
@@ -564,7 +564,7 @@ class Engine:
     def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None) -> str:
         """After `drain`: wait until the container serves no client connection any more (at most
         `max_wait` seconds); says how it ended, for the log. "No connection" means none for
-        SETTLE_QUIET seconds since it left DNS (when this engine drained it; else since the first look).
+        SETTLE_QUIET seconds since the first look that found none.
 
         The connections are read from the container's network namespace through the host's /proc
         (its main process's /proc/<pid>/net/tcp{,6}), so this needs the engine on this host and
@@ -579,7 +579,7 @@ class Engine:
             cancelled.wait(max(0.0, max_wait - (time.monotonic() - t0)))
             return f"{why}: waited the full drain of {max_wait:g}s"
 
-        left, info = self._left.pop(cid, (None, None))
+        _, info = self._left.pop(cid, (None, None))
         if max_wait <= 0:
             return "no drain time"
         if info is None:  # not drained by this engine: ask
@@ -612,7 +612,10 @@ class Engine:
             _, drops0 = read()
         except OSError as exc:
             return full(f"cannot read its network namespace ({exc.strerror or exc})")
-        quiet_since: float | None = left  # no connection seen yet: quiet since it left DNS
+        # Quiet counts from the first look that finds no connection, not from when it left DNS: a
+        # client that resolved the name just before may connect a little later (a busy machine
+        # deschedules it between the lookup and the connect), and that request must still be served.
+        quiet_since: float | None = None
         while True:
             try:
                 open_, drops = read()
