@@ -218,6 +218,23 @@ def test_deploy_creates_no_container(repos, tmp_path, docker_client, base_image)
     assert _created(docker_client, since, until) == []
 
 
+def test_deploy_reads_an_invalid_spec_once(repos, tmp_path, docker_client, monkeypatch):
+    """A deploy of an invalid spec parses it once (it was read a second time by prepare, and the
+    slowest cases take seconds), and still refuses it and records the attempt."""
+    from gitdeploy.history.notes import attempts
+    from gitdeploy.pipeline import context
+
+    calls = []
+    real = context.load_spec
+    monkeypatch.setattr(context, "load_spec", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    case = next(c for c in CASES if c.engine == "docker")
+    ctx = pipeline.Context(repo=repos[case.name], data_dir=tmp_path / "data", client=docker_client)
+    with pytest.raises(SpecInvalid):
+        pipeline.deploy(ctx)
+    assert len(calls) == 1
+    assert [a.result for a in attempts(pipeline.open_repo(ctx.repo), "production")][:1] == ["failed"]
+
+
 def test_deploy_counts_creations_it_sees(spec_repo, docker_client):
     """The counter above is not blind: a valid spec of this run's system creates a container."""
     from tests.specrepo import svc
