@@ -3,8 +3,10 @@
     GET /              the page (webhook/dashboard.html: inline CSS and JS, refreshes every 2 s)
     GET /api/state     webhook.overview for the server's data directory
 
-Each environment is shown as it runs on its own engine: the server config's `docker_host` of
-that environment (DOCKER_HOST or the local socket for one it does not name).
+Each environment is shown as it runs on its own engine: the server config's `docker_host`,
+`engine` and `registry` of that environment (DOCKER_HOST or the local socket, one Docker Engine,
+for one it does not name), where the spec repository's git config (`gitdeploy.env.<name>.*`,
+gitdeploy.hooks.repoconfig) does not say otherwise.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.hooks import repoconfig
 from gitdeploy.live.factory import connect
 from gitdeploy.pipeline import Context
 from gitdeploy.server.config import ServerConfig
 from gitdeploy.server.queue import JobQueue
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 from webhook.overview import overview
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,12 @@ def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
         """The context of `env` on its configured engine; raises GitdeployError naming the engine
         when it cannot be reached (the page then says so for that environment only)."""
         configured = config.environment(env)
-        host = configured.docker_host if configured else None
+        ctx = Context(repo=repo, env=env, data_dir=config.data_dir,
+                      docker_host=configured.docker_host if configured else None,
+                      engine_kind=configured.engine if configured else DEFAULT_ENGINE,
+                      registry=configured.registry if configured else None)
+        ctx = repoconfig.environment_context(ctx, env)
+        host = ctx.docker_host
         with guard:
             if host not in connections:
                 last = failed.get(host)
@@ -52,7 +61,8 @@ def dashboard_blueprint(config: ServerConfig, queue: JobQueue) -> Blueprint:
                     failed[host] = (time.monotonic(), exc)
                     raise
             conn = connections[host]
-        return Context(repo=repo, env=env, data_dir=config.data_dir, docker_host=host, client=conn)
+        ctx.client = conn
+        return ctx
 
     @bp.get("/")
     def index() -> Response:

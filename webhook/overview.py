@@ -34,6 +34,7 @@ from gitdeploy.pipeline import Context
 from gitdeploy.render.status import service_rows
 from gitdeploy.server.queue import JobQueue
 from gitdeploy.spec.load import load_spec
+from gitdeploy.spec.scheduling import ENGINES
 from gitdeploy.spec.source import GitSource
 
 HISTORY_LIMIT = 25
@@ -140,12 +141,15 @@ def _text(value: str | bytes) -> str:
 
 @lru_cache(maxsize=256)
 def _spec_summary(git_dir: str, sha: str) -> tuple[str, dict[str, int]]:
-    """(system, {service: replicas}) of the spec at `sha`; commits never change, so it is cached."""
-    try:
-        spec = load_spec(GitSource(git.Repo(git_dir), sha), None)
-    except GitdeployError:
-        return "", {}
-    return spec.system, {s.path: s.replicas for s in spec.services}
+    """(system, {service: replicas}) of the spec at `sha`, for whichever engine it is written for
+    (`placement` is valid for a swarm environment only); commits never change, so it is cached."""
+    for engine in ENGINES:
+        try:
+            spec = load_spec(GitSource(git.Repo(git_dir), sha), None, engine)
+        except GitdeployError:
+            continue
+        return spec.system, {s.path: s.replicas for s in spec.services}
+    return "", {}
 
 
 def _attempt(repo: git.Repo, a) -> dict[str, Any]:

@@ -24,8 +24,10 @@ from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.live.engine import check_env_name
+from gitdeploy.live.swarm.registry import Registry
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 from gitdeploy.render.lines import crash_markup, error_markup
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -68,12 +70,18 @@ class LazyGroup(click.Group):
               callback=lambda _c, _p, v: _env_name(v), help="The environment to act on.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="GITDEPLOY_HOME", help="Where gitdeploy keeps state [default: ~/.local/share/gitdeploy].")
-@click.option("--docker-host", default=None, envvar="DOCKER_HOST", help="Docker Engine endpoint.")
+@click.option("--docker-host", default=None, envvar="DOCKER_HOST",
+              help="Docker Engine endpoint (with --engine swarm: a manager of the cluster).")
+@click.option("--engine", "engine_kind", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
+              envvar="GITDEPLOY_ENGINE", help="docker: one Docker Engine; swarm: the Swarm cluster it manages.")
+@click.option("--registry", default=None, envvar="GITDEPLOY_REGISTRY", metavar="HOST[:PORT][/PREFIX]",
+              callback=lambda _c, _p, v: _registry(v),
+              help="Where built images are pushed so that every node can pull them (swarm).")
 @click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="GITDEPLOY_SECRETS_DIR", help="Folder of secret files [default: DATA_DIR/secrets.d].")
 @click.pass_context
 def cli(ctx: click.Context, repo: Path, env: str, data_dir: Path | None, docker_host: str | None,
-        secrets_dir: Path | None) -> None:
+        engine_kind: str, registry: str | None, secrets_dir: Path | None) -> None:
     """gitdeploy: the desired system lives in git; every change is planned against the live
     engine, deployed health-gated, verified and rolled back by revert.
 
@@ -84,16 +92,28 @@ def cli(ctx: click.Context, repo: Path, env: str, data_dir: Path | None, docker_
       gitdeploy plan                   # what deploying HEAD would change, field by field
       gitdeploy deploy                 # execute, verify, roll back on failure
       gitdeploy status                 # what runs, at which commit
+      gitdeploy --engine swarm --docker-host ssh://manager --registry reg:5000 deploy   # a cluster
     """
     ctx.obj = Context(
         repo=repo.resolve(), env=env, data_dir=(data_dir or default_data_dir()).resolve(),
         docker_host=docker_host, secrets_dir=secrets_dir.resolve() if secrets_dir else None,
+        engine_kind=engine_kind, registry=registry,
     )
 
 
 def _env_name(env: str) -> str:
     try:
         return check_env_name(env)
+    except GitdeployError as exc:
+        raise click.BadParameter(f"{exc.message}; {exc.hint}") from None
+
+
+def _registry(value: str | None) -> str | None:
+    """The --registry value, checked (a bad one is a usage error, exit 2); None or "" when unset."""
+    if not value:
+        return None
+    try:
+        return str(Registry.parse(value))
     except GitdeployError as exc:
         raise click.BadParameter(f"{exc.message}; {exc.hint}") from None
 

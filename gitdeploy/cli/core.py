@@ -37,7 +37,7 @@ from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.render.result import result_text, result_to_dict
 from gitdeploy.spec.load import load_spec
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
+from gitdeploy.spec.scheduling import ENGINES
 from gitdeploy.spec.source import open_source
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
@@ -86,10 +86,11 @@ def _system_name(text: str) -> str:
 @REV
 @WORKTREE
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable problems.")
-@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
-              envvar="GITDEPLOY_ENGINE", help="The engine the spec is for: keys it cannot honour are problems.")
-def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: str) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default=None, show_default="the global --engine",
+              help="The engine the spec is for: keys it cannot honour are problems.")
+def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: str | None) -> None:
     """Check the spec: every problem at once, with file:line:column and a hint."""
+    engine = engine or ctx.engine_kind  # `gitdeploy --engine swarm validate` or GITDEPLOY_ENGINE; a local value wins
     try:
         source = open_source(ctx.repo, rev, worktree)
         spec = load_spec(source, ctx.secrets(), engine)
@@ -263,13 +264,16 @@ def status_cmd(ctx: Context, as_json: bool, rev: str) -> None:
     if engine_lock and not (lock and engine_lock.holder and engine_lock.holder.pid == lock.pid):
         console.print(f"[yellow]deploying[/yellow]: {engine_lock.describe()} (engine lock)", markup=True)
     table = Table(title=f"{spec.system} ({ctx.env})")
-    for col in ("service", "replicas", "commit", "health", "kept"):
+    on_cluster = any("nodes" in r for r in rows)
+    for col in ("service", "replicas", "commit", "health", "kept") + (("nodes",) if on_cluster else ()):
         table.add_column(col)
     for r in rows:
         ok = r["running"] == r["wanted"]
         reps = f"[{'green' if ok else 'red'}]{r['running']}/{r['wanted']}[/]"
-        table.add_row(r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-",
-                      str(r["kept"]))
+        cells = [r["service"], reps, ", ".join(r["commits"]) or "-", ", ".join(r["health"]) or "-", str(r["kept"])]
+        if on_cluster:
+            cells.append(", ".join(r.get("nodes", ())) or "-")
+        table.add_row(*cells)
     console.print(table)
     console.print(drift["line"], markup=False)
 

@@ -28,6 +28,10 @@ Run by the scripts `gitdeploy hooks install` puts into a repository; you rarely 
 Environments are branches, set in the repository's git config (default: main -> production):
   git config gitdeploy.env.production.branch main
   git config gitdeploy.env.staging.branch staging
+An environment may deploy to a Swarm cluster (these win over --engine, --registry, --docker-host):
+  git config gitdeploy.env.production.engine swarm
+  git config gitdeploy.env.production.registry registry.internal:5000/shop
+  git config gitdeploy.env.production.dockerHost ssh://deploy@manager1
 """
 
 
@@ -70,7 +74,7 @@ def post_receive_cmd() -> None:
 def pre_commit_cmd() -> None:
     """Validate the staged gitdeploy.yaml (the index) before the commit exists."""
     ctx = click.get_current_context().obj
-    sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_commit(Path.cwd(), stderr_emit)))
+    sys.exit(run_reported(ctx, lambda: gitops_hooks.pre_commit(Path.cwd(), stderr_emit, ctx.engine_kind)))
 
 
 @cli.group("hooks", help="Install gitdeploy's git hooks into a repository.",
@@ -106,7 +110,21 @@ def _install(ctx: Context, path: Path, client: bool, force: bool) -> None:
     if not client:
         envs = repoconfig.environments(git.Repo(done.repo))
         console.print("environments: " + ", ".join(f"{b} -> {e}" for e, b in sorted(envs.items()))
-                      + "  (git config gitdeploy.env.<name>.branch <branch>)", soft_wrap=True)
+                      + "  (git config gitdeploy.env.<name>.branch <branch>)", soft_wrap=True, markup=False)
+        engines = ", ".join(_engine_of(ctx, git.Repo(done.repo), e) for e in sorted(envs))
+        console.print(f"engines: {engines}  (git config gitdeploy.env.<name>.engine docker|swarm, "
+                      ".registry HOST[:PORT][/PREFIX], .dockerHost URL)", soft_wrap=True, markup=False)
+
+
+def _engine_of(ctx: Context, repo: git.Repo, env: str) -> str:
+    """"production -> swarm at ssh://m (registry r:5000)": where the hooks deploy `env`."""
+    try:
+        env_ctx = repoconfig.environment_context(replace(ctx, repo=Path(repo.git_dir)), env)
+    except GitdeployError as exc:
+        return f"{env} -> ({exc.message})"
+    at = f" at {env_ctx.docker_host}" if env_ctx.docker_host else ""
+    registry = f" (registry {env_ctx.registry})" if env_ctx.registry else ""
+    return f"{env} -> {env_ctx.engine_kind}{at}{registry}"
 
 
 @command("demo", epilog="""\b
@@ -130,7 +148,8 @@ def demo_cmd(ctx: Context, directory: Path | None, port: int, web_port: int, sys
     _install(ctx, bare, client=False, force=False)
     ctx.engine().ensure_base_image()
     console.print(f"[bold]2. deploy[/bold] main -> {ctx.env}")
-    hook_ctx = replace(ctx, repo=bare, data_dir=repoconfig.hook_data_dir(git.Repo(bare), ctx.data_dir))
+    hook_ctx = repoconfig.environment_context(
+        replace(ctx, repo=bare, data_dir=repoconfig.hook_data_dir(git.Repo(bare), ctx.data_dir)), ctx.env)
     repo = git.Repo(bare)
     head = repo.commit("main").hexsha
     if deployed_commit(repo, ctx.env) == head and not pipeline.prepare(hook_ctx, head).plan.has_changes:

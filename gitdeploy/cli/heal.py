@@ -19,10 +19,30 @@ from gitdeploy.render.result import result_to_dict
 from gitdeploy.spec.durations import parse_duration
 
 
+def _node_hosts(_c: click.Context, _p: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        node, sep, host = v.partition("=")
+        if not sep or not node.strip() or not host.strip():
+            raise click.BadParameter(f"{v!r} is not NODE=HOST (e.g. node2=tcp://10.0.0.2:2376)",
+                                     param_hint="--node-host")
+        out[node.strip()] = host.strip()
+    return out
+
+
+node_hosts_option = click.option(
+    "--node-host", "node_hosts", multiple=True, metavar="NODE=HOST", envvar="GITDEPLOY_NODE_HOSTS",
+    callback=_node_hosts,
+    help="Swarm: the Docker Engine of node NODE (its hostname), where files inside its tasks' containers "
+         "are checked; repeatable. Nodes without one are reported as not checked (the manager's own needs none).")
+
+
 @command("check", epilog="Example: gitdeploy check --json\n\nExit codes: 0 no drift, 3 drift found, 1 engine or spec error.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable drift.")
-def check_cmd(ctx: Context, as_json: bool) -> None:
+@node_hosts_option
+def check_cmd(ctx: Context, as_json: bool, node_hosts: dict[str, str]) -> None:
     """Compare the live system with the commit last deployed to the environment."""
+    ctx.node_hosts = node_hosts
     report = check(ctx)
     if as_json:
         print_json(report.to_dict())
@@ -35,8 +55,10 @@ def check_cmd(ctx: Context, as_json: bool) -> None:
 @command("fix", epilog="Example: gitdeploy fix\n\n"
          "Exit codes: 0 no drift left, 3 drift left (e.g. unmanaged containers), 1 repair failed.")
 @click.option("--json", "as_json", is_flag=True)
-def fix_cmd(ctx: Context, as_json: bool) -> None:
+@node_hosts_option
+def fix_cmd(ctx: Context, as_json: bool, node_hosts: dict[str, str]) -> None:
     """Repair only what drifted, by deploying the deployed commit again (health-gated, recorded)."""
+    ctx.node_hosts = node_hosts
 
     def on_event(ev: Event) -> None:
         if not as_json:
@@ -69,8 +91,10 @@ def fix_cmd(ctx: Context, as_json: bool) -> None:
 @click.option("--mode", type=click.Choice(["report", "heal"]), default="report", show_default=True,
               help="report: say what drifted; heal: also repair it.")
 @click.option("--interval", default="30s", show_default=True, help="Reconcile at least this often.")
-def watch_cmd(ctx: Context, mode: str, interval: str) -> None:
+@node_hosts_option
+def watch_cmd(ctx: Context, mode: str, interval: str, node_hosts: dict[str, str]) -> None:
     """Watch the engine's events (and reconcile on an interval); in heal mode repair drift."""
+    ctx.node_hosts = node_hosts
     try:
         seconds = parse_duration(interval)
     except ValueError as exc:

@@ -111,6 +111,7 @@ class HaltResult:
     stopped: int  # containers stopped now
     brake: Brake
     deploy_in_progress: str = ""  # the lock holder, when a deploy was running
+    scaled: tuple[tuple[str, int], ...] = ()  # a cluster: (service, the replicas it ran) scaled to 0
 
 
 def halt(engine: EngineAPI, data_dir: Path, env: str, system: str, reason: str = "", who: str | None = None,

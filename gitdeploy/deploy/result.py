@@ -43,6 +43,7 @@ class Result:
     duration: float = 0.0
     events: tuple[Event, ...] = field(default=())
     removed: tuple[str, ...] = ()  # after a verified deploy: the tainted containers it replaced, removed
+    restored: str = ""  # what a rollback put back ("" : the last verified revision)
 
     @property
     def headline(self) -> str:
@@ -51,7 +52,8 @@ class Result:
         if self.ok and self.verification:
             return f"deployed {at}: {self.verification.headline(self.plan.commit)} ({self.duration:.1f}s)"
         if self.rolled_back:
-            state = "last verified revision restored and verified" if self.rollback_verified else (
+            back = self.restored or "last verified revision"
+            state = f"{back} restored and verified" if self.rollback_verified else (
                 "rollback NOT verified: see the failure; the next deploy, fix or server start recovers")
             what = "INTERRUPTED" if self.interrupted else "FAILED"
             return f"deploy of {at} {what}, rolled back ({state})"

@@ -25,11 +25,14 @@ class Verification:
     expected: int  # containers that should run
     at_target: int  # containers running at their target hash with the right replica index
     problems: tuple[str, ...] = ()
+    unit: str = "containers"  # what was counted: containers (one engine) or tasks (a cluster)
+    nodes: int | None = None  # a cluster: how many nodes the counted tasks run on
 
     def headline(self, commit: str | None) -> str:
-        """'8/8 containers at 1a2b3c4' (or 'working tree')."""
+        """'8/8 containers at 1a2b3c4' (or 'working tree'); on a cluster '8/8 tasks at 1a2b3c4 on 2 nodes'."""
         at = commit[:7] if commit else "the working tree"
-        return f"{self.at_target}/{self.expected} containers at {at}"
+        where = "" if self.nodes is None else f" on {self.nodes} node{'s' if self.nodes != 1 else ''}"
+        return f"{self.at_target}/{self.expected} {self.unit} at {at}{where}"
 
 
 def has_healthcheck(d: Desired) -> bool:

@@ -136,7 +136,8 @@ class Bot:
                 self._clients[env.docker_host] = connect(env.docker_host)
             client = self._clients[env.docker_host]
         return pipeline.Context(repo=self.mirror(repo).path, env=env.name, data_dir=self.config.data_dir,
-                                docker_host=env.docker_host, client=client, untrusted=untrusted)
+                                docker_host=env.docker_host, client=client, untrusted=untrusted,
+                                engine_kind=env.engine, registry=env.registry, node_hosts=dict(env.node_hosts))
 
     def environment(self, name: str) -> Environment:
         env = self.config.environment(name)

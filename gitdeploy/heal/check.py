@@ -16,13 +16,15 @@ from typing import Any
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.errors import GitdeployError
-from gitdeploy.heal import guards
+from gitdeploy.heal import guards, swarm
 from gitdeploy.heal.detect import detect
 from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
 from gitdeploy.pipeline import Context
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 from gitdeploy.spec.resolve import resolve
+
+SWARM_REPLACE = frozenset({"tampered", "restarting"})  # on a cluster: drift inside a task (its spec is sent anyway)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,10 @@ class CheckReport:
     deploying: str = ""  # who deploys right now (drift is not judged mid-deploy)
     checked_at: float = 0.0
     seconds: float = 0.0
-    containers: int = 0  # containers examined
+    containers: int = 0  # containers examined (running tasks on a cluster)
+    engine: str = "docker"  # the engine's kind: "swarm" looks at tasks on nodes
+    notes: tuple[str, ...] = ()  # what happened but is no drift (a task Swarm replaced)
+    unchecked: tuple[tuple[str, str], ...] = ()  # (node, why) whose task containers' files were not checked
 
     @property
     def clean(self) -> bool:
@@ -70,9 +75,16 @@ class CheckReport:
     def services(self) -> set[str]:
         return {d.service for d in self.drifts if d.service}
 
-    def tainted(self, only: Set[str] | None = None) -> frozenset[str]:
+    def repairs(self, only: Set[str] | None = None) -> list[Drift]:
+        """The drift a repair deploy cures (of the services in `only`, default all). On a cluster
+        that is a service's spec, a missing or extra service: Swarm replaces a task that ended by
+        itself, and a node is the cluster's."""
+        return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)
+                and (self.engine != "swarm" or swarm.by_deploy(d))]
+
+    def tainted(self, only: Set[str] | None = None, kinds: Set[str] = REPLACE_KINDS) -> frozenset[str]:
         """Container IDs to replace: drift inside them that starting or keeping cannot cure."""
-        return frozenset(d.container_id for d in self.drifts if d.kind in REPLACE_KINDS and d.container_id
+        return frozenset(d.container_id for d in self.drifts if d.kind in kinds and d.container_id
                          and (only is None or d.service in only))
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +92,8 @@ class CheckReport:
             "system": self.system, "env": self.env, "commit": self.commit, "clean": self.clean,
             "halted": self.halted or None, "frozen": self.frozen or None, "deploying": self.deploying or None,
             "checked_at": self.checked_at, "seconds": round(self.seconds, 3), "containers": self.containers,
-            "counts": self.counts, "drift": [d.to_dict() for d in self.drifts],
+            "engine": self.engine, "counts": self.counts, "drift": [d.to_dict() for d in self.drifts],
+            "notes": list(self.notes), "unchecked": dict(self.unchecked),
         }
 
 
@@ -112,7 +125,13 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
     deploying = guards.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
-    obs = ctx.engine().observe(system, ctx.env, target.desired, workers)
+    engine = ctx.engine()
+    if engine.kind == "swarm":
+        seen = engine.observe_cluster(system, ctx.env, ctx.node_hosts, workers)  # type: ignore[attr-defined]
+        found = swarm.detect(target.desired, system, ctx.env, seen)
+        return CheckReport(drifts=found.drifts, seconds=time.time() - started, containers=found.tasks, engine="swarm",
+                           notes=found.notes, unchecked=found.unchecked, **base)
+    obs = engine.observe(system, ctx.env, target.desired, workers)
     drifts = detect(target.desired, system, ctx.env, obs)
     return CheckReport(drifts=tuple(drifts), seconds=time.time() - started, containers=len(obs.inspects), **base)
 
@@ -176,12 +195,15 @@ def fix(
         return FixOutcome(before, before, skipped=f"a deploy is in progress ({before.deploying})")
     if before.frozen:
         return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
-    todo = [d for d in before.drifts if d.repairable and d.service and (only is None or d.service in only)]
+    todo = before.repairs(only)
     if not todo:
-        why = "no drift" if before.clean else "nothing gitdeploy can repair (see the unmanaged containers)"
+        why = ("no drift" if before.clean else swarm.left_alone(before.drifts) if before.engine == "swarm"
+               else "nothing gitdeploy can repair (see the unmanaged containers)")
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
-    tainted = before.tainted(services)
+    # on a cluster a deploy repairs by sending the spec again, and replaces the tasks of a service
+    # with drift inside a task (tampered, failing) by forcing an update
+    tainted = before.tainted(services, kinds=SWARM_REPLACE) if before.engine == "swarm" else before.tainted(services)
     still_verified(ctx, target.commit)
     # ... and once more under the environment's lock, right before anything changes: a deploy that
     # finished meanwhile moved the verified revision, and repairing to the old one would undo it.

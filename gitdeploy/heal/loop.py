@@ -258,7 +258,7 @@ class Watcher:
             return report
         self._said_frozen = ""
         todo = []
-        for path in sorted({d.service for d in report.drifts if d.repairable and d.service}):
+        for path in sorted({d.service for d in report.repairs()}):
             s = st.service(path)
             if s.given_up or s.next_attempt > now:
                 continue

@@ -17,16 +17,17 @@ Kind = Literal[
     "image",  # it runs another image than the resolved one
     "tampered",  # files changed inside the container outside its volumes, configs, secrets, drift_ignore
     "unmanaged",  # a container gitdeploy does not own holds a host port or a name the spec declares
+    "node",  # a cluster node that ran the system's tasks is down or drained (Swarm)
 ]
 
 KINDS: tuple[str, ...] = (
     "missing", "exited", "restarting", "paused", "unhealthy", "unpublished", "extra", "config", "image", "tampered",
-    "unmanaged",
+    "unmanaged", "node",
 )
 # Drift fixed by replacing the container (its ID goes to pipeline.deploy as `tainted`).
 REPLACE_KINDS = frozenset({"restarting", "paused", "unhealthy", "unpublished", "config", "image", "tampered"})
-# Drift gitdeploy cannot repair: the container is not its own.
-MANUAL_KINDS = frozenset({"unmanaged"})
+# Drift gitdeploy cannot repair: the container is not its own; the node is the cluster's.
+MANUAL_KINDS = frozenset({"unmanaged", "node"})
 
 
 @dataclass(frozen=True)

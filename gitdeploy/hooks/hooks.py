@@ -16,6 +16,7 @@ from gitdeploy.hooks.validate import Verdict, check_commit, check_index, new_com
 from gitdeploy.pipeline import Context
 from gitdeploy.render import lines
 from gitdeploy.server.datadir import server_running
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 from gitdeploy.spec.source import SPEC_FILE
 
 PUSHER_VARIABLES = ("GITDEPLOY_PUSHER", "GL_USERNAME", "REMOTE_USER")
@@ -33,14 +34,18 @@ def pre_receive(ctx: Context, stdin: str, emit: Emit) -> int:
         branch = update.ref.removeprefix("refs/heads/")
         emit(lines.checking_line(len(commits), branch, envs))
         secrets = ctx.secrets()
+        # each engine the branch deploys to: keys one cannot honour are problems (placement on docker)
+        engines = sorted({repoconfig.engine_settings(repo, env).engine or ctx.engine_kind for env in envs})
         for sha in commits:
-            verdict = check_commit(repo, sha, secrets)
-            # History from before gitdeploy may lack a spec; the head must have one.
-            if verdict.missing and sha != update.new:
-                continue
-            if not verdict.ok:
-                failed = True
-                _tell_problems(verdict, emit)
+            for engine in engines:
+                verdict = check_commit(repo, sha, secrets, engine)
+                # History from before gitdeploy may lack a spec; the head must have one.
+                if verdict.missing and sha != update.new:
+                    break
+                if not verdict.ok:
+                    failed = True
+                    _tell_problems(verdict, emit)
+                    break  # one engine's problems are enough for the pusher to act on
     if failed:
         emit(lines.rejected_line())
         return 1
@@ -63,8 +68,14 @@ def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
         if update.deleted:
             continue
         for env in repoconfig.environments_for_ref(repo, update.ref):
-            env_ctx = Context(repo=ctx.repo, env=env, data_dir=ctx.data_dir, docker_host=ctx.docker_host,
-                              secrets_dir=ctx.secrets_dir, client=ctx.client)
+            try:
+                env_ctx = repoconfig.environment_context(ctx, env)
+            except GitdeployError as exc:  # a bad gitdeploy.env.<env>.* setting: this environment only
+                emit(lines.deploying_line(update.new, env, who))
+                for line in lines.error_lines(exc.message, exc.hint):
+                    emit(line)
+                status = 1
+                continue
             ok = _deploy(env_ctx, update.new, update.ref, who, emit)
             status = status or (0 if ok else 1)
     return status
@@ -73,7 +84,7 @@ def post_receive(ctx: Context, stdin: str, emit: Emit) -> int:
 def _deploy(ctx: Context, sha: str, ref: str, who: str, emit: Emit) -> bool:
     emit(lines.deploying_line(sha, ctx.env, who))
     if server_running(ctx.data_dir):
-        job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who)
+        job_id = jobs.enqueue(ctx.data_dir, ctx.repo, sha, ref, ctx.env, who, jobs.engine_of(ctx))
         bound = jobs.follow_seconds()
         emit(lines.queued_line(job_id, bound))
         job = jobs.follow(ctx.data_dir, job_id, emit, timeout=bound, unclaimed=jobs.unclaimed_seconds())
@@ -128,13 +139,14 @@ def pusher(repo: git.Repo) -> str:
     return whoami()
 
 
-def pre_commit(repo_path: Path, emit: Emit) -> int:
-    """Block the commit (1) when the staged gitdeploy.yaml is invalid."""
+def pre_commit(repo_path: Path, emit: Emit, engine: str = DEFAULT_ENGINE) -> int:
+    """Block the commit (1) when the staged gitdeploy.yaml is invalid for `engine` (a clone does not
+    know where its branches deploy: the committer's --engine / GITDEPLOY_ENGINE says)."""
     try:
         repo = git.Repo(repo_path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return 0
-    verdict = check_index(repo)
+    verdict = check_index(repo, engine)
     if verdict is None or verdict.ok:
         return 0
     _tell_problems(verdict, emit)

@@ -11,7 +11,12 @@ newer push landed, e.g. while the server was down and the job waited to be reque
 `superseded` without deploying.
 
     payload: {"repo": "/abs/path/spec.git", "sha": "...", "ref": "refs/heads/main",
-              "environment": "production", "pusher": "..."}
+              "environment": "production", "pusher": "...",
+              "engine": "docker", "registry": null, "docker_host": null}
+
+The engine keys say where the hook would have deployed itself (its --engine, --registry and
+--docker-host, or the environment's git config): the server deploys there, not to its own engine.
+The repository's git config is read again when the job runs, and wins (see repoconfig).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.hooks import repoconfig
 from gitdeploy.hooks.report import Emit, deploy_told
 from gitdeploy.pipeline import Context
 from gitdeploy.render.lines import error_lines, retry_line
 from gitdeploy.server.datadir import QUEUE_FILE, server_running
 from gitdeploy.server.queue import Job, JobQueue, JobSpec, Superseded
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +68,19 @@ def log_path(data_dir: Path, job_id: int) -> Path:
     return data_dir / "jobs" / f"{job_id}.log"
 
 
-def enqueue(data_dir: Path, repo: Path, sha: str, ref: str, env: str, pusher: str) -> int:
-    """Queue a deploy of `sha` to `env`; it supersedes older queued deploys of `env`."""
+def engine_of(ctx: Context) -> dict[str, str | None]:
+    """The payload keys that say which engine `ctx` deploys to."""
+    return {"engine": ctx.engine_kind, "registry": ctx.registry, "docker_host": ctx.docker_host}
+
+
+def enqueue(data_dir: Path, repo: Path, sha: str, ref: str, env: str, pusher: str,
+            engine: Mapping[str, str | None] | None = None) -> int:
+    """Queue a deploy of `sha` to `env` (on `engine`, see engine_of); it supersedes older queued
+    deploys of `env`."""
     queue = JobQueue(data_dir / QUEUE_FILE)
     try:
         return queue.enqueue(JobSpec(KIND, {"repo": str(repo), "sha": sha, "ref": ref, "environment": env,
-                                            "pusher": pusher}, env, f"deploy:{env}"))
+                                            "pusher": pusher, **(engine or {})}, env, f"deploy:{env}"))
     finally:
         queue.close()
 
@@ -136,7 +150,9 @@ def handle(data_dir: Path) -> Callable[[Job], str]:
             if newer:
                 emit(f"gitdeploy: {newer}")
                 raise Superseded(newer)
-            ctx = Context(repo=Path(p["repo"]), env=p["environment"], data_dir=data_dir)
+            ctx = repoconfig.environment_context(Context(
+                repo=Path(p["repo"]), env=p["environment"], data_dir=data_dir, docker_host=p.get("docker_host"),
+                engine_kind=p.get("engine") or DEFAULT_ENGINE, registry=p.get("registry")), p["environment"])
             try:
                 result = deploy_told(ctx, p["sha"], p.get("pusher") or "hook", emit)
             except GitdeployError as exc:

@@ -14,6 +14,7 @@ import git
 from gitdeploy.errors import Problem, SpecInvalid
 from gitdeploy.history.notes import identity_env
 from gitdeploy.spec.load import load_spec
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 from gitdeploy.spec.secrets import SecretStore
 from gitdeploy.spec.source import SPEC_FILE, GitSource
 
@@ -73,15 +74,15 @@ class Verdict:
         return not self.problems and not self.missing
 
 
-def check_commit(repo: git.Repo, sha: str, secrets: SecretStore | None) -> Verdict:
-    """Load and validate the spec at `sha`."""
+def check_commit(repo: git.Repo, sha: str, secrets: SecretStore | None, engine: str = DEFAULT_ENGINE) -> Verdict:
+    """Load and validate the spec at `sha` for `engine` (docker or swarm)."""
     commit = repo.commit(sha)
     summary = commit.summary if isinstance(commit.summary, str) else commit.summary.decode(errors="replace")
-    return _check(GitSource(repo, sha), f"{sha[:7]} {summary}", secrets)
+    return _check(GitSource(repo, sha), f"{sha[:7]} {summary}", secrets, engine)
 
 
-def check_index(repo: git.Repo) -> Verdict | None:
-    """Validate the staged spec (the index); None when the index holds no gitdeploy.yaml.
+def check_index(repo: git.Repo, engine: str = DEFAULT_ENGINE) -> Verdict | None:
+    """Validate the staged spec (the index) for `engine`; None when the index holds no gitdeploy.yaml.
 
     The index is written as a tree and wrapped in a throw-away commit object (never referenced,
     collected by `git gc`), so loading reads exactly what the commit would contain. Secrets are
@@ -94,14 +95,14 @@ def check_index(repo: git.Repo) -> Verdict | None:
         return None
     with repo.git.custom_environment(**identity_env(repo)):
         sha = repo.git.commit_tree(tree, "-m", "gitdeploy pre-commit check")
-    return _check(GitSource(repo, sha), "the staged spec", None)
+    return _check(GitSource(repo, sha), "the staged spec", None, engine)
 
 
-def _check(source: GitSource, label: str, secrets: SecretStore | None) -> Verdict:
+def _check(source: GitSource, label: str, secrets: SecretStore | None, engine: str = DEFAULT_ENGINE) -> Verdict:
     if source.kind(SPEC_FILE) != "file":
         return Verdict(label, missing=True)
     try:
-        load_spec(source, secrets)
+        load_spec(source, secrets, engine)
     except SpecInvalid as exc:
         return Verdict(label, tuple(exc.problems))
     return Verdict(label)

@@ -47,7 +47,10 @@ class _API:
 
     _REFUSED = frozenset({"build", "pull", "import_image", "import_image_from_url", "import_image_from_data",
                           "import_image_from_file", "import_image_from_stream", "load_image", "create_container",
-                          "start", "exec_create", "exec_start"})
+                          "start", "exec_create", "exec_start",
+                          # a cluster's writes: pushing to its registry, services, configs, secrets, networks
+                          "push", "tag", "create_service", "update_service", "remove_service", "create_config",
+                          "create_secret", "create_network"})
 
     def __init__(self, api: Any) -> None:
         self._api = api
@@ -69,6 +72,10 @@ class UntrustedClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+def is_untrusted(client: object) -> bool:
+    return isinstance(client, UntrustedClient)
 
 
 def untrusted(client: docker.DockerClient) -> docker.DockerClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ class Context:
     untrusted: bool = False  # planning a fork's pull request: the engine never builds, pulls or starts
     engine_kind: str = "docker"  # "docker" (one Docker Engine) or "swarm" (docker_host names a manager)
     registry: str | None = None  # swarm: HOST[:PORT][/PREFIX] that built images are pushed to
+    # swarm: the docker host of each node's own engine, by node hostname (the healer looks into task
+    # containers there; the manager's own node needs none)
+    node_hosts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_env_name(self.env)  # from --env, git config or the server's config: exit 2 if bad
@@ -83,6 +87,9 @@ class Prepared:
     live: Live
     plan: Plan
     only: frozenset[str] | None = None  # the services in scope (None: all)
+    # a cluster: its services (path -> gitdeploy.live.swarm.engine.ServiceState) as planned against,
+    # which a rollback gives back exactly
+    services: Mapping[str, Any] = field(default_factory=dict)
 
 
 

@@ -19,6 +19,7 @@ from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo
 from gitdeploy.live.engine import aliases_for
 from gitdeploy.live.enginelock import EngineLock, Holder
+from gitdeploy.pipeline import swarm
 from gitdeploy.pipeline.context import Context, Prepared, load
 from gitdeploy.pipeline.record import _record
 from gitdeploy.pipeline.transaction import converge, discard, kept, prepare, restore, verify_target
@@ -36,6 +37,7 @@ def _intent(ctx: Context, prepared: Prepared, verified: str | None, trigger: str
         "before": [asdict(k) for k in kept(prepared.live)],
         "steps": [{"path": s.path, "action": s.change.action, "ops": [op.describe() for op in s.ops]}
                   for s in plan.steps],
+        **({"services": swarm.journal_services(prepared)} if plan.engine == "swarm" else {}),
     }
 
 
@@ -115,6 +117,9 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
         if verified:
             v = converge(ctx, verified, only, say, journal, stage="recover")
             outcome = f"last verified revision {verified[:7]} restored"
+        elif system and ctx.engine_kind == "swarm":
+            v = swarm.restore_journaled(ctx, system, left.intent, say, only)
+            outcome = "every service it touched back at its previous spec"
         elif system:
             before = tuple(Kept(str(k["id"]), str(k["service"]), int(k["replica"]), bool(k["healthcheck"]))
                            for k in left.intent.get("before") or [])

@@ -10,11 +10,14 @@ from dataclasses import replace
 from gitdeploy.deploy.execute import Fault, Runner, Target, describe_error, failures
 from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.result import Event, EventSink, Result
+from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification, unfit_containers, verify, verify_restored
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import Cancel, aliases_for, network_name
 from gitdeploy.live.interface import EngineAPI
 from gitdeploy.live.model import Live
+from gitdeploy.live.swarm.engine import SwarmEngine
+from gitdeploy.pipeline import swarm
 from gitdeploy.pipeline.context import Context, Prepared, load
 from gitdeploy.plan.diff import diff
 from gitdeploy.plan.model import Plan
@@ -50,6 +53,8 @@ def prepare(
     if scope is not None:
         desired = tuple(d for d in desired if d.path in scope)
         engine = engine.scoped(scope)
+    if isinstance(engine, SwarmEngine):
+        return swarm.prepare(ctx, engine, source, spec, desired, scope, swarm.tainted_map(tainted))
     live = engine.analyze(spec.system, ctx.env)
     unfit = unfit_containers(desired, live, network_name(spec.system, ctx.env), aliases_for(spec))
     taint = dict(unfit) | (dict(tainted) if isinstance(tainted, Mapping) else dict.fromkeys(tainted, "drift"))
@@ -66,7 +71,10 @@ def target_of(ctx: Context, prepared: Prepared) -> Target:
 
 
 def verify_target(ctx: Context, prepared: Prepared, live: Live | None = None) -> Verification:
-    """Every replica at the target, healthy and reachable by name; nothing else running."""
+    """Every replica at the target, healthy and reachable by name; nothing else running (on a
+    cluster: every task of every service at its spec and digest, see gitdeploy.deploy.swarm)."""
+    if prepared.plan.engine == "swarm":
+        return swarm.check(ctx, prepared)
     system = prepared.spec.system
     live = live or ctx.engine(prepared.only).analyze(system, ctx.env)
     return verify(prepared.desired, live, network_name(system, ctx.env), aliases_for(prepared.spec))
@@ -89,48 +97,26 @@ def execute(
 
     Never raises for what happens on the engine: every failure is in the Result.
     """
+    if prepared.plan.engine == "swarm":  # the whole stack back to the specs planned against
+        return swarm.execute(ctx, prepared, on_event, cancel=cancel, fault=fault, journal=journal, guard=guard)
     plan = prepared.plan
     engine = ctx.engine(prepared.only)
     cancel = cancel if cancel is not None else Cancel()
-    started = time.time()
     runner = Runner(engine, target_of(ctx, prepared), on_event=on_event, journal=journal, cancel=cancel,
                     fault=fault, guard=guard)
-    verification: Verification | None = None
-    try:
-        if journal:
-            journal.note(phase="execute")
-        outcomes = runner.run(plan)
-        failure = failures(outcomes) or ("interrupted" if cancel else "")
-    except Exception as exc:  # noqa: BLE001 - e.g. the journal cannot be written: undo what was done
-        outcomes, failure = [], describe_error(exc)
-    if not failure:
-        try:
-            verification = verify_target(ctx, prepared)
-            runner.emit("", "verify", verification.headline(plan.commit))
-            if not verification.ok:
-                failure = "verification failed: " + "; ".join(verification.problems)
-            elif journal:
-                journal.note(phase="verified")
-        except Exception as exc:  # noqa: BLE001 - a lost engine: what ran cannot be known, roll back
-            failure = f"verification could not run: {describe_error(exc)}"
-    if not failure:
-        _prune(engine, plan, runner)
-        return _result(plan, True, outcomes, verification, "", started, runner)
-    if cancel:
-        runner.emit("", "interrupted", "interrupted: nothing new is started; rolling back")
-    pause = [o.path for o in outcomes if not o.ok and not o.skipped and _pauses(prepared, o.path)]
-    if pause and not cancel:
-        runner.emit("", "paused", f"on_failure: pause ({', '.join(pause)}): left as it is")
-        return _result(plan, False, outcomes, verification, failure, started, runner, paused=True)
-    runner.emit("", "rollback-start", f"rolling back: {failure}")
-    restored, detail = rollback(ctx, prepared, verified_before, runner.emit, journal)
-    runner.emit("", "rollback-done", detail)
-    if restored:
-        discard(engine, runner.created, runner.emit)
-    else:  # said in the result and the record, not only in an event
-        failure += f"; {detail}"
-    return _result(plan, False, outcomes, verification, failure, started, runner, rolled_back=True,
-                   rollback_verified=restored, interrupted=bool(cancel))
+
+    def after_rollback(restored: bool) -> None:
+        if restored:
+            discard(engine, runner.created, runner.emit)
+
+    return transact(plan, Moves(
+        runner=runner,
+        verify=lambda: verify_target(ctx, prepared),
+        prune=lambda: _prune(engine, plan, runner),
+        rollback=lambda _outcomes: rollback(ctx, prepared, verified_before, runner.emit, journal),
+        after_rollback=after_rollback,
+        pauses=lambda path: _pauses(prepared, path),
+    ), cancel, journal)
 
 
 
@@ -172,16 +158,22 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
     process had sent may still land after the first look (a container it was starting)."""
     for round_ in range(1, rounds + 1):
         prepared = prepare(ctx, rev, only=only)
-        runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,
-                        stage=stage)
-        outcomes = runner.run(prepared.plan)
+        on_cluster = prepared.plan.engine == "swarm"
+        if on_cluster:
+            runner = swarm.run(ctx, prepared, emit, journal, stage)
+            outcomes = runner.outcomes
+        else:
+            runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,
+                            stage=stage)
+            outcomes = runner.run(prepared.plan)
         verification = verify_target(ctx, prepared)
         emit("", "verify", verification.headline(prepared.spec.commit) + f" ({stage})")
         failed = failures(outcomes)
         if failed and verification.ok:  # cannot happen, but never hide a failed step
             verification = replace(verification, ok=False, problems=(failed,))
         if verification.ok:
-            _prune(ctx.engine(only), prepared.plan, runner)
+            if not on_cluster:
+                _prune(ctx.engine(only), prepared.plan, runner)
             return verification
         if round_ < rounds:
             emit("", "rollback-error", "not verified yet, planning again: " + "; ".join(verification.problems[:3]))
@@ -238,6 +230,8 @@ def _discard_tainted(ctx: Context, prepared: Prepared, tainted: frozenset[str], 
                      on_event: EventSink | None) -> Result:
     """After a verified deploy, still under its locks: remove the tainted containers it replaced
     (drift inside them: a tampered container is no rollback target). Failures are only said."""
+    if prepared.plan.engine == "swarm":
+        return result  # Swarm replaced the tasks; their containers are its to remove
     engine = ctx.engine(prepared.only)
     removed: list[str] = []
     events: list[Event] = []
@@ -280,11 +274,3 @@ def _prune(engine: EngineAPI, plan: Plan, runner: Runner) -> None:
 def _pauses(prepared: Prepared, path: str) -> bool:
     d = next((d for d in prepared.desired if d.path == path), None)
     return bool(d and d.service.rollout.on_failure == "pause")
-
-
-
-def _result(plan: Plan, ok: bool, outcomes, verification, failure: str, started: float, runner: Runner,
-            **kw) -> Result:
-    return Result(plan=plan, ok=ok, outcomes=tuple(outcomes), verification=verification, failure=failure,
-                  duration=time.time() - started, events=tuple(runner.events), **kw)
-

@@ -126,6 +126,9 @@ class Plan:
     steps: tuple[Step, ...] = field(default=())  # changed services only, dependency-ordered
     prune: tuple[str, ...] = ()  # stopped containers removed once the target is verified
     keep: int = 0  # stopped revisions kept per service for rollback
+    engine: str = "docker"  # what it was planned against: docker (containers) or swarm (services)
+    nodes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # swarm: (service path, the nodes running it today)
+    images: tuple[tuple[str, str], ...] = ()  # swarm: (service path, the image it will run, pinned by digest)
 
     @property
     def has_changes(self) -> bool:

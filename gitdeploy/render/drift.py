@@ -34,12 +34,16 @@ def report_text(report: CheckReport) -> str:
         return f"{head}: halted ({report.halted}); a halted system is not drift"
     if report.deploying:
         return f"{head}: a deploy is in progress ({report.deploying}); check again afterwards"
+    unit = "running tasks" if report.engine == "swarm" else "containers"
     if report.clean:
-        return f"{head}: no drift ({report.containers} containers checked in {report.seconds:.2f}s)"
-    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
-    lines = [f"{head}: {len(report.drifts)} drift item(s): {counts}"]
-    lines += drift_lines(report.drifts)
-    if report.frozen:
+        lines = [f"{head}: no drift ({report.containers} {unit} checked in {report.seconds:.2f}s)"]
+    else:
+        counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
+        lines = [f"{head}: {len(report.drifts)} drift item(s): {counts}"]
+        lines += drift_lines(report.drifts)
+    lines += [f"note: {n}" for n in report.notes]
+    lines += [f"files not checked on node {node}: {why}" for node, why in report.unchecked]
+    if report.frozen and not report.clean:
         lines.append(f"the environment is frozen ({report.frozen}): repairs wait")
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from gitdeploy.plan.model import Op, Plan, ServiceChange
+from gitdeploy.plan.model import Op, Plan, ServiceChange, Step
 from gitdeploy.plan.planner import waves
 from gitdeploy.plan.rollout import describe_batches
 
@@ -43,7 +43,36 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "waves": waves(plan),
         "prune": list(plan.prune),
         "keep": plan.keep,
+        **_cluster_dict(plan),
     }
+
+
+def _cluster_dict(plan: Plan) -> dict[str, Any]:
+    """What a plan against a cluster adds: the nodes each service runs on today, the pinned images."""
+    if plan.engine != "swarm":
+        return {}
+    return {"engine": plan.engine, "nodes": {p: list(n) for p, n in plan.nodes},
+            "images": dict(plan.images)}
+
+
+def _cluster_facts(plan: Plan, path: str) -> list[str]:
+    """For a plan against a cluster: where `path` runs today and the image it will run."""
+    if plan.engine != "swarm":
+        return []
+    nodes = dict(plan.nodes).get(path, ())
+    out = [f"runs on: {', '.join(nodes) if nodes else 'no node yet'}"]
+    if image := dict(plan.images).get(path):
+        out.append(f"image: {image}")
+    return out
+
+
+def _swarm_rollout(s: Step) -> str:
+    """How Swarm rolls out a step's service (its update config), followed task by task."""
+    if s.change.action == "remove":
+        return "service removed"
+    every = "all at once" if s.parallelism <= 0 or s.parallelism >= s.change.replicas_after else \
+        f"{s.parallelism} at a time"
+    return f"Swarm update, {s.order}, {every}; every task followed until it runs at the new spec"
 
 
 def _op_dict(op: Op) -> dict[str, Any]:
@@ -96,8 +125,10 @@ def plan_text(plan: Plan, show_unchanged: bool = False) -> str:
         for f in c.fields:
             old, new = escape_markup(_one_line(f.old)), escape_markup(_one_line(f.new))
             lines.append(f"      {escape_markup(f.field)}: [red]{old}[/red] -> [green]{new}[/green]")
+        lines += [f"      {escape_markup(x)}" for x in _cluster_facts(plan, c.path)]
     for s in plan.steps:
-        if how := describe_batches(s.rollout, s.canary):
+        how = _swarm_rollout(s) if plan.engine == "swarm" else describe_batches(s.rollout, s.canary)
+        if how:
             lines.append(f"  rollout of {s.path}: {how}")
     if plan.steps:
         order = " | ".join(", ".join(w) for w in waves(plan))
@@ -140,7 +171,10 @@ def plan_markdown(plan: Plan) -> str:
     for c in plan.changes:
         if c.changed:
             reps = f"{c.replicas_before} → {c.replicas_after}"
-            rows.append(f"| {SYMBOL[c.action]} | `{c.path}` | **{c.action}** | {reps} | {md_cell(c.reason)} |")
+            why = md_cell(c.reason)
+            if plan.engine == "swarm":
+                why += "<br>" + "<br>".join(md_cell(x) for x in _cluster_facts(plan, c.path))
+            rows.append(f"| {SYMBOL[c.action]} | `{c.path}` | **{c.action}** | {reps} | {why} |")
     parts = [head, "", *rows]
     for c in plan.changes:
         if c.fields:

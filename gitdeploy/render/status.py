@@ -23,6 +23,8 @@ def service_rows(live: Live, wanted: Mapping[str, int], containers: bool = False
             "commits": sorted({c.commit[:7] or "worktree" for c in running}),
             "health": sorted({c.health for c in running}), "kept": len(cs) - len(running),
         }
+        if any(c.node for c in cs):  # a cluster: where its running instances are
+            row["nodes"] = sorted({c.node for c in running})
         if containers:
             row["containers"] = [{"name": c.name, "state": c.state, "health": c.health, "commit": c.commit,
                                   "hash": c.hash[:12]} for c in cs]

@@ -18,6 +18,10 @@ Example (every key but `repositories`, `environments` and the secret is optional
     environments:
       production: {branch: main, docker_host: "ssh://deploy@prod", heal: report}
       staging: {branch: staging}    # heal: report (default) | heal
+      # a Swarm cluster: docker_host names a manager; built images go to the registry
+      cluster: {branch: main, engine: swarm, docker_host: "ssh://deploy@manager1", registry: "registry.internal:5000/shop"}
+      #   node_hosts: {node2: "ssh://deploy@node2"}   # swarm: each node's own engine, where the healer
+      #   looks into task containers (`docker diff`); other nodes are reported as not checked
       # an environment may have its own deploy: policy (same keys as the top-level one):
       #   qa: {branch: qa, deploy: {permissions: {min_permission: triage}, requirements: {approved: false}}}
     github: {token: "...", base_url: "https://api.github.com", pace: true}
@@ -65,6 +69,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError, Problem
+from gitdeploy.live.swarm.registry import Registry
+from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
 
 HealMode = Literal["report", "heal"]
 
@@ -105,6 +111,9 @@ class Environment:
     docker_host: str | None = None  # None: the engine of DOCKER_HOST / the local socket
     heal: HealMode = "report"
     deploy: DeployPolicy | None = None  # its own `deploy:` policy; None: the top-level one
+    engine: str = DEFAULT_ENGINE  # "docker", or "swarm": docker_host names a manager of the cluster
+    registry: str | None = None  # swarm: HOST[:PORT][/PREFIX] built images are pushed to
+    node_hosts: tuple[tuple[str, str], ...] = ()  # swarm: (node hostname, docker host of its own engine)
 
 
 @dataclass(frozen=True)
@@ -419,7 +428,8 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
     result = []
     for name, body in envs.items():
         where = f"environments.{name}"
-        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal", "deploy"}, where)
+        body = r.mapping(envs, name, body, {"branch", "docker_host", "heal", "deploy", "engine", "registry", "node_hosts"},
+                         where)
         if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
             r.problem(envs, name, f"environment name {name!r} must be letters, digits, - or _")
             continue
@@ -430,8 +440,23 @@ def _environments(r: _Reader, root: Mapping) -> tuple[Environment, ...]:
         if heal not in ("report", "heal"):
             r.problem(body, "heal", f"{where}.heal must be report or heal, got {heal!r}")
         docker_host = r.typed(body, "docker_host", str, None, where)
+        engine = r.typed(body, "engine", str, DEFAULT_ENGINE, where)
+        if engine not in ENGINES:
+            r.problem(body, "engine", f"{where}.engine must be {' or '.join(ENGINES)}, got {engine!r}")
+            engine = DEFAULT_ENGINE
+        registry = r.typed(body, "registry", str, None, where) or None
+        if registry is not None:
+            try:
+                registry = str(Registry.parse(registry))
+            except GitdeployError as exc:
+                r.problem(body, "registry", f"{where}.registry: {exc.message}", "e.g. registry.internal:5000/shop")
+                registry = None
         policy = _deploy(r, body, f"{where}.deploy") if body.get("deploy") is not None else None
-        result.append(Environment(name, branch, docker_host, heal, policy))
+        raw = body.get("node_hosts")
+        hosts = r.mapping(body, "node_hosts", raw, set(raw) if isinstance(raw, Mapping) else set(), f"{where}.node_hosts")
+        node_hosts = tuple((str(node), host) for node in hosts
+                           if (host := r.typed(hosts, node, str, "", f"{where}.node_hosts")))
+        result.append(Environment(name, branch, docker_host, heal, policy, engine, registry, node_hosts))
     return tuple(result)
 
 

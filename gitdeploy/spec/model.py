@@ -188,9 +188,12 @@ class Service:
 
     @property
     def effective_order(self) -> Order:
+        """The rollout order: as set, else stop-first when a new replica could find no room beside the
+        old one (a host port; a cluster's `max_replicas_per_node`), else start-first."""
         if self.rollout.order:
             return self.rollout.order
-        return "stop-first" if self.publishes_host_port else "start-first"
+        capped = self.placement is not None and self.placement.max_replicas_per_node > 0
+        return "stop-first" if self.publishes_host_port or capped else "start-first"
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,12 @@ def check_service(r: Report, found: dict[str, tuple[Pos, Node]], values: dict[st
         r.at(found["replicas"][0], f"{what} has `mode: global` and `replicas`",
              "remove `replicas`: a global service runs one task on every node")
     if engine == "swarm":
+        for entry, pos in values.get("ports") or []:
+            bound = [p for p in entry.ports() if p.host is not None and p.host_ip]
+            if bound:
+                r.at(pos, f"port {bound[0]} is bound to {bound[0].host_ip}, which the swarm engine cannot "
+                          f"honour: a service publishes on every node's addresses ({what})",
+                     "drop the address (publish on all of them) or put a proxy in front")
         return
     for key in ("placement", "endpoint_mode"):
         if key in found:

@@ -61,3 +61,10 @@ def test_each_environment_is_read_on_its_own_engine(spec_repo, system_name, tmp_
     second.unlink()
     envs = _state(config, tmp_path)
     assert str(second) in envs["production"]["services_error"] and envs["production"]["services"] == []
+
+    # the spec repository's git config names staging's engine: it wins over the server config's
+    with spec_repo.repo.config_writer() as cw:
+        cw.set_value('gitdeploy "env.staging"', "dockerHost", f"unix://{_socket()}")
+    envs = _state(config, tmp_path)
+    assert envs["staging"]["services_error"] == ""  # asked, and answered: nothing deployed to staging yet
+    assert [(s["service"], s["running"], s["wanted"]) for s in envs["staging"]["services"]] == [("web", 0, 1)]

@@ -71,6 +71,9 @@ def _cases() -> dict[str, Callable[[], str]]:
         "plan.md": lambda: plan.plan_markdown(v.PLAN),
         "plan.json": lambda: plan.plan_json(v.PLAN),
         "plan-no-changes.txt": lambda: plan.plan_text(v.EMPTY_PLAN),
+        "plan-swarm.txt": lambda: plan.plan_text(v.SWARM_PLAN),
+        "plan-swarm.md": lambda: plan.plan_markdown(v.SWARM_PLAN),
+        "plan-swarm.json": lambda: plan.plan_json(v.SWARM_PLAN),
         "plan-no-changes.md": lambda: plan.plan_markdown(v.EMPTY_PLAN),
         "plan-no-changes.json": lambda: plan.plan_json(v.EMPTY_PLAN),
         # drift
@@ -79,6 +82,9 @@ def _cases() -> dict[str, Callable[[], str]]:
         "drift-report-halted.txt": lambda: drift.report_text(v.REPORTS["halted"]),
         "drift-report-deploying.txt": lambda: drift.report_text(v.REPORTS["deploying"]),
         "drift-report.json": lambda: _json(v.REPORTS["drift"].to_dict()),
+        "drift-report-swarm.txt": lambda: drift.report_text(v.SWARM_REPORTS["drift"]),
+        "drift-report-swarm-clean.txt": lambda: drift.report_text(v.SWARM_REPORTS["clean"]),
+        "drift-report-swarm.json": lambda: _json(v.SWARM_REPORTS["drift"].to_dict()),
         "drift-issue.md": lambda: "\n\n".join(drift.issue_markdown(
             "production", "shop", v.COMMIT, v.DRIFTS, ["shop/web", "api"], v.FIRST_SEEN)),
         "drift-issue-given-up-only.md": lambda: "\n\n".join(drift.issue_markdown(

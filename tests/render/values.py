@@ -75,6 +75,15 @@ PLAN = Plan(
     prune=(cid(7), cid(8)), keep=2,
 )
 EMPTY_PLAN = Plan("shop", "staging", None, (_DB,))
+# the same changes planned against a Swarm cluster: Swarm's update config rolls out, nodes and digests shown
+SWARM_PLAN = Plan(
+    system="shop", env="production", commit=COMMIT, changes=(_DB, _API, _WEB, _LEGACY),
+    steps=(Step("api", _API, order="stop-first", parallelism=1), Step("shop/web", _WEB, after=("api",), parallelism=0),
+           Step("legacy", _LEGACY)),
+    engine="swarm", nodes=(("api", ("node1", "node2")), ("legacy", ("node2",)), ("shop/web", ())),
+    images=(("api", "registry.example:5000/shop/api:1.4@sha256:" + "a" * 64),
+            ("shop/web", "registry.example:5000/gd-shop/shop-web:5f2c@sha256:" + "b" * 64)),
+)
 
 EVENTS = (
     Event(T0, "", "step-start", "deploying 0123456 to production"),
@@ -128,6 +137,8 @@ def _drift(kind: str, n: int) -> Drift:
                      "files changed inside the container"),
         "unmanaged": ("", "intruder", "ports", "8080 free", "8080 held by intruder",
                       "a container gitdeploy does not own holds a port the spec declares"),
+        "node": ("api", "node2", "node", "ready and active", "drained",
+                 "api: node2 (10.99.3.12) is drained: slot 2 now runs on node1"),
     }
     service, container, fld, expected, actual, why = rows[kind]
     return Drift(service, container, cid(10 + n) if container else "", kind, fld, expected, actual, why)  # type: ignore[arg-type]
@@ -142,6 +153,28 @@ REPORTS = {
     "clean": CheckReport("shop", "production", COMMIT, (), checked_at=T0, seconds=0.123, containers=12),
     "halted": CheckReport("shop", "production", COMMIT, (), halted="by bob: bad release", checked_at=T0),
     "deploying": CheckReport("shop", "production", COMMIT, (), deploying="carol@host (pid 42)", checked_at=T0),
+}
+
+SWARM_DRIFTS = (
+    Drift("api", "shop_production_api", cid(40), "config", "environment.EXTRA", "(none)", "1",
+          "shop_production_api: environment.EXTRA is 1, the deployed spec says (none) "
+          "(Swarm's TaskTemplate.ContainerSpec.Env.EXTRA; changed outside gitdeploy, e.g. `docker service update`)"),
+    Drift("api", "shop_production_api.2", cid(41), "exited", "state", "running", "failed",
+          "shop_production_api.2: its task ended: task: non-zero exit (137) (killed) on node2, 3s ago; "
+          "Swarm's next task is preparing"),
+    Drift("shop/web", "shop_production_shop-web.1", cid(42), "tampered", "files",
+          "no changes outside volumes, configs, secrets and drift_ignore", "A /etc/x",
+          "files changed inside shop_production_shop-web.1 on node1: A /etc/x"),
+    Drift("api", "node2", cid(43), "node", "node", "ready and active", "drained",
+          "api: node2 (10.99.3.12) is drained: slot 1 now runs on node1"),
+)
+SWARM_REPORTS = {
+    "drift": CheckReport("shop", "production", COMMIT, SWARM_DRIFTS, checked_at=T0, seconds=0.5, containers=3,
+                         engine="swarm", notes=("shop_production_worker.1 was replaced after its task ended: "
+                                                "task: non-zero exit (1) on node1, 40s ago",),
+                         unchecked=(("node2", "no endpoint is given for its engine (--node-host NODE=HOST)"),)),
+    "clean": CheckReport("shop", "production", COMMIT, (), checked_at=T0, seconds=0.25, containers=4, engine="swarm",
+                         unchecked=(("node2", "no endpoint is given for its engine (--node-host NODE=HOST)"),)),
 }
 
 PROBLEMS = (

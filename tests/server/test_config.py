@@ -139,3 +139,54 @@ def test_http_limits_have_defaults_and_are_checked(tmp_path):
     text = str(caught.value)
     assert "server.yaml:5:8: http.idle_timeout must be 0.1..86400, got 0" in text
     assert "http.connection_limit must be a int" in text and "unknown key 'slow' in http" in text
+
+
+def test_an_environment_names_its_engine_and_registry(tmp_path):
+    text = MINIMAL.replace("environments: {production: {branch: main}}\n", textwrap.dedent("""\
+        environments:
+          production: {branch: main, engine: swarm, docker_host: "tcp://10.99.0.2:2375", registry: "10.99.0.1:5000/shop/"}
+          staging: {branch: staging}
+        """))
+    c = load_config(write(tmp_path, text), environ={})
+    prod, staging = c.environment("production"), c.environment("staging")
+    assert (prod.engine, prod.registry, prod.docker_host) == ("swarm", "10.99.0.1:5000/shop", "tcp://10.99.0.2:2375")
+    assert (staging.engine, staging.registry) == ("docker", None)
+
+
+def test_a_bad_engine_or_registry_is_a_problem_with_its_line(tmp_path):
+    text = MINIMAL.replace("environments: {production: {branch: main}}\n", textwrap.dedent("""\
+        environments:
+          production:
+            branch: main
+            engine: nomad
+            registry: "http://reg:5000"
+          staging: {branch: staging, engine: 3, registry: "a b"}
+        """))
+    path = write(tmp_path, text)
+    with pytest.raises(GitdeployError) as err:
+        load_config(path, environ={})
+    msg = str(err.value)
+    assert err.value.exit_code == EXIT_INVALID and "Traceback" not in msg
+    assert f"{path}:7:5: environments.production.engine must be docker or swarm, got 'nomad'" in msg
+    assert f"{path}:8:5: environments.production.registry: registry 'http://reg:5000' is not HOST[:PORT][/PREFIX]" in msg
+    assert f"{path}:9:30: environments.staging.engine must be a str, got 3" in msg
+    assert f"{path}:9:41: environments.staging.registry: registry 'a b' is not HOST[:PORT][/PREFIX]" in msg
+
+
+def test_a_swarm_environment_lists_its_nodes_engines_for_the_healer(tmp_path):
+    text = MINIMAL.replace("environments: {production: {branch: main}}\n", textwrap.dedent("""\
+        environments:
+          production:
+            branch: main
+            engine: swarm
+            node_hosts: {node2: "tcp://10.99.0.12:2375", node3: "ssh://deploy@node3"}
+          staging: {branch: staging, node_hosts: {node2: 5}}
+        """))
+    path = write(tmp_path, text)
+    with pytest.raises(GitdeployError) as err:
+        load_config(path, environ={})
+    assert f"{path}:9:43: environments.staging.node_hosts.node2 must be a str, got 5" in str(err.value)
+    c = load_config(write(tmp_path, text.replace("{node2: 5}", "{}")), environ={})
+    assert c.environment("production").node_hosts == (("node2", "tcp://10.99.0.12:2375"),
+                                                      ("node3", "ssh://deploy@node3"))
+    assert c.environment("staging").node_hosts == ()

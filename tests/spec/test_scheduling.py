@@ -224,3 +224,13 @@ def test_compose_resource_keys_point_at_resources(tmp_path):
         "use resources: {limits: {cpus: ...}})",
         "use resources: {reservations: {memory: ...}})",
     ]
+
+
+def test_the_swarm_engine_refuses_a_port_bound_to_one_address_with_its_position(tmp_path):
+    src = source(tmp_path, "system: s\nservices:\n  web:\n    image: x\n    ports:\n      - 8080:80\n"
+                           "      - 127.0.0.1:9090:90\n")
+    assert [str(p) for p in validate_spec(src, engine="swarm")] == [
+        "gitdeploy.yaml:7:9: port 127.0.0.1:9090:90/tcp is bound to 127.0.0.1, which the swarm engine cannot "
+        "honour: a service publishes on every node's addresses (service 'web') "
+        "(hint: drop the address (publish on all of them) or put a proxy in front)"]
+    assert validate_spec(src) == []  # one Docker Engine binds one address

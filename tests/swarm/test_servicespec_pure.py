@@ -182,3 +182,30 @@ def test_names_read_as_the_issue_writes_them_and_long_ones_stay_unique():
     assert names.object_name("shop", "prod", "conf/app.conf", "deadbeef00") == "shop_prod_conf-app.conf_deadbeef"
     long_a, long_b = "a" * 60 + "/x", "a" * 60 + "/y"
     assert names.service_name("s", "e", long_a) != names.service_name("s", "e", long_b)
+
+
+def test_a_capped_placement_rolls_out_stop_first_unless_told():
+    """With max_replicas_per_node, a start-first task may find no node with room (every node at its
+    cap): the update would hang. Unless the spec sets the order, it is stop-first."""
+    from gitdeploy.spec.model import Placement as P
+    from gitdeploy.spec.model import Rollout, Service
+
+    capped = Service("web", image="x", replicas=2, placement=P(max_replicas_per_node=1))
+    assert capped.effective_order == "stop-first"
+    told = Service("web", image="x", replicas=2, placement=P(max_replicas_per_node=1),
+                   rollout=Rollout(order="start-first"))
+    assert told.effective_order == "start-first"
+    assert Service("web", image="x", replicas=2, placement=P(constraints=("node.role==worker",))
+                   ).effective_order == "start-first"
+
+
+def test_swarm_parallelism_never_takes_every_replica_down_at_once_by_default():
+    from gitdeploy.live.swarm.servicespec import parallelism
+    from gitdeploy.spec.model import Placement as P
+
+    assert parallelism(Service("w", image="x", replicas=8)) == 0  # start-first: all at once, old ones serve
+    capped = Service("w", image="x", replicas=8, placement=P(max_replicas_per_node=4))  # stop-first
+    assert parallelism(capped) == 4
+    assert parallelism(Service("w", image="x", replicas=3, rollout=Rollout(order="stop-first"))) == 2
+    assert parallelism(Service("w", image="x", replicas=1, rollout=Rollout(order="stop-first"))) == 0
+    assert parallelism(Service("w", image="x", replicas=8, rollout=Rollout(parallelism=2, order="stop-first"))) == 2

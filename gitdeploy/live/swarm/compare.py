@@ -7,9 +7,15 @@ filled in - so both sides are brought to one form first (`normal`). Pure.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from gitdeploy.live import labels
+
+HALTED = labels.PREFIX + "halted-replicas"  # on a service a halt scaled to 0: how many it ran
+RESTART_DELAY = 5_000_000_000  # Swarm's own restart delay (ns): the engine writes it in when a client sends the spec back
 
 # Defaults the engine fills in that a spec built by gitdeploy leaves out.
 _DEFAULTS = {
@@ -68,4 +74,24 @@ def drift(sent: Mapping[str, Any], live: Mapping[str, Any], network_ids: Mapping
             out.append((path, show(a), show(b)))
 
     walk(normal(sent, network_ids), normal(live, network_ids), "")
+    return out
+
+
+def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A ServiceSpec without what may differ while the service is the same: the commit label (a
+    service a later deploy left unchanged keeps the commit that last changed it), a halt's note,
+    config and secret IDs (their names are their contents), the force counter (a repair that
+    replaced the tasks) - and the restart delay Swarm writes in by itself when a client sends a
+    spec back, so a hand edit shows only what the hand changed. Pure; `spec` is not changed."""
+    out = copy.deepcopy(dict(spec))
+    out["Labels"] = {k: v for k, v in (out.get("Labels") or {}).items() if k not in (labels.COMMIT, HALTED)}
+    task = out.get("TaskTemplate") or {}
+    task.pop("ForceUpdate", None)
+    container = task.get("ContainerSpec") or {}
+    for kind, key in (("Configs", "ConfigID"), ("Secrets", "SecretID")):
+        for ref in container.get(kind) or []:
+            ref.pop(key, None)
+    policy = task.get("RestartPolicy") or {}
+    if policy.get("Delay") == RESTART_DELAY:
+        del policy["Delay"]
     return out

@@ -23,6 +23,7 @@ import docker
 import docker.errors
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.live.forksafe import NOT_BUILT, NOT_PULLED, is_untrusted
 from gitdeploy.live.images import ImageResolver, _repo_name
 from gitdeploy.live.swarm import registry as reg
 from gitdeploy.spec.model import Build
@@ -74,13 +75,18 @@ class SwarmImages:
 
     def _push_local(self, ref: str, local: str) -> str:
         assert self.registry is not None
+        if is_untrusted(self.client):  # a fork's plan pushes nothing to the cluster's registry
+            return NOT_PULLED
         repository, tag = _split_tag(ref)
         if _names_registry(repository):
             repository = repository.split("/", 1)[1]
         return reg.publish(self.api, ref, self.registry, repository, f"{tag}-{reg.content_tag(local)}")
 
     def build(self, system: str, path: str, source: SpecSource, build: Build) -> str:
-        """Build `build.context` at the spec's commit and push it; returns the pinned reference."""
+        """Build `build.context` at the spec's commit and push it; returns the pinned reference
+        (a fork's pull request is only planned: nothing is built, see gitdeploy.live.forksafe)."""
+        if is_untrusted(self.client):
+            return NOT_BUILT
         if self.registry is None:
             raise GitdeployError(
                 f"service {path} is built from the spec (`build:`), and on a cluster every node must "

@@ -20,7 +20,7 @@ from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.live import labels
 from gitdeploy.live.container_config import NANOSECONDS as NS
 from gitdeploy.live.container_config import REPLICA_ENV  # as on one engine; Swarm fills in the task's slot
-from gitdeploy.live.swarm.names import volume_name
+from gitdeploy.live.swarm.names import network_name, object_name, service_name, volume_name
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Amounts, HealthCheck, Placement, Port, Resources, Service
 
@@ -155,10 +155,33 @@ def service_spec(
     }
 
 
+def parallelism(s: Service) -> int:
+    """Tasks Swarm replaces at once (0: all). As set; else all at once when start-first (the old
+    tasks serve until the new ones run), and half of them (rounded up) when stop-first, so that a
+    stop-first update never takes every replica down together."""
+    if s.rollout.parallelism:
+        return s.rollout.parallelism
+    if s.effective_order == "stop-first" and s.replicas > 1:
+        return (s.replicas + 1) // 2
+    return 0
+
+
+def planned(d: Desired, system: str, env: str, commit: str, aliases: tuple[str, ...]) -> dict[str, Any]:
+    """The ServiceSpec a deploy sends for `d`, computed without a cluster: configs and secrets by
+    their content names (their IDs are known once they exist), the network by name. For plans
+    and drift (compare.comparable leaves the IDs out)."""
+    fps = {v["name"]: v["fingerprint"] for v in (d.definition.get("secrets") or {}).values()}
+    configs = {c.source: Mounted("", object_name(system, env, c.source, c.digest)) for c in d.service.configs}
+    secrets = {x.name: Mounted("", object_name(system, env, x.name, fps.get(x.name, ""))) for x in d.service.secrets}
+    return service_spec(d, name=service_name(system, env, d.path), system=system, env=env, commit=commit,
+                        image=d.image_id, network=network_name(system, env), aliases=aliases, configs=configs,
+                        secrets=secrets)
+
+
 def update_config(s: Service) -> dict[str, Any]:
     """The rollout as Swarm's UpdateConfig; failures pause (gitdeploy rolls back the whole deploy)."""
     return {
-        "Parallelism": s.rollout.parallelism,
+        "Parallelism": parallelism(s),
         "Delay": 0,
         "FailureAction": "pause",
         "Monitor": int(s.rollout.monitor * NS),

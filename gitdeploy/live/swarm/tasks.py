@@ -37,6 +37,7 @@ class Progress:
     update: str  # Swarm's UpdateStatus.State ("" when the service was never updated)
     update_message: str
     errors: tuple[str, ...]  # why tasks at the target spec failed or wait (latest first, distinct)
+    crashed: int = 0  # tasks at the target spec that ended (failed, rejected, exited), not counting `ignore`d ones
 
     @property
     def done(self) -> bool:
@@ -61,6 +62,8 @@ class Progress:
             parts.append(f"{self.old} still at an older spec")
         if self.failed:
             parts.append(self.failed)
+        elif self.crashed:
+            parts.append(f"{self.crashed} new task{'s' if self.crashed != 1 else ''} ended")
         if self.errors:
             parts.append("tasks: " + "; ".join(self.errors[:3]))
         return ", ".join(parts)
@@ -74,8 +77,9 @@ def _runs(task_spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in task_spec.items() if k not in ("Placement", "Runtime")}
 
 
-def judge(service: dict[str, Any], tasks: list[dict[str, Any]]) -> Progress:
-    """The progress of `service` (as `service inspect` returns it) given its `tasks`."""
+def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozenset[str] = frozenset()) -> Progress:
+    """The progress of `service` (as `service inspect` returns it) given its `tasks`; tasks whose
+    IDs are in `ignore` (there before a change) never count as `crashed`."""
     spec = service["Spec"]
     target = _runs(spec["TaskTemplate"])
 
@@ -98,6 +102,8 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]]) -> Progress:
             text = f"{st['State']}: {st.get('Err') or st.get('Message') or '?'}"
             if text not in errors:
                 errors.append(text)
+    crashed = sum(1 for t in tasks if at(t) and t.get("ID") not in ignore
+                  and t["Status"]["State"] in ("failed", "rejected", "complete"))
     status = service.get("UpdateStatus") or {}
     return Progress(
         name=spec.get("Name", ""),
@@ -109,6 +115,7 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]]) -> Progress:
         update=status.get("State", ""),
         update_message=status.get("Message", ""),
         errors=tuple(errors),
+        crashed=crashed,
     )
 
 
