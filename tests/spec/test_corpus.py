@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import git
 import pytest
 
 from gitdeploy import pipeline
@@ -151,18 +151,21 @@ def test_the_corpus_is_large_and_well_formed():
 def repos(tmp_path_factory) -> dict[str, Path]:
     """One committed repository per case."""
     base = tmp_path_factory.mktemp("corpus")
+    template = base / "template"  # one `git init`, copied; then one `git fast-import` and one
+    subprocess.run(["git", "init", "-q", "-b", "main", "--template=", str(template)], check=True)  # read-tree
     out = {}
     for i, c in enumerate(CASES):
         root = base / f"c{i}"
-        root.mkdir()
-        (root / "gitdeploy.yaml").write_bytes(c.spec)
-        for name, content in c.files.items():
+        files = {"gitdeploy.yaml": c.spec, **c.files}
+        shutil.copytree(template / ".git", root / ".git")
+        for name, content in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(content)
-        repo = git.Repo.init(root)
-        repo.git.add(A=True)
-        repo.git.commit("-qm", "broken", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                                              "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+        stream = [b"commit refs/heads/main\nauthor t <t@t> 0 +0000\ncommitter t <t@t> 0 +0000\ndata 6\nbroken\n"]
+        stream += [b"M 100644 inline %s\ndata %d\n%s\n" % (name.encode(), len(content), content)
+                   for name, content in files.items()]
+        subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
+        subprocess.run(["git", "read-tree", "HEAD"], cwd=root, check=True)  # the index of a clean commit
         out[c.name] = root
     return out
 
