@@ -30,6 +30,7 @@ from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import StepOutcome
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live.engine import Cancel
 from gitdeploy.live.swarm.engine import HALTED, ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
@@ -50,9 +51,27 @@ def step_deadline(d: Desired) -> float:
     return FOLLOW_SLACK + batches * (max(r.deadline, r.monitor) + r.monitor)
 
 
+class _Stopped(Exception):
+    """A step left off because another service of the deploy failed (the whole stack goes back)."""
+
+
+class _Fire:
+    """Closing it fires a Cancel: how a user's cancel reaches the runner's own stop."""
+
+    def __init__(self, target: Cancel) -> None:
+        self.target = target
+
+    def close(self) -> None:
+        self.target.fire()
+
+
 class SwarmRunner(Runner):
     """The Runner's scheduling (dependency order, parallel, cancel, skips), with a service as the
-    unit of a step. `before`: the services as planned against (what a rollback gives back)."""
+    unit of a step. `before`: the services as planned against (what a rollback gives back).
+
+    The first failed step stops the others: a service still being followed is left off at once and
+    no further step starts, since every service of the deploy is going back anyway (those are
+    `skipped`, not failures of their own)."""
 
     def __init__(self, engine: SwarmEngine, target: Target, before: Mapping[str, ServiceState], **kw) -> None:
         super().__init__(engine, target, **kw)
@@ -61,9 +80,15 @@ class SwarmRunner(Runner):
         self.touched: list[str] = []  # services this run sent a change to (or was about to)
         self._tlock = threading.Lock()
         self.progress: dict[str, Progress] = {}
+        self.stop = Cancel()  # fired by the first failure, or by the user's cancel
+        if not self.cancel.watch(_Fire(self.stop)):
+            self.stop.fire()
 
     def _step(self, step: Step, ops: object) -> StepOutcome:
         c = step.change
+        if self.stop and not self.cancel:
+            self.emit(step.path, "skipped", "not started: another service of this deploy failed")
+            return StepOutcome(step.path, False, "not started: another service of this deploy failed", True)
         self.emit(step.path, "step-start", f"{c.action}: {c.reason}")
         try:
             if self.cancel:
@@ -71,12 +96,22 @@ class SwarmRunner(Runner):
             if self.guard:
                 self.guard()
             detail = self._remove(step) if c.action == "remove" else self._apply(step)
+        except _Stopped as exc:
+            self.emit(step.path, "skipped", str(exc))
+            return StepOutcome(step.path, False, str(exc), True)
         except Exception as exc:  # noqa: BLE001 - every failure is the step's outcome, never a crash
             detail = describe_error(exc)
             self.emit(step.path, "step-failed", detail)
+            self.stop.fire()
             return StepOutcome(step.path, False, detail)
         self.emit(step.path, "step-done", detail)
         return StepOutcome(step.path, True, detail)
+
+    def _left_off(self) -> None:
+        if self.cancel:
+            raise StepFailed("interrupted")
+        if self.stop:
+            raise _Stopped("left off: another service of this deploy failed")
 
     def _touch(self, path: str) -> None:
         with self._tlock:
@@ -107,6 +142,7 @@ class SwarmRunner(Runner):
         known = self.swarm.task_ids(existing.id) if existing else frozenset()
         if self.fault:
             self.fault(step, Op("create"))
+        self._left_off()
         self._touch(path)  # before sending: a change cut short may still have landed
         c = step.change
         force = bool(c.old_hashes) and all(h.startswith("tainted:") for h in c.old_hashes)  # the same spec
@@ -124,19 +160,17 @@ class SwarmRunner(Runner):
                 last.append(line)
                 self.emit(path, "progress", line)
 
-        p = self.swarm.follow(sid, step_deadline(d), known=known, cancel=self.cancel, on_progress=seen)
-        if self.cancel:
-            raise StepFailed("interrupted")
+        p = self.swarm.follow(sid, step_deadline(d), known=known, cancel=self.stop, on_progress=seen)
+        self._left_off()
         if not p.done or p.crashed:
             self.emit(path, "gate-failed", p.explain())
             raise StepFailed(f"not converged: {p.explain()}")
         monitor = d.service.rollout.monitor
         if existing is None and monitor > 0 and not _has_healthcheck(d):
             # Swarm monitors the tasks of an update itself; a new service must keep running too
-            p = self.swarm.follow(sid, monitor, known=known, cancel=self.cancel, on_progress=seen,
+            p = self.swarm.follow(sid, monitor, known=known, cancel=self.stop, on_progress=seen,
                                   until=lambda _p: False)
-            if self.cancel:
-                raise StepFailed("interrupted")
+            self._left_off()
             if not p.done or p.crashed:
                 self.emit(path, "gate-failed", p.explain())
                 raise StepFailed(f"did not keep running for {monitor:g}s: {p.explain()}")

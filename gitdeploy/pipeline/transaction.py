@@ -49,6 +49,8 @@ def prepare(
             f"not '{ctx.env}'",
             "use a different `system:` name per environment on a shared engine, or the right --env",
         )
+    if isinstance(engine, SwarmEngine):
+        engine.remember_images(spec.system, ctx.env)  # a tag that ran before: the digest it ran with
     desired = tuple(resolve(spec, source, engine.images(), ctx.secrets()))
     if scope is not None:
         desired = tuple(d for d in desired if d.path in scope)

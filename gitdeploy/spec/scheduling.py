@@ -259,6 +259,10 @@ def check_service(r: Report, found: dict[str, tuple[Pos, Node]], values: dict[st
         r.at(found["replicas"][0], f"{what} has `mode: global` and `replicas`",
              "remove `replicas`: a global service runs one task on every node")
     if engine == "swarm":
+        for key, kpos in _keys_of(found.get("rollout"), ("canary", "drain")):
+            r.at(kpos, f"rollout.{key} is honoured only by the docker engine, not by the swarm engine ({what}): "
+                       "Swarm's update config has no canary and no drain",
+                 "remove it; on a cluster `parallelism`, `order` and `monitor` shape the update")
         for entry, pos in values.get("ports") or []:
             bound = [p for p in entry.ports() if p.host is not None and p.host_ip]
             if bound:
@@ -279,6 +283,13 @@ def check_service(r: Report, found: dict[str, tuple[Pos, Node]], values: dict[st
         r.at(reservation_cpus, f"resources.reservations.cpus is honoured only by the swarm engine "
                                f"(--engine swarm): one Docker Engine has no CPU reservation ({what})",
              "use resources.limits.cpus, or validate and deploy with --engine swarm")
+
+
+def _keys_of(entry: tuple[Pos, Node] | None, keys: tuple[str, ...]) -> list[tuple[str, Pos]]:
+    """The positions of `keys` written in the mapping `entry` (none when it is not a mapping)."""
+    if entry is None or not entry[1].is_map:
+        return []
+    return [(k, kpos) for k, kpos, _ in entries(entry[1]) if k in keys]
 
 
 def _reservation_cpus(entry: tuple[Pos, Node] | None) -> Pos | None:

@@ -234,3 +234,14 @@ def test_the_swarm_engine_refuses_a_port_bound_to_one_address_with_its_position(
         "honour: a service publishes on every node's addresses (service 'web') "
         "(hint: drop the address (publish on all of them) or put a proxy in front)"]
     assert validate_spec(src) == []  # one Docker Engine binds one address
+
+
+def test_the_swarm_engine_refuses_canary_and_drain_by_name(tmp_path):
+    src = source(tmp_path, "system: s\nservices:\n  web:\n    image: x\n    rollout:\n      canary: 1\n"
+                           "      drain: 2s\n      monitor: 1s\n")
+    assert [str(p).split(" (hint")[0] for p in validate_spec(src, engine="swarm")] == [
+        "gitdeploy.yaml:6:7: rollout.canary is honoured only by the docker engine, not by the swarm engine "
+        "(service 'web'): Swarm's update config has no canary and no drain",
+        "gitdeploy.yaml:7:7: rollout.drain is honoured only by the docker engine, not by the swarm engine "
+        "(service 'web'): Swarm's update config has no canary and no drain"]
+    assert validate_spec(src) == []

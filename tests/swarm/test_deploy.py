@@ -328,3 +328,54 @@ def test_a_fork_pull_request_is_planned_on_the_cluster_without_building_or_pushi
     assert swarm_cluster.manager.services.list(filters={"label": f"{labels.SYSTEM}={swarm_system}"}) == []
     tags = [t for i in swarm_cluster.manager.images.list() for t in i.tags]
     assert not any(swarm_system in t for t in tags), tags  # nothing built, so nothing to push
+
+
+def test_a_tag_that_ran_before_keeps_its_digest_when_the_tag_moves(cluster_repo, swarm_cluster, swarm_system):
+    """A rollback, a revert or a redeploy runs the bytes that ran before: a reference that ran
+    here resolves to the digest it ran with, even when someone pushed over its tag since."""
+    import io
+
+    manager = swarm_cluster.manager
+    ref = f"{swarm_cluster.registry}/{swarm_system}/app:1"
+    manager.images.get(swarm_cluster.base_image).tag(ref)
+    manager.images.push(ref)
+    cluster_repo.commit(spec(swarm_system, {"app": sleeper(ref, environment={"V": "1"})}))
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    ran = service_of(swarm_cluster, swarm_system, "app").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert ran.startswith(ref + "@sha256:")
+
+    dockerfile = f"FROM {swarm_cluster.base_image}\nRUN echo moved > /moved\n".encode()
+    manager.images.build(fileobj=io.BytesIO(dockerfile), tag=ref, rm=True)
+    manager.images.push(ref)  # the tag now names other bytes in the registry
+    cluster_repo.commit(spec(swarm_system, {"app": sleeper(ref, environment={"V": "2"})}))
+    assert pipeline.deploy(ctx).ok
+    now = service_of(swarm_cluster, swarm_system, "app").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert now == ran
+
+
+def test_the_first_failure_leaves_off_the_other_services_and_the_whole_stack_goes_back(
+        cluster_repo, swarm_cluster, swarm_system):
+    image = swarm_cluster.base_image
+    slow_start = {"test": ["CMD-SHELL", "test -f /tmp/up"], "interval": "0.5s", "timeout": "2s", "retries": 3}
+
+    def version(v: str, slow: str, bad: list[str]) -> dict:
+        return spec(swarm_system, {
+            "slow": sleeper(image, environment={"V": v}, command=["sh", "-c", f"{slow}; touch /tmp/up; exec sleep 3600"],
+                            healthcheck=slow_start, rollout={"deadline": "120s"}),
+            "bad": sleeper(image, environment={"V": v}, command=bad)})
+
+    cluster_repo.commit(version("1", "true", ["sleep", "3600"]))
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    before = {p: service_of(swarm_cluster, swarm_system, p).attrs["Spec"]["TaskTemplate"] for p in ("slow", "bad")}
+    # slow's new tasks become healthy only after 90 s; bad's exit at once
+    cluster_repo.commit(version("2", "sleep 90", ["sh", "-c", "exit 3"]))
+    result = pipeline.deploy(ctx)
+    assert not result.ok and result.rolled_back and result.rollback_verified, result.failure
+    outcomes = {o.path: o for o in result.outcomes}
+    assert not outcomes["bad"].ok and not outcomes["bad"].skipped
+    assert outcomes["slow"].skipped and "left off: another service of this deploy failed" in outcomes["slow"].detail
+    assert result.failure.startswith("bad: ") and "slow" in result.failure.split("restored: ")[1]
+    for path in ("slow", "bad"):
+        assert service_of(swarm_cluster, swarm_system, path).attrs["Spec"]["TaskTemplate"] == before[path]

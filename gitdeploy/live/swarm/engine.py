@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -111,6 +112,7 @@ class SwarmEngine:
         self._images: SwarmImages | None = None
         self._networks: dict[str, str] = {}  # name -> id, ensured during this run
         self._net_lock = threading.Lock()
+        self._net_ids: dict[str, str] | None = None
 
     def scoped(self, only: frozenset[str] | None) -> SwarmEngine:
         out = SwarmEngine(self.client, self.data_dir, only, self.where, self.registry_text)
@@ -293,8 +295,12 @@ class SwarmEngine:
         raise AssertionError("unreachable")
 
     def _network_ids(self) -> dict[str, str]:
-        with _said("listing networks"):
-            return {n["Name"]: n["Id"] for n in self.api.networks(filters={"driver": "overlay"})}
+        """Overlay networks by name (read once per engine: a plan compares every service against them)."""
+        with self._net_lock:
+            if self._net_ids is None:
+                with _said("listing networks"):
+                    self._net_ids = {n["Name"]: n["Id"] for n in self.api.networks(filters={"driver": "overlay"})}
+            return self._net_ids
 
     def networks(self, system: str, env: str) -> list[EngineObject]:
         with _said("listing networks"):
@@ -338,6 +344,23 @@ class SwarmEngine:
         if self._images is None:
             self._images = SwarmImages(self.client, self.registry)
         return self._images
+
+    def remember_images(self, system: str, env: str) -> None:
+        """Let image references that ran here before resolve to the digests they ran with (the
+        services' current and previous specs): a rollback or a revert runs the very bytes that ran
+        before, even where a tag has moved since - as one engine uses an image it has."""
+        seen: dict[str, str] = {}
+        for st in self.services(system, env).values():
+            for spec in (st.previous or {}, st.spec):  # the current spec wins
+                raw = (spec.get("Labels") or {}).get(labels.DEFINITION, "")
+                try:
+                    definition = json.loads(raw) if raw else {}
+                except ValueError:
+                    continue
+                ref, pinned = definition.get("image", ""), definition.get("image_id", "")
+                if ref and not ref.startswith("build:") and "@sha256:" in pinned:
+                    seen[ref] = pinned
+        self.images().remember(seen)
 
     def ensure_base_image(self) -> str:
         raise self._not_here("importing the offline base image")

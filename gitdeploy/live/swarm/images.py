@@ -41,6 +41,12 @@ class SwarmImages:
         self._pinned: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    def remember(self, pinned: dict[str, str]) -> None:
+        """References already resolved (by what ran before): used as they are, not asked again."""
+        with self._lock:
+            for ref, value in pinned.items():
+                self._pinned.setdefault(ref, value)
+
     def image_id(self, ref: str) -> str:
         """`ref` pinned by digest (see the module docstring). Raises GitdeployError."""
         with self._lock:
