@@ -51,6 +51,6 @@ case "$job" in
     # headless Chromium renders the dashboard in tests/hooks (Debian's package; only tests need it)
     command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
     log "ruff"; ruff check gitdeploy webhook tests bench
-    log "pytest"; exec python -m pytest -n 2 --dist loadgroup -q "$@";;
+    log "pytest"; exec python -m pytest -n 2 --dist loadgroup -q --durations=25 "$@";;
   *) log "unknown job '$job' (use demo, test or deps)"; exit 2;;
 esac

@@ -167,14 +167,6 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
 
 
 
-def _load_or_none(ctx: Context, rev: str, worktree: bool) -> tuple[SpecSource, Spec] | None:
-    try:
-        return load(ctx, rev, worktree)
-    except GitdeployError:
-        return None  # prepare loads again, fails the same way and records it
-
-
-
 def _engine_lock(ctx: Context, loaded: tuple[SpecSource, Spec] | None, rev: str, trigger: str,
                  who: str) -> AbstractContextManager[EngineLock | None]:
     """The engine lock of the system (see live.enginelock); none when the spec or the engine

@@ -22,7 +22,7 @@ from gitdeploy.live.enginelock import Holder
 from gitdeploy.live.swarm.engine import SwarmEngine
 from gitdeploy.pipeline.context import Context, load
 from gitdeploy.pipeline.record import _attempt, _commit_of, _deployed_or_none, _record, _record_told
-from gitdeploy.pipeline.recovery import _engine_lock, _intent, _load_or_none, _recover_locked
+from gitdeploy.pipeline.recovery import _engine_lock, _intent, _recover_locked
 from gitdeploy.pipeline.transaction import _discard_tainted, execute, prepare
 from gitdeploy.plan.model import Plan
 
@@ -46,7 +46,10 @@ def deploy(
     """
     who = who or whoami()
     check_not_frozen(ctx.data_dir, ctx.env)
-    loaded = _load_or_none(ctx, rev, worktree)
+    try:  # read once: an invalid spec is refused (and recorded) below, after recovery - not parsed twice
+        loaded, unloadable = load(ctx, rev, worktree), None
+    except GitdeployError as exc:
+        loaded, unloadable = None, exc
     with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason=f"deploy {rev}", owner=who) as held,
           _engine_lock(ctx, loaded, rev, trigger, who) as engine_held):
         check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the lock
@@ -67,6 +70,8 @@ def deploy(
         _recover_locked(ctx, say, who)
         started = time.time()
         try:
+            if unloadable is not None:
+                raise unloadable
             prepared = prepare(ctx, rev, worktree, tainted, only, loaded)
         except GitdeployError as exc:
             commit = None if worktree else _commit_of(ctx, rev)

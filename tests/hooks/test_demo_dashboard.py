@@ -113,16 +113,15 @@ def test_demo_serves_dashboard_that_follows_a_push(tmp_path, system_name, docker
         assert "version two" in requests.get(f"http://127.0.0.1:{web_port}/", timeout=5).text
 
         planned = store_a_pr_plan(data, second)
-        after = browse(url + "/", tmp_path, "--dump-dom")
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "dashboard.png"
+        shot.unlink(missing_ok=True)
+        after = browse(url + "/", tmp_path, "--dump-dom", f"--screenshot={shot}")  # one page load, both
         assert f'data-deployed="{second}"' in after and "web: version two" in after
         if planned:
             assert "#12" in after and "Bump the web page" in after
         else:
             assert "No open pull request has a plan yet" in after
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "dashboard.png"
-        shot.unlink(missing_ok=True)
-        browse(url + "/", tmp_path, f"--screenshot={shot}")
         assert shot.stat().st_size > 10_000
         jobs = state(url)["queue"]["recent"]
         assert jobs[0]["kind"] == "git-deploy" and jobs[0]["state"] == "done" and jobs[0]["sha"] == second[:7]

@@ -24,11 +24,12 @@ pytestmark = pytest.mark.docker
 GITDEPLOY = str(Path(sys.executable).parent / "gitdeploy")
 
 
-def system(name: str, version: str) -> dict:
+def system(name: str, version: str, monitor: str = "0.3s") -> dict:
+    """The revision that is interrupted gets a long monitor window (monitor="30s"): that deploy is
+    certainly still running when the signal comes. The verified one before it needs none."""
     return {"system": name, "services": {
         "api": web(version, rollout={"deadline": "20s", "drain": "0.1s"}),
-        # a long monitor window: the deploy is certainly still running when the signal comes
-        "worker": svc(command=["sh", "-c", f": {version}; exec sleep 3600"], rollout={"monitor": "30s"})}}
+        "worker": svc(command=["sh", "-c", f": {version}; exec sleep 3600"], rollout={"monitor": monitor})}}
 
 
 def start_deploy(spec_repo, rev: str) -> subprocess.Popen:
@@ -58,7 +59,7 @@ def test_one_signal_rolls_back_verifies_records_and_exits_130(sig, spec_repo, sy
     good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
     ctx = spec_repo.ctx()
     assert pipeline.deploy(ctx, good).ok
-    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2")})
+    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2", monitor="30s")})
     proc = start_deploy(spec_repo, bad)
     wait_for_journal(spec_repo, "start", "worker")  # mid-rollout: worker's 30 s window is open
     proc.send_signal(sig)
@@ -79,7 +80,7 @@ def test_a_second_ctrl_c_exits_at_once_and_the_next_deploy_recovers(spec_repo, s
     good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
     ctx = spec_repo.ctx()
     assert pipeline.deploy(ctx, good).ok
-    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2")})
+    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2", monitor="30s")})
     proc = start_deploy(spec_repo, bad)
     wait_for_journal(spec_repo, "start", "worker")
     proc.send_signal(signal.SIGINT)
@@ -110,7 +111,7 @@ def test_a_server_start_recovers_what_a_killed_deploy_left(spec_repo, system_nam
     good = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v1")})
     ctx = spec_repo.ctx()
     assert pipeline.deploy(ctx, good).ok
-    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2")})
+    bad = spec_repo.commit({"gitdeploy.yaml": system(system_name, "v2", monitor="30s")})
     env = clean_env(GITDEPLOY_FAILPOINT="journal:6")
     killed = subprocess.run([GITDEPLOY, "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir),
                              "deploy", "--rev", bad], capture_output=True, text=True, env=env, timeout=120)

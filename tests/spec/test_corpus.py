@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import git
 import pytest
 
 from gitdeploy import pipeline
@@ -151,18 +151,21 @@ def test_the_corpus_is_large_and_well_formed():
 def repos(tmp_path_factory) -> dict[str, Path]:
     """One committed repository per case."""
     base = tmp_path_factory.mktemp("corpus")
+    template = base / "template"  # one `git init`, copied; then one `git fast-import` and one
+    subprocess.run(["git", "init", "-q", "-b", "main", "--template=", str(template)], check=True)  # read-tree
     out = {}
     for i, c in enumerate(CASES):
         root = base / f"c{i}"
-        root.mkdir()
-        (root / "gitdeploy.yaml").write_bytes(c.spec)
-        for name, content in c.files.items():
+        files = {"gitdeploy.yaml": c.spec, **c.files}
+        shutil.copytree(template / ".git", root / ".git")
+        for name, content in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(content)
-        repo = git.Repo.init(root)
-        repo.git.add(A=True)
-        repo.git.commit("-qm", "broken", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                                              "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+        stream = [b"commit refs/heads/main\nauthor t <t@t> 0 +0000\ncommitter t <t@t> 0 +0000\ndata 6\nbroken\n"]
+        stream += [b"M 100644 inline %s\ndata %d\n%s\n" % (name.encode(), len(content), content)
+                   for name, content in files.items()]
+        subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
+        subprocess.run(["git", "read-tree", "HEAD"], cwd=root, check=True)  # the index of a clean commit
         out[c.name] = root
     return out
 
@@ -216,6 +219,23 @@ def test_deploy_creates_no_container(repos, tmp_path, docker_client, base_image)
     until = time.time() + 1
     assert not failures
     assert _created(docker_client, since, until) == []
+
+
+def test_deploy_reads_an_invalid_spec_once(repos, tmp_path, docker_client, monkeypatch):
+    """A deploy of an invalid spec parses it once (it was read a second time by prepare, and the
+    slowest cases take seconds), and still refuses it and records the attempt."""
+    from gitdeploy.history.notes import attempts
+    from gitdeploy.pipeline import context
+
+    calls = []
+    real = context.load_spec
+    monkeypatch.setattr(context, "load_spec", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    case = next(c for c in CASES if c.engine == "docker")
+    ctx = pipeline.Context(repo=repos[case.name], data_dir=tmp_path / "data", client=docker_client)
+    with pytest.raises(SpecInvalid):
+        pipeline.deploy(ctx)
+    assert len(calls) == 1
+    assert [a.result for a in attempts(pipeline.open_repo(ctx.repo), "production")][:1] == ["failed"]
 
 
 def test_deploy_counts_creations_it_sees(spec_repo, docker_client):
