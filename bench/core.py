@@ -93,6 +93,9 @@ class Bench:
         self.client = docker.from_env(timeout=300)
         self.tmp = Path(tempfile.mkdtemp(prefix="gd-bench-"))
         self.env = dict(os.environ, GITDEPLOY_HOME=str(self.tmp / "home"))
+        # Each tool with its bytecode compiled, as installed packages have it (this machine's
+        # environment sets PYTHONDONTWRITEBYTECODE: gitdeploy's modules were compiled at every start).
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.loads: list[float] = []  # the 1-minute load average after each figure
 
     def cleanup(self, system: str) -> None:

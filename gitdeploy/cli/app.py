@@ -30,8 +30,11 @@ from gitdeploy.render.lines import crash_markup, error_markup
 from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+# No emoji codes: a commit message or a value saying ":x:" is printed as it is (and the emoji
+# table is not loaded at every start).
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
+                      width=None if sys.stderr.isatty() else 160)
 
 
 # Which module defines each command: imported only when that command runs, so `gitdeploy plan`

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import git
@@ -19,7 +20,6 @@ from rich.markup import escape
 
 from gitdeploy import pipeline
 from gitdeploy.cli.app import command, console, err_console, print_json
-from gitdeploy.cli.progress import DeployProgress
 from gitdeploy.deploy import freeze
 from gitdeploy.deploy.lock import holder
 from gitdeploy.deploy.result import Event, Result
@@ -39,6 +39,9 @@ from gitdeploy.render.result import result_text, result_to_dict
 from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.scheduling import ENGINES
 from gitdeploy.spec.source import open_source
+
+if TYPE_CHECKING:  # the live display (rich.progress) is imported only when a plan has changes to show
+    from gitdeploy.cli.progress import DeployProgress
 
 REV = click.option("--rev", default="HEAD", show_default=True, help="The commit of the spec to use.")
 WORKTREE = click.option("--worktree", is_flag=True, help="Read uncommitted files (local experiments only).")
@@ -174,17 +177,22 @@ def deploy_with_progress(ctx: Context, rev: str, worktree: bool, quiet: bool = F
     """pipeline.deploy with a live display; Ctrl-C (or SIGTERM) rolls back, a second one within
     5 s exits at once and leaves the journal for the next run to recover."""
     progress: DeployProgress | None = None
+    planned = False
 
     def show_plan(plan: Plan) -> None:
-        nonlocal progress
+        nonlocal progress, planned
+        planned = True
         if not quiet:
             console.print(plan_text(plan))
-        progress = DeployProgress(console, plan, enabled=not quiet).__enter__()
+        if plan.has_changes and not quiet:
+            from gitdeploy.cli.progress import DeployProgress
+
+            progress = DeployProgress(console, plan).__enter__()
 
     def on_event(ev: Event) -> None:
         if progress:
             progress.on_event(ev)
-        elif not quiet and ev.kind in ("recovery", "lock-recovered", "rollback-error", "verify"):
+        elif not planned and not quiet and ev.kind in ("recovery", "lock-recovered", "rollback-error", "verify"):
             err_console.print(f"[yellow]{ev.message}[/yellow]", markup=True, highlight=False)
 
     cancel = Cancel()

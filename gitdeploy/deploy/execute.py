@@ -3,8 +3,9 @@
 - A step runs once the steps it waits for have succeeded, on a bounded pool (no polling: the
   scheduler wakes on completions). A failed step skips its dependents.
 - A step runs its rollout phase by phase (see gitdeploy.plan.rollout: await, create, start,
-  gate, publish, drain, stop); the ops of a phase run at the same time. The runner decides
-  nothing: batches, order, hold-back and drains are in the plan.
+  gate, publish, drain, stop); the ops of a phase run at the same time, except ops on the same
+  container (a drain, then its stop), which run one after the other in the plan's order. The
+  runner decides nothing: batches, order, hold-back and drains are in the plan.
 - Every finished op is written to the journal. Any exception inside an op (an engine error, a
   lost engine, a full disk, a bug) fails that step with what happened; it never escapes.
 - A cancel (Ctrl-C) starts nothing new: open gates end at once and later steps are skipped.
@@ -143,7 +144,7 @@ class Runner:
                     raise StepFailed("interrupted")
                 if self.guard:
                     self.guard()
-                futures = [ops.submit(self._op, step, op) for op in phase]
+                futures = [ops.submit(self._ops, step, chain) for chain in _chains(phase)]
                 errors = [f.exception() for f in futures]
                 failed = [e for e in errors if e is not None]
                 if failed:
@@ -157,6 +158,13 @@ class Runner:
         return StepOutcome(step.path, True, detail)
 
     # -- one op --------------------------------------------------------------------------------
+
+    def _ops(self, step: Step, chain: Sequence[Op]) -> None:
+        """Ops on one container, in order: the first failure ends the chain."""
+        for op in chain:
+            if op is not chain[0] and self.cancel:
+                raise StepFailed("interrupted")
+            self._op(step, op)
 
     def _op(self, step: Step, op: Op) -> None:
         if self.fault:
@@ -229,6 +237,21 @@ class Runner:
         if self.cancel:
             return Verdict(True, False, "interrupted")
         return decide(gate, events, since, self.engine.final_state(cid))
+
+
+def _chains(phase: Sequence[Op]) -> list[list[Op]]:
+    """The ops of a phase as chains that run at the same time: ops on the same existing container
+    (a drain, then its stop) run one after the other, in the plan's order."""
+    chains: list[list[Op]] = []
+    by_container: dict[str, list[Op]] = {}
+    for op in phase:
+        if op.container and op.container in by_container:
+            by_container[op.container].append(op)
+            continue
+        chains.append([op])
+        if op.container:
+            by_container[op.container] = chains[-1]
+    return chains
 
 
 def _dependents(path: str, waiting: dict[str, set[str]]) -> list[str]:

@@ -160,7 +160,8 @@ class SwarmRunner(Runner):
                 last.append(line)
                 self.emit(path, "progress", line)
 
-        p = self.swarm.follow(sid, step_deadline(d), known=known, cancel=self.stop, on_progress=seen)
+        stale = existing.progress.update_started if existing and existing.progress else ""
+        p = self.swarm.follow(sid, step_deadline(d), known=known, cancel=self.stop, on_progress=seen, stale=stale)
         self._left_off()
         if not p.done or p.crashed:
             self.emit(path, "gate-failed", p.explain())
@@ -256,7 +257,7 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
         emit(path, "rolled-back", f"service {st.name} given back its previous spec ({st.commit[:12] or '?'})")
 
     def follow(path: str) -> tuple[str, Progress]:
-        return path, engine.follow(back[path], RESTORE_DEADLINE, known=known.get(path, frozenset()))
+        return path, engine.follow(back[path], RESTORE_DEADLINE, known=known.get(path, frozenset()), back=True)
 
     problems: list[str] = []
     expected = at = 0

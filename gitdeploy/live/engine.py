@@ -176,6 +176,7 @@ class Engine:
         self.where = where or str(getattr(self.api, "base_url", "") or "the local socket")
         self._net_lock = threading.Lock()
         self._networks: set[str] = set()  # ensured during this run: no need to ask again
+        self._left: dict[str, tuple[float, dict]] = {}  # drained: (when it left DNS, its inspection for settle)
 
     def scoped(self, only: frozenset[str] | None) -> Engine:
         return Engine(self.client, self.data_dir, only, self.where)
@@ -539,9 +540,10 @@ class Engine:
         net = network_name(system, env)
         with engine_errors(f"draining {cid[:12]}"):
             try:
-                endpoint = (self.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}).get(net)
+                info = self.api.inspect_container(cid)
             except docker.errors.NotFound:
                 return
+            endpoint = (info["NetworkSettings"]["Networks"] or {}).get(net)
             if endpoint is None:
                 return
             try:
@@ -550,6 +552,7 @@ class Engine:
                 if "is not connected" in str(exc.explanation or exc):
                     return  # not running (restarting, exited): nothing resolves to it any more
                 raise
+            self._left[cid] = (time.monotonic(), info)  # settle reuses the inspection
             try:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
             except docker.errors.APIError:
@@ -560,7 +563,8 @@ class Engine:
 
     def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None) -> str:
         """After `drain`: wait until the container serves no client connection any more (at most
-        `max_wait` seconds); says how it ended, for the log.
+        `max_wait` seconds); says how it ended, for the log. "No connection" means none for
+        SETTLE_QUIET seconds since the first look that found none.
 
         The connections are read from the container's network namespace through the host's /proc
         (its main process's /proc/<pid>/net/tcp{,6}), so this needs the engine on this host and
@@ -575,14 +579,16 @@ class Engine:
             cancelled.wait(max(0.0, max_wait - (time.monotonic() - t0)))
             return f"{why}: waited the full drain of {max_wait:g}s"
 
+        _, info = self._left.pop(cid, (None, None))
         if max_wait <= 0:
             return "no drain time"
-        try:
-            info = self.api.inspect_container(cid)
-        except docker.errors.NotFound:
-            return "gone"
-        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            return full(f"cannot inspect it ({exc})")
+        if info is None:  # not drained by this engine: ask
+            try:
+                info = self.api.inspect_container(cid)
+            except docker.errors.NotFound:
+                return "gone"
+            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+                return full(f"cannot inspect it ({exc})")
         pid = int((info.get("State") or {}).get("Pid") or 0)
         if not pid:
             return "not running"
@@ -606,6 +612,9 @@ class Engine:
             _, drops0 = read()
         except OSError as exc:
             return full(f"cannot read its network namespace ({exc.strerror or exc})")
+        # Quiet counts from the first look that finds no connection, not from when it left DNS: a
+        # client that resolved the name just before may connect a little later (a busy machine
+        # deschedules it between the lookup and the connect), and that request must still be served.
         quiet_since: float | None = None
         while True:
             try:
@@ -619,7 +628,7 @@ class Engine:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = now
-            elif now - quiet_since >= SETTLE_QUIET:
+            if quiet_since is not None and now - quiet_since >= SETTLE_QUIET:
                 return f"no connections left after {now - t0:.2f}s"
             if now - t0 >= max_wait:
                 if not open_:

@@ -11,7 +11,8 @@ decides nothing (see gitdeploy.deploy.execute):
   published; only then are as many old ones drained (out of DNS, still serving what they serve)
   and stopped, their aliases restored while stopped so a rollback can start them straight back.
   The engine work of consecutive batches overlaps with the waits: the next batch is created
-  during a gate, started during the drain, and the old ones stop during the next gate;
+  during a gate and started as soon as that gate passed; the old ones are drained, then stopped,
+  during the next gate;
 - stop-first replacement (a host port can only be bound once): per batch, old ones stop first,
   then the new ones are created (published at once), started and gated;
 - create / scale / start: every missing replica at once, then surplus ones stop;
@@ -74,23 +75,32 @@ def rollout(
 
 def _overlapped(ups: Sequence[Sequence[Phase]], downs: Sequence[Sequence[str]], drain: float, grace: float
                 ) -> list[Phase]:
-    """Start-first batches, each one's engine work done while the previous one waits: the next
-    batch is created (not started) during this one's gate, started while the old replicas this
-    one replaces drain, and those are stopped during the next batch's gate. Nothing of a batch
-    starts before the previous batch passed its gate and was published."""
+    """Start-first batches, each one's engine work done while another one waits: the next batch
+    is created (not started) during this one's gate and started as this one is published (its
+    gate then runs from there); the old replicas this one replaces are drained, then stopped,
+    during the next batch's gate. Nothing of a batch starts before the previous batch passed its
+    gate, and no old replica leaves DNS before the batch replacing it was published.
+
+    A drain and the stop of the same container in one phase run in that order (see
+    gitdeploy.deploy.execute), so a phase never ends with an old replica drained but running."""
     out: list[Phase] = []
-    carry: Phase = ()  # the previous batch's stops, run alongside this batch's gate
+    carry: Phase = ()  # the previous batch's retirements (drain, then stop), run alongside this batch's gate
     for k, (up, going) in enumerate(zip(ups, downs, strict=True)):
         create, start, gate, publish = up
         nxt = ups[k + 1] if k + 1 < len(ups) else None
         if k == 0:
             out += [create, start]
         out.append(gate + carry + (nxt[0] if nxt else ()))
-        out.append(publish)
-        out.append(tuple(Op("drain", container=cid, seconds=drain) for cid in going) + (nxt[1] if nxt else ()))
-        carry = tuple(Op("stop", container=cid, rejoin=True, seconds=grace) for cid in going)
+        out.append(publish + (nxt[1] if nxt else ()))
+        carry = _retire(going, drain, grace)
     out.append(carry)
     return out
+
+
+def _retire(going: Sequence[str], drain: float, grace: float) -> Phase:
+    """Each of `going`: out of DNS and drained, then stopped with its aliases kept for rollback."""
+    return tuple(op for cid in going for op in (Op("drain", container=cid, seconds=drain),
+                                                Op("stop", container=cid, rejoin=True, seconds=grace)))
 
 
 def batches(phases: Sequence[Phase]) -> list[list[int]]:

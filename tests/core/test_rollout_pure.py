@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitdeploy.deploy.execute import _chains
 from gitdeploy.deploy.health import EngineEvent, FinalState, decide
 from gitdeploy.live.model import Live, LiveContainer
 from gitdeploy.plan.model import GateSpec, Op, ServiceChange
@@ -32,16 +33,16 @@ def kinds(phases) -> list[list[str]]:
 
 def test_start_first_replace_brings_each_batch_up_held_back_then_drains_as_many_old_ones():
     phases = rollout(change(create=(1, 2, 3), retire=("o1", "o2", "o3")), "start-first", 2, GATE, drain=1.5)
-    # the next batch is created during a gate and started during the drain; old ones stop during
-    # the next gate - never before the batch replacing them passed its gate and was published
+    # the next batch is created during a gate and started as soon as it passed; old ones are
+    # drained, then stopped, during the next gate - never before the batch replacing them passed
+    # its gate and was published
     assert kinds(phases) == [
-        ["create", "create"], ["start", "start"], ["gate", "gate", "create"], ["publish", "publish"],
-        ["drain", "drain", "start"], ["gate", "stop", "stop"],
-        ["publish"], ["drain"], ["stop"],
+        ["create", "create"], ["start", "start"], ["gate", "gate", "create"], ["publish", "publish", "start"],
+        ["gate", "drain", "stop", "drain", "stop"], ["publish"], ["drain", "stop"],
     ]
     assert all(op.hold_back for op in phases[0] + phases[2][2:])
-    assert [op.container for op in phases[4][:2]] == ["o1", "o2"] and phases[4][0].seconds == 1.5
-    assert all(op.rejoin for op in phases[5][1:] + phases[8])  # kept for rollback with its aliases
+    assert [op.container for op in phases[4][1:]] == ["o1", "o1", "o2", "o2"] and phases[4][1].seconds == 1.5
+    assert all(op.rejoin for op in phases[4][2::2] + phases[6][1:])  # kept for rollback with its aliases
     assert batches(phases) == [[1, 2], [3]]
 
 
@@ -62,10 +63,10 @@ def test_canary_then_the_rest_at_once_by_default():
     old = tuple(f"o{i}" for i in range(8))
     phases = rollout(change(create=range(1, 9), retire=old), "start-first", None, GATE, drain=1.5, canary=1)
     assert batches(phases) == [[1], [2, 3, 4, 5, 6, 7, 8]]  # two gate windows, not eight
-    assert kinds(phases) == [["create"], ["start"], ["gate"] + ["create"] * 7, ["publish"], ["drain"] + ["start"] * 7,
-                             ["gate"] * 7 + ["stop"], ["publish"] * 7, ["drain"] * 7, ["stop"] * 7]
+    assert kinds(phases) == [["create"], ["start"], ["gate"] + ["create"] * 7, ["publish"] + ["start"] * 7,
+                             ["gate"] * 7 + ["drain", "stop"], ["publish"] * 7, ["drain", "stop"] * 7]
     assert [op.container for op in phases[4] if op.kind == "drain"] == ["o0"]  # the canary replaces one only
-    assert [op.container for op in phases[-1]] == list(old[1:])
+    assert [op.container for op in phases[-1] if op.kind == "stop"] == list(old[1:])
     assert describe_batches(phases, 1) == "replica 1 alone (canary), then 2-8 together"
 
 
@@ -129,6 +130,15 @@ def test_every_replica_comes_up_once_and_every_old_one_stops_once(n_start, n_cre
     groups = batches(phases)
     for b, group in enumerate(groups[1:], 1):
         assert min(started_in[r] for r in group) > max(gated_in[r] for g in groups[:b] for r in g)
+    if order == "start-first" and start + create:
+        # an old replica is drained and stopped in one phase, in that order (see execute._chains):
+        # no phase ends with an old replica out of DNS but still running
+        for phase in phases:
+            drained = [op.container for op in phase if op.kind == "drain"]
+            stopped = [op.container for op in phase if op.kind == "stop"]
+            assert set(drained) <= set(stopped)
+            for cid in drained:
+                assert [op.kind for op in phase if op.container == cid] == ["drain", "stop"]
     if order == "start-first":  # never fewer serving than before: an old one stops only after a new one
         up = down = 0
         for op in ops:
@@ -176,3 +186,10 @@ def test_health_gate_decisions():
     assert not decide(hc, [], 10, FinalState(True, health="starting")).ok
     assert "exit code 1" in decide(plain, [], 10, FinalState(False, status="exited", exit_code=1)).detail
     assert decide(GateSpec(False, 0, 30), [], 10).detail == "started"
+
+
+def test_the_runner_chains_the_ops_of_one_container_and_runs_the_rest_at_once():
+    phase = (Op("gate", replica=2, gate=GATE), Op("drain", container="o1"), Op("drain", container="o2"),
+             Op("stop", container="o1"), Op("create", replica=3), Op("stop", container="o2"))
+    assert [[(op.kind, op.container or op.replica) for op in c] for c in _chains(phase)] == [
+        [("gate", 2)], [("drain", "o1"), ("stop", "o1")], [("drain", "o2"), ("stop", "o2")], [("create", 3)]]

@@ -93,9 +93,11 @@ def test_rollout_becomes_update_config_that_pauses_on_failure():
     _, spec = build(Service("web", image="a", rollout=Rollout(order="stop-first", parallelism=3, monitor=4)))
     assert spec["UpdateConfig"] == {"Parallelism": 3, "Delay": 0, "FailureAction": "pause",
                                     "Monitor": 4_000_000_000, "MaxFailureRatio": 0, "Order": "stop-first"}
-    assert spec["RollbackConfig"] == spec["UpdateConfig"]
-    _, spec = build(Service("web", image="a"))
-    assert spec["UpdateConfig"]["Order"] == "start-first"
+    assert spec["RollbackConfig"] == spec["UpdateConfig"]  # stop-first: the same batches back
+    _, spec = build(Service("web", image="a", replicas=4, rollout=Rollout(parallelism=1)))
+    assert spec["UpdateConfig"]["Order"] == "start-first" and spec["UpdateConfig"]["Parallelism"] == 1
+    # back to the verified spec, start-first: every task at once (the old ones serve meanwhile)
+    assert spec["RollbackConfig"] == {**spec["UpdateConfig"], "Parallelism": 0}
 
 
 def test_replicas_mode_placement_resources_endpoint():

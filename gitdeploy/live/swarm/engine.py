@@ -218,9 +218,13 @@ class SwarmEngine:
             found = [s for s in self.api.services(filters={"name": before.name}) if s["Spec"]["Name"] == before.name]
         if not found:
             return services.create(self.api, before.spec)
-        if found[0]["Spec"] != before.spec:
-            services.replace(self.api, found[0]["ID"], before.spec)
-        return found[0]["ID"]
+        now = found[0]
+        if now["Spec"] != before.spec:
+            if now.get("PreviousSpec") == before.spec:  # changed once since: Swarm's own way back (RollbackConfig)
+                services.rollback(self.api, now["ID"], before.name)
+            else:
+                services.replace(self.api, now["ID"], before.spec)
+        return now["ID"]
 
     def scale(self, state: ServiceState, replicas: int, note: Mapping[str, str] | None = None) -> None:
         """Set a replicated service's replicas (a halt: 0), with `note` labels added."""
@@ -242,10 +246,14 @@ class SwarmEngine:
 
     def follow(self, service_id: str, deadline: float, *, known: frozenset[str] = frozenset(),
                cancel: Cancel | None = None, on_progress: Callable[[tasks.Progress], None] | None = None,
-               poll: float = 0.5, until: Callable[[tasks.Progress], bool] | None = None) -> tasks.Progress:
+               poll: float = 0.5, until: Callable[[tasks.Progress], bool] | None = None,
+               back: bool = False, stale: str = "") -> tasks.Progress:
         """Follow the service until it converged (`until`, default `done`), failed for good (Swarm
         paused the update, or a task not in `known` failed), the deadline passed or `cancel`
-        fired; returns the last progress (`explain()` says why it is not done)."""
+        fired; returns the last progress (`explain()` says why it is not done). `back`: following
+        a rollback, which converges when `back` and fails only when Swarm paused it. `stale`: the
+        start time of the update Swarm reported before this change (its failure is not this one's,
+        until the new update shows)."""
         end = time.monotonic() + deadline
         last: tasks.Progress | None = None
         finished = until or (lambda p: p.done)
@@ -256,7 +264,9 @@ class SwarmEngine:
             if on_progress is not None and now != last:
                 on_progress(now)
             last = now
-            if finished(now) or now.failed or now.crashed or time.monotonic() >= end:
+            stuck = now.update in ("paused", "rollback_paused") if back else bool(now.failed)
+            stuck = stuck and not (stale and now.update_started == stale)
+            if finished(now) or stuck or now.crashed or time.monotonic() >= end:
                 return now
             if cancel is not None:
                 if cancel.event.wait(poll):

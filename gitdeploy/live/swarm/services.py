@@ -60,6 +60,22 @@ def replace(api: docker.APIClient, service_id: str, spec: dict[str, Any],
     raise GitdeployError(f"updating service {spec['Name']}: its version kept moving", "try again")
 
 
+def rollback(api: docker.APIClient, service_id: str, name: str) -> None:
+    """Swarm's own rollback: the service's previous spec again, rolled out by its RollbackConfig."""
+    for _ in range(5):
+        try:
+            info = api.inspect_service(service_id)
+            resp = api._post_json(  # noqa: SLF001 - see the module docstring
+                api._url("/services/{0}/update", service_id),  # noqa: SLF001
+                params={"version": int(info["Version"]["Index"]), "rollback": "previous"}, data=info["Spec"])
+            api._result(resp, json=True)  # noqa: SLF001
+            return
+        except _ERRORS as exc:
+            if "out of sequence" not in str(getattr(exc, "explanation", "") or exc):
+                raise _error(f"rolling back service {name}", exc) from None
+    raise GitdeployError(f"rolling back service {name}: its version kept moving", "try again")
+
+
 def _error(what: str, exc: Exception) -> GitdeployError:
     if isinstance(exc, docker.errors.APIError):
         return GitdeployError(f"{what}: {exc.explanation or exc}")

@@ -150,7 +150,7 @@ def service_spec(
         "TaskTemplate": task,
         "Mode": mode,
         "UpdateConfig": update_config(s),
-        "RollbackConfig": update_config(s),
+        "RollbackConfig": rollback_config(s),
         "EndpointSpec": _endpoint(s.path, s.ports, options.endpoint_mode),
     }
 
@@ -188,6 +188,16 @@ def update_config(s: Service) -> dict[str, Any]:
         "MaxFailureRatio": 0,
         "Order": s.effective_order,
     }
+
+
+def rollback_config(s: Service) -> dict[str, Any]:
+    """How Swarm takes a service back to its previous spec when gitdeploy rolls a deploy back: as
+    its update, but start-first goes all at once (the previous spec is the verified one, and its
+    old tasks serve until the new ones run); stop-first keeps the update's batches."""
+    out = update_config(s)
+    if s.effective_order == "start-first":
+        out["Parallelism"] = 0
+    return out
 
 
 def restart_policy(restart: str) -> dict[str, Any]:

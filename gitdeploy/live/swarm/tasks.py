@@ -38,10 +38,13 @@ class Progress:
     update_message: str
     errors: tuple[str, ...]  # why tasks at the target spec failed or wait (latest first, distinct)
     crashed: int = 0  # tasks at the target spec that ended (failed, rejected, exited), not counting `ignore`d ones
+    update_started: str = ""  # when the update Swarm reports on began (UpdateStatus.StartedAt): which update it is
 
     @property
     def done(self) -> bool:
-        return self.ready == self.want and self.old == 0 and self.update not in FAILED_UPDATE
+        """Every task runs at the service's spec, and Swarm has not paused on its way there (a spec
+        given back by Swarm's own rollback is done once its tasks run, while Swarm still watches them)."""
+        return self.ready == self.want and self.old == 0 and self.update not in ("paused", "rollback_paused")
 
     @property
     def failed(self) -> str | None:
@@ -116,6 +119,7 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
         update_message=status.get("Message", ""),
         errors=tuple(errors),
         crashed=crashed,
+        update_started=status.get("StartedAt", ""),
     )
 
 
