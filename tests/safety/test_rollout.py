@@ -59,7 +59,7 @@ def test_start_first_replace_serves_every_request(spec_repo, system_name, docker
     assert len(drained) == 2 and any("no connections left" in m for m in drained), drained
     # Zero: new replicas join the alias only once healthy, and `docker stop` takes an old one
     # out of DNS before signalling it (no network disconnect cutting requests in flight).
-    # (A failure says wget's exit status: 124 is `timeout 2` expiring, e.g. on a starved machine.)
+    # (A failure says its exit status: 143 is busybox `timeout 2` ending a request that hung.)
     assert failures == [], f"{len(failures)} of {len(answers)} requests failed: {failures[:3]}"
 
 
