@@ -17,6 +17,7 @@ from gitdeploy.live.swarm import names, objects, services, tasks
 from gitdeploy.live.swarm.observe import TaskEvents, observe
 from gitdeploy.live.swarm.servicespec import service_spec
 from gitdeploy.spec.model import Placement, Rollout, Service
+from tests.heal.helpers import wait_for
 from tests.swarm.desired import desired
 from tests.swarm.marks import SWARM
 
@@ -58,12 +59,7 @@ def look(cluster, system: str, ds: list, node_hosts: dict[str, str] | None = Non
 
 
 def until(fn, timeout: float = 30.0, step: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
+    return wait_for(fn, timeout, step)
 
 
 def task_on(cluster, sid: str, index: int) -> tuple[dict, object]:
