@@ -31,7 +31,8 @@ from gitdeploy.deploy.result import StepOutcome
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import Cancel
-from gitdeploy.live.swarm.engine import HALTED, ServiceState, SwarmEngine
+from gitdeploy.live.swarm.compare import HALTED
+from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
 from gitdeploy.plan.model import Op, Step

@@ -18,7 +18,7 @@ from typing import Any
 
 from gitdeploy.deploy.execute import Fault, Target, describe_error
 from gitdeploy.deploy.journal import Journal
-from gitdeploy.deploy.result import EventSink, Result
+from gitdeploy.deploy.result import EventSink, Result, StepOutcome
 from gitdeploy.deploy.swarm import SwarmRunner, restore, verify
 from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification
@@ -113,14 +113,13 @@ def check(ctx: Context, prepared: Prepared, emit: Callable[[str, str, str], None
 
 
 def run(ctx: Context, prepared: Prepared, emit: Callable[[str, str, str], None], journal: Journal | None,
-        stage: str, **kw: Any) -> SwarmRunner:
-    """Run the plan's steps (no rollback of its own); returns the runner (outcomes in `.outcomes`)."""
+        stage: str, **kw: Any) -> list[StepOutcome]:
+    """Run the plan's steps (no rollback of its own); the outcome of each."""
     engine = ctx.engine(prepared.only)
     assert isinstance(engine, SwarmEngine)
     runner = SwarmRunner(engine, target_of(ctx, prepared), prepared.services,
                          on_event=lambda ev: emit(ev.path, ev.kind, ev.message), journal=journal, stage=stage, **kw)
-    runner.outcomes = runner.run(prepared.plan)
-    return runner
+    return runner.run(prepared.plan)
 
 
 def execute(

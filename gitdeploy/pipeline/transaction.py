@@ -160,10 +160,9 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
     process had sent may still land after the first look (a container it was starting)."""
     for round_ in range(1, rounds + 1):
         prepared = prepare(ctx, rev, only=only)
-        on_cluster = prepared.plan.engine == "swarm"
-        if on_cluster:
-            runner = swarm.run(ctx, prepared, emit, journal, stage)
-            outcomes = runner.outcomes
+        runner: Runner | None = None  # one engine's: what a verified run prunes
+        if prepared.plan.engine == "swarm":
+            outcomes = swarm.run(ctx, prepared, emit, journal, stage)
         else:
             runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,
                             stage=stage)
@@ -174,7 +173,7 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
         if failed and verification.ok:  # cannot happen, but never hide a failed step
             verification = replace(verification, ok=False, problems=(failed,))
         if verification.ok:
-            if not on_cluster:
+            if runner is not None:
                 _prune(ctx.engine(only), prepared.plan, runner)
             return verification
         if round_ < rounds:

@@ -280,6 +280,38 @@ def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluste
     assert results[1] == ("ok" if killed_after == 5 else "interrupted"), results
 
 
+def test_a_deploy_killed_in_its_whole_stack_rollback_is_finished_by_recovery(cluster_repo, swarm_cluster,
+                                                                            swarm_system):
+    """SIGKILL right after the journal says the rollback began (1 intent, 2 execute, 3 api sent,
+    4 worker sent - it fails -, 5 rollback): api was updated fine and nothing was given back yet."""
+    image = swarm_cluster.base_image
+
+    def version(v: str, worker: list[str]) -> dict:
+        return spec(swarm_system, {"api": sleeper(image, environment={"V": v}),
+                                   "worker": sleeper(image, environment={"V": v}, command=worker, depends_on=["api"])})
+
+    first = cluster_repo.commit(version("1", ["sleep", "3600"]))
+    ctx = cluster_repo.ctx()
+    assert pipeline.deploy(ctx).ok
+    second = cluster_repo.commit(version("2", ["sh", "-c", "exit 3"]))
+    env = {"PATH": "/usr/bin:/bin", "GITDEPLOY_FAILPOINT": "journal:5", "HOME": str(cluster_repo.root)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_DEPLOY, str(cluster_repo.root), str(cluster_repo.data_dir),
+                             swarm_cluster.registry, swarm_cluster.nodes[0].host], env=env, capture_output=True,
+                            text=True, timeout=240)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    repo = open_repo(cluster_repo.root)
+    assert deployed_commit(repo, "production") == first
+    assert not pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok  # api runs V=2
+
+    recovered = pipeline.recover(ctx)
+    assert recovered is not None and recovered.ok, recovered
+    assert pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok
+    assert "V=1" in service_of(swarm_cluster, swarm_system, "api").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert deployed_commit(repo, "production") == first
+    assert [a.result for a in attempts(repo, "production") if a.commit == second] == ["interrupted"]
+    assert pipeline.recover(ctx) is None  # nothing left to recover
+
+
 def test_status_rows_name_the_nodes_and_down_removes_services_network_and_objects(cluster_repo, swarm_cluster,
                                                                                  swarm_system):
     from gitdeploy.render.status import service_rows

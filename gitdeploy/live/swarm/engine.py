@@ -31,7 +31,7 @@ from gitdeploy.live.model import EngineObject, Live, LiveContainer
 from gitdeploy.live.swarm import compare, names, objects, services, tasks
 from gitdeploy.live.swarm import lock as swarm_lock
 from gitdeploy.live.swarm import nodes as swarm_nodes
-from gitdeploy.live.swarm.compare import HALTED, comparable
+from gitdeploy.live.swarm.compare import comparable
 from gitdeploy.live.swarm.images import SwarmImages
 from gitdeploy.live.swarm.registry import Registry
 from gitdeploy.live.swarm.servicespec import planned, service_spec
@@ -177,9 +177,6 @@ class SwarmEngine:
         with _said(f"listing the services of {system} on {self.where}"):
             raw = self.api.services(filters={"label": f"{labels.SYSTEM}={system}"})
         return {(s["Spec"].get("Labels") or {}).get(labels.ENV, "") for s in raw} - {env}
-
-    def nodes(self) -> list[swarm_nodes.Node]:
-        return swarm_nodes.nodes(self.api)
 
     # -- services --------------------------------------------------------------------------------
 
@@ -360,8 +357,10 @@ class SwarmEngine:
         services' current and previous specs): a rollback or a revert runs the very bytes that ran
         before, even where a tag has moved since - as one engine uses an image it has."""
         seen: dict[str, str] = {}
-        for st in self.services(system, env).values():
-            for spec in (st.previous or {}, st.spec):  # the current spec wins
+        with _said(f"listing the services of {system} ({env}) on {self.where}"):
+            raw = self.api.services(filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]})
+        for s in raw:  # one call: only the specs are read, not the tasks
+            for spec in (s.get("PreviousSpec") or {}, s["Spec"]):  # the current spec wins
                 raw = (spec.get("Labels") or {}).get(labels.DEFINITION, "")
                 try:
                     definition = json.loads(raw) if raw else {}
@@ -485,15 +484,3 @@ def _when(stamp: str) -> float:
         return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp() if stamp else 0.0
     except ValueError:
         return 0.0
-
-
-def instances_by_node(live: Live) -> dict[str, int]:
-    """How many instances run on each node (for messages)."""
-    out: dict[str, int] = {}
-    for c in live.containers:
-        if c.running:
-            out[c.node] = out.get(c.node, 0) + 1
-    return out
-
-
-__all__: Sequence[str] = ("SwarmEngine", "ServiceState", "Cluster", "HALTED", "KIND")
