@@ -144,8 +144,15 @@ class Watch:
 
     def _read(self, seq: int, started: float, ids: frozenset[str]) -> Round:
         try:
-            services = self.api.services(filters={"id": sorted(ids)})
-            tasks = self.api.tasks(filters={"service": sorted(ids)})
+            for attempt in range(2):
+                services = self.api.services(filters={"id": sorted(ids)})
+                present = sorted({s["ID"] for s in services} & ids)  # the manager refuses tasks of a removed one
+                try:
+                    tasks = self.api.tasks(filters={"service": present}) if present else []
+                    break
+                except docker.errors.NotFound:
+                    if attempt:  # removed between the two calls, twice
+                        raise
         except docker.errors.APIError as exc:
             return Round(seq, started, ids, error=str(exc.explanation or exc))
         except _ERRORS as exc:
