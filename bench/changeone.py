@@ -75,6 +75,7 @@ class RunFigures:
     requests: int  # all requests in that window
     first_new: float | None  # seconds from the tool's start to the end of the first answer at the new version
     failures: tuple[Request, ...]
+    slowest: float = 0.0  # the longest request in the window (a lost SYN is sent again after 1 s)
 
 
 def parse_lines(text: str) -> list[Request]:
@@ -99,7 +100,8 @@ def count(requests: list[Request], t_start: float, t_end: float, new: str, tail:
     failures = tuple(r for r in window if not r.ok)
     first = min((r.end for r in requests if r.ok and r.body == new and r.end >= t_start), default=None)
     return RunFigures(t_end - t_start, len(failures), len(window),
-                      None if first is None else first - t_start, failures)
+                      None if first is None else first - t_start, failures,
+                      max((r.end - r.start for r in window), default=0.0))
 
 
 def verdict(gitdeploy: list[RunFigures], compose: list[RunFigures]) -> tuple[float, bool]:
@@ -140,8 +142,9 @@ def render(results: dict[str, list[RunFigures]], loads: list[float], n: int, cli
         "as its own process; they alternate. The machine is shared (2 cores, other sessions running tests):",
         f"1-minute load average {min(loads):.1f} to {max(loads):.1f} (median {statistics.median(loads):.1f}).",
         "",
-        "| tool | median time | times (s) | failed requests per run | requests per run | first answer at new version (median) |",
-        "|---|---|---|---|---|---|",
+        "| tool | median time | times (s) | failed requests per run | requests per run"
+        " | first answer at new version (median) | slowest request per run (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for tool in TOOLS:
         rs = results[tool]
@@ -150,7 +153,7 @@ def render(results: dict[str, list[RunFigures]], loads: list[float], n: int, cli
             f"| {'Compose v1' if tool == 'compose' else 'gitdeploy'} | {med([r.seconds for r in rs]):.2f} s"
             f" | {', '.join(f'{r.seconds:.2f}' for r in rs)} | {', '.join(str(r.failed) for r in rs)}"
             f" (total {sum(r.failed for r in rs)}) | {', '.join(str(r.requests) for r in rs)}"
-            f" | {'-' if first is None else f'{first:.2f} s'} |")
+            f" | {'-' if first is None else f'{first:.2f} s'} | {', '.join(f'{r.slowest:.2f}' for r in rs)} |")
     ratio, ok = verdict(results["gitdeploy"], results["compose"])
     dropped = sum(r.failed for r in results["gitdeploy"])
     lines += ["", f"gitdeploy / Compose v1 (median times): **{ratio:.2f}x**. Target \"<= {TARGET_RATIO:g}x Compose v1's"
@@ -219,7 +222,7 @@ class ChangeOne(Bench):
         self.loads.append(os.getloadavg()[0])
         first = "-" if figures.first_new is None else f"{figures.first_new:.2f}s"
         print(f"  {tool:<10} {figures.seconds:6.2f}s  failed {figures.failed:3d} of {figures.requests:4d}"
-              f"  first v2 after {first}  (load {self.loads[-1]:.1f})", flush=True)
+              f"  first v2 after {first}  slowest {figures.slowest:.2f}s  (load {self.loads[-1]:.1f})", flush=True)
         for r in figures.failures[:10]:
             print(f"      FAIL loop {r.loop} {r.start - t_start:+.2f}s..{r.end - t_start:+.2f}s {r.body}", flush=True)
         return figures

@@ -51,6 +51,7 @@ def test_count_takes_the_window_from_tool_start_to_exit_plus_tail():
     assert fig.requests == 4
     assert fig.failed == 1 and fig.failures[0].body == "exit1"
     assert abs(fig.first_new - 0.52) < 1e-9
+    assert abs(fig.slowest - 1.2) < 1e-9  # loop 2's request from 99.0 to 100.2, in flight at the start
 
 
 def test_count_without_an_answer_at_the_new_version():
