@@ -171,10 +171,17 @@ class ChangeOne(Bench):
         self.systems: set[str] = set()
 
     def cleanup(self, system: str) -> None:
-        for c in self.client.containers.list(all=True, filters={"label": f"{CLIENT_LABEL}={system}"}):
-            c.remove(force=True)
-        for c in self.client.api.containers(all=True, filters={"label": f"io.gitdeploy.lock.system={system}"}):
-            self.client.api.remove_container(c["Id"], force=True)
+        """Everything of `system` by label/project: the tools' containers, the client, a lock left by
+        an interrupted gitdeploy, then the networks (core's cleanup). A container that goes away
+        meanwhile (a tool still removing it after Ctrl-C) is fine."""
+        import docker.errors
+
+        for label in (CLIENT_LABEL, "io.gitdeploy.system", "io.gitdeploy.lock.system", "com.docker.compose.project"):
+            for c in self.client.api.containers(all=True, filters={"label": f"{label}={system}"}):
+                try:
+                    self.client.api.remove_container(c["Id"], force=True, v=True)
+                except docker.errors.NotFound:
+                    pass
         super().cleanup(system)
 
     def deploy(self, tool: str, system: str, version: str) -> float:
@@ -249,6 +256,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS.md")
     args = ap.parse_args()
     import docker
+    import docker.errors
 
     from gitdeploy.live.baseimage import ensure_base_image
 
@@ -260,9 +268,17 @@ def main() -> None:
     print(f"change-one, {args.services} services, {args.clients} client loop(s), {args.runs} run(s) per tool")
     try:
         results = bench.run_all()
+    except KeyboardInterrupt:
+        print("interrupted: cleaning up", flush=True)
+        raise SystemExit(130) from None
     finally:  # also on Ctrl-C
         for system in bench.systems:
-            bench.cleanup(system)
+            for _attempt in range(3):  # after Ctrl-C a tool may still be removing what it had
+                try:
+                    bench.cleanup(system)
+                    break
+                except docker.errors.NotFound:
+                    time.sleep(1)
         import shutil
 
         shutil.rmtree(bench.tmp, ignore_errors=True)
