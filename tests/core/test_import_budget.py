@@ -26,7 +26,7 @@ SECONDS = 15.0  # all imports of the start-up (about 0.3 s on a quiet machine; 2
 
 def imported(*args: str) -> tuple[list[str], float]:
     """(every module `python -X importtime <args>` imports, the seconds all its imports took)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules: list[str] = []
     total = 0.0
@@ -49,3 +49,20 @@ def test_the_deploy_path_imports_only_what_it_uses(command):
     ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
     assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules on the {command} path: {ours}"
     assert took < SECONDS, f"`gitdeploy {command}` spends {took:.2f}s importing (budget {SECONDS}s)"
+
+
+def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo, system_name):
+    """The modules imported while a deploy runs (not only at start-up) are those of the engine it uses:
+    a deploy and its no-op repeat on one Docker Engine import nothing of gitdeploy.live.swarm (nor the
+    pipeline's and runner's swarm modules), and the no-op stays within the module budget."""
+    from tests.specrepo import svc
+
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"web": svc(monitor="0s")}}})
+    args = ("-m", "gitdeploy", "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir), "deploy")
+    for run in ("first", "no-op"):
+        modules, _ = imported(*args)
+        swarm = sorted(m for m in modules if m.startswith("gitdeploy.") and "swarm" in m.split("."))
+        assert swarm == [], f"the {run} deploy on a Docker Engine imports {swarm}"
+    ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
+    assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules in a no-op deploy: {ours}"
+    assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
