@@ -24,7 +24,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import conns, enginelock, labels, look
+from gitdeploy.live import enginelock, labels, look
 from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPLICA_ENV are used from here too
     REPLICA_ENV,
     config_for,
@@ -599,6 +599,7 @@ class Engine:
         ports |= {int(k.split("/")[0]) for k in (info.get("HostConfig") or {}).get("PortBindings") or {}
                   if k.endswith("/tcp")}
         proc = self.proc_root / str(pid)
+        from gitdeploy.live import conns  # only where a replica is drained (not at every start)
 
         def read() -> tuple[list[conns.Socket], int | None]:
             sockets = conns.parse((proc / "net" / "tcp").read_text())
