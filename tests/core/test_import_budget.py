@@ -56,7 +56,8 @@ def test_the_deploy_path_imports_only_what_it_uses(command):
 def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo, system_name):
     """The modules imported while a deploy runs (not only at start-up) are those of the engine it uses:
     a deploy and its no-op repeat on one Docker Engine import nothing of gitdeploy.live.swarm (nor the
-    pipeline's and runner's swarm modules), and the no-op stays within the module budget."""
+    pipeline's and runner's swarm modules), and the no-op stays within the module budget; nor does
+    `status`, whose drift detection has a cluster's side too."""
     from tests.specrepo import svc
 
     spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"web": svc(monitor="0s")}}})
@@ -68,3 +69,5 @@ def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo,
     ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
     assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules in a no-op deploy: {ours}"
     assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
+    modules, _ = imported(*args[:-1], "status")  # the drift it shows: one engine's, not a cluster's
+    assert "gitdeploy.heal.detect" in modules and not [m for m in modules if m.startswith(SWARM + ("gitdeploy.heal.swarm",))]
