@@ -141,9 +141,11 @@ class SwarmEngine:
             raw = [s for s in raw if self.only is None
                    or (s["Spec"].get("Labels") or {}).get(labels.SERVICE) in self.only]
             all_tasks = self.api.tasks(filters={"service": [s["ID"] for s in raw]}) if raw else []
-            node_names = {n.id: n.hostname for n in swarm_nodes.nodes(self.api)} if raw else {}
+            cluster_nodes = swarm_nodes.nodes(self.api) if raw else []
+        node_names = {n.id: n.hostname for n in cluster_nodes}
+        down = frozenset(n.id for n in cluster_nodes if n.state != "ready")  # their tasks' states are stale
         by_service: dict[str, list[dict[str, Any]]] = {}
-        for t in all_tasks:
+        for t in tasks.believable(all_tasks, down):
             by_service.setdefault(t.get("ServiceID", ""), []).append(t)
         states: dict[str, ServiceState] = {}
         instances: list[LiveContainer] = []
@@ -256,8 +258,9 @@ class SwarmEngine:
         finished = until or (lambda p: p.done)
         while True:
             with _said(f"reading service {service_id[:12]}"):
-                now = tasks.judge(self.api.inspect_service(service_id),
-                                  self.api.tasks(filters={"service": service_id}), ignore=known)
+                found = self.api.tasks(filters={"service": service_id})
+                now = tasks.judge(self.api.inspect_service(service_id), found, ignore=known,
+                                  down=tasks.down_nodes(self.api, found))
             if on_progress is not None and now != last:
                 on_progress(now)
             last = now
