@@ -56,6 +56,10 @@ def test_a_node_that_is_down_is_named_and_a_deploy_counts_only_running_tasks(tmp
         said = run(repo, swarm_cluster, "check").output
         assert f"web: node2 ({addr}) is down: slot " in said and " now runs on node1" in said, said
         assert f"agent: node2 ({addr}) is down: its task is not replaced (global: one per node)" in said, said
+        # with node2's own engine named: it is said to be unreachable, not skipped, and the check goes on
+        blind = run(repo, swarm_cluster, "check", "--node-host", f"node2={swarm_cluster.nodes[1].host}")
+        assert blind.exit_code == 3 and "Traceback" not in blind.output, blind.output
+        assert "files not checked on node node2: its engine at " in blind.output, blind.output
 
         # a deploy while node2 is down: both web tasks now run on node1, the agent on node1 only
         repo.commit(spec(swarm_cluster, swarm_system, "2"))
