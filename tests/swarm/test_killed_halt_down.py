@@ -96,6 +96,9 @@ def test_a_halt_killed_half_way_is_finished_by_the_next_and_the_deploy_gives_the
     assert recorded["result"] == "halted", recorded  # the halt that finished it names every service it stopped
     assert "replicas were: agent=2, api=2, worker=1" in recorded["summary"], recorded
 
+    planned = run(repo, swarm_cluster, "plan")  # the services exist: they are given back, not created
+    assert ": 3 to start" in planned.output and "halted: the service is given back its tasks" in planned.output, \
+        planned.output
     back = run(repo, swarm_cluster, "deploy")
     assert back.exit_code == 0, back.output
     assert "5/5 tasks at" in back.output, back.output
