@@ -199,17 +199,20 @@ class ClusterCheck:
 
 
 def verify(engine: SwarmEngine, desired: Sequence[Desired], spec: Spec, env: str,
-           aliases: Mapping[str, tuple[str, ...]]) -> ClusterCheck:
+           aliases: Mapping[str, tuple[str, ...]], found: Mapping[str, ServiceState] | None = None,
+           drift_seen: bool = True) -> ClusterCheck:
     """Every service at its target definition, spec and digest, every task running at it; no
-    service of the system that the spec does not have (within the engine's scope)."""
-    look = engine.look(spec.system, env)
+    service of the system that the spec does not have (within the engine's scope). `found`: the
+    services as just read (a plan that changed nothing: its own look, under the same lock), else
+    they are read now; `drift_seen=False`: their specs were compared with the target already."""
+    services = found if found is not None else engine.look(spec.system, env).services
     problems: list[str] = []
     lines: list[tuple[str, str]] = []
     expected = at = 0
     nodes: set[str] = set()
     wanted = {d.path for d in desired}
     for d in desired:
-        st = look.services.get(d.path)
+        st = services.get(d.path)
         want = d.service.replicas if getattr(d.service, "mode", "replicated") != "global" else None
         if st is None:
             expected += want or 0
@@ -225,13 +228,13 @@ def verify(engine: SwarmEngine, desired: Sequence[Desired], spec: Spec, env: str
             problems.append(f"{d.path}: the service runs definition {st.hash[:12] or '?'}, not {d.hash[:12]}")
             continue
         drift = engine.spec_drift(engine.planned_spec(d, spec, env, st.commit, tuple(aliases.get(d.path, ()))),
-                                  st.spec)
+                                  st.spec) if drift_seen else []
         if drift:
             problems.append(f"{d.path}: its spec differs from the target: " +
                             ", ".join(f"{f} is {live} (want {sent})" for f, sent, live in drift[:3]))
         if not p.done or p.want != want:
             problems.append(f"{d.path}: {p.explain()}")
-    for path, st in sorted(look.services.items()):
+    for path, st in sorted(services.items()):
         if path not in wanted and st.progress.ready:
             problems.append(f"{path}: not in the spec, {st.progress.ready} task(s) still running")
     v = Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes))
@@ -248,15 +251,18 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
     spec with every task running, the new ones gone. Raises GitdeployError when the cluster
     cannot be reached."""
     now = engine.look(system, env).services
-    known = {path: engine.task_ids(now[path].id) for path in touched if path in now}  # failed before: not ours
+    known: dict[str, frozenset[str]] = {}
     back: dict[str, str] = {}
-    for path in touched:
+
+    def give_back(path: str) -> None:
         st = before.get(path)
         if st is None:
             if path in now:
                 engine.remove_service(now[path].id)
                 emit(path, "rolled-back", f"service {now[path].name} (new in this deploy) removed")
-            continue
+            return
+        if path in now:
+            known[path] = engine.task_ids(now[path].id)  # failed before: not ours
         back[path] = engine.put_back(st)
         emit(path, "rolled-back", f"service {st.name} given back its previous spec ({st.commit[:12] or '?'})")
 
@@ -266,11 +272,11 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
     problems: list[str] = []
     expected = at = 0
     nodes: set[str] = set()
-    if back:
-        with ThreadPoolExecutor(max_workers=min(16, len(back)), thread_name_prefix="gd-restore") as pool:
-            followed = dict(pool.map(follow, back))
-    else:
-        followed = {}
+    followed: dict[str, Progress] = {}
+    if touched:  # every service at once: the one whose way back is slowest sets the time to restore
+        with ThreadPoolExecutor(max_workers=min(16, len(touched)), thread_name_prefix="gd-restore") as pool:
+            list(pool.map(give_back, touched))  # raises the first failure (the cluster cannot be reached)
+            followed = dict(pool.map(follow, [p for p in touched if p in back]))
     after = engine.look(system, env).services
     for path in touched:
         st = before.get(path)

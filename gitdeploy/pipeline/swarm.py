@@ -108,7 +108,10 @@ def check(ctx: Context, prepared: Prepared, emit: Callable[[str, str, str], None
     """The eight-server check on the cluster; each service's line is emitted."""
     engine = ctx.engine(prepared.only)
     assert isinstance(engine, SwarmEngine)
-    found = verify(engine, prepared.desired, prepared.spec, ctx.env, aliases_for(prepared.spec))
+    # a plan without changes was made from a look under this deploy's lock, specs compared: that is the check
+    same = not prepared.plan.has_changes
+    found = verify(engine, prepared.desired, prepared.spec, ctx.env, aliases_for(prepared.spec),
+                   found=prepared.services if same else None, drift_seen=not same)
     if emit:
         for path, line in found.lines:
             emit(path, "verify", line)
@@ -196,7 +199,10 @@ def journal_services(prepared: Prepared) -> dict[str, Any]:
 
 def _prune(engine: SwarmEngine, prepared: Prepared, emit: Callable[[str, str, str], None]) -> None:
     """After a verified deploy: remove configs and secrets no service's current or previous spec
-    names (a rollback needs the previous ones). Failures are only said."""
+    names (a rollback needs the previous ones). Failures are only said. A plan without changes
+    made nothing new, so there is nothing new to prune."""
+    if not prepared.plan.has_changes:
+        return
     try:
         keep: set[str] = set()
         for st in engine.services(prepared.spec.system, prepared.plan.env).values():

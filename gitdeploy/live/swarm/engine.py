@@ -35,6 +35,7 @@ from gitdeploy.live.swarm.compare import comparable
 from gitdeploy.live.swarm.images import SwarmImages
 from gitdeploy.live.swarm.registry import Registry
 from gitdeploy.live.swarm.servicespec import planned, service_spec
+from gitdeploy.live.swarm.watch import Watch
 from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Spec
 
@@ -113,10 +114,13 @@ class SwarmEngine:
         self._networks: dict[str, str] = {}  # name -> id, ensured during this run
         self._net_lock = threading.Lock()
         self._net_ids: dict[str, str] | None = None
+        self.watch = Watch(self.api)  # every follow of this manager shares its rounds
 
     def scoped(self, only: frozenset[str] | None) -> SwarmEngine:
         out = SwarmEngine(self.client, self.data_dir, only, self.where, self.registry_text)
         out._images = self._images
+        out.watch = self.watch
+        out._net_ids = self._net_ids
         return out
 
     def untrusted(self) -> SwarmEngine:
@@ -125,6 +129,7 @@ class SwarmEngine:
         return SwarmEngine(untrusted(self.client), self.data_dir, self.only, self.where, self.registry_text)
 
     def close(self) -> None:
+        self.watch.close()
         self.client.close()
 
     def _not_here(self, what: str) -> GitdeployError:
@@ -245,34 +250,41 @@ class SwarmEngine:
 
     def follow(self, service_id: str, deadline: float, *, known: frozenset[str] = frozenset(),
                cancel: Cancel | None = None, on_progress: Callable[[tasks.Progress], None] | None = None,
-               poll: float = 0.5, until: Callable[[tasks.Progress], bool] | None = None,
+               until: Callable[[tasks.Progress], bool] | None = None,
                back: bool = False, stale: str = "") -> tasks.Progress:
         """Follow the service until it converged (`until`, default `done`), failed for good (Swarm
         paused the update, or a task not in `known` failed), the deadline passed or `cancel`
         fired; returns the last progress (`explain()` says why it is not done). `back`: following
         a rollback, which converges when `back` and fails only when Swarm paused it. `stale`: the
         start time of the update Swarm reported before this change (its failure is not this one's,
-        until the new update shows)."""
+        until the new update shows). The service is read in the engine's shared rounds (`watch`)."""
         end = time.monotonic() + deadline
         last: tasks.Progress | None = None
         finished = until or (lambda p: p.done)
-        while True:
-            with _said(f"reading service {service_id[:12]}"):
-                found = self.api.tasks(filters={"service": service_id})
-                now = tasks.judge(self.api.inspect_service(service_id), found, ignore=known,
-                                  down=tasks.down_nodes(self.api, found))
-            if on_progress is not None and now != last:
-                on_progress(now)
-            last = now
-            stuck = now.update in ("paused", "rollback_paused") if back else bool(now.failed)
-            stuck = stuck and not (stale and now.update_started == stale)
-            if finished(now) or stuck or now.crashed or time.monotonic() >= end:
-                return now
-            if cancel is not None:
-                if cancel.event.wait(poll):
+        seq = 0
+        with self.watch.following(service_id):
+            after = time.monotonic()  # a round that began after this call: it sees the change just sent
+            while True:
+                r = self.watch.next(service_id, after, seq, cancel.event if cancel is not None else None,
+                                    until=None if last is None else end)
+                if r is None:  # cancelled, or the deadline passed between rounds
+                    if last is None:
+                        with _said(f"reading service {service_id[:12]}"):
+                            found = self.api.tasks(filters={"service": service_id})
+                            last = tasks.judge(self.api.inspect_service(service_id), found, ignore=known,
+                                               down=tasks.down_nodes(self.api, found))
+                    return last
+                seq = r.seq
+                now = tasks.judge(*r.of(service_id), ignore=known)
+                if on_progress is not None and now != last:
+                    on_progress(now)
+                last = now
+                stuck = now.update in ("paused", "rollback_paused") if back else bool(now.failed)
+                stuck = stuck and not (stale and now.update_started == stale)
+                if finished(now) or stuck or now.crashed or time.monotonic() >= end:
                     return now
-            else:
-                time.sleep(poll)
+                if cancel is not None and cancel:
+                    return now
 
     # -- networks, volumes, objects, images ------------------------------------------------------
 
