@@ -205,8 +205,8 @@ def _prune(engine: SwarmEngine, prepared: Prepared, emit: Callable[[str, str, st
         return
     try:
         keep: set[str] = set()
-        for st in engine.services(prepared.spec.system, prepared.plan.env).values():
-            for spec in (st.spec, st.previous or {}):
+        for current, previous in engine.service_specs(prepared.spec.system, prepared.plan.env):
+            for spec in (current, previous):
                 container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
                 keep |= {c.get("ConfigName", "") for c in container.get("Configs") or []}
                 keep |= {x.get("SecretName", "") for x in container.get("Secrets") or []}

@@ -411,3 +411,22 @@ def test_the_first_failure_leaves_off_the_other_services_and_the_whole_stack_goe
     assert result.failure.startswith("bad: ") and "slow" in result.failure.split("restored: ")[1]
     for path in ("slow", "bad"):
         assert service_of(swarm_cluster, swarm_system, path).attrs["Spec"]["TaskTemplate"] == before[path]
+
+
+def test_config_objects_move_with_the_code_and_go_once_no_kept_revision_names_them(cluster_repo, swarm_cluster,
+                                                                                   swarm_system):
+    """A changed file is a new content-named config; after each verified deploy the objects that
+    neither the current nor the previous spec names are pruned (a rollback needs the previous)."""
+    svc = sleeper(swarm_cluster.base_image, configs=[{"source": "app.conf", "target": "/etc/app.conf"}])
+    ctx = cluster_repo.ctx()
+    names: list[str] = []
+    for v in ("1", "2", "3"):
+        cluster_repo.commit({"app.conf": f"version={v}\n", **spec(swarm_system, {"api": svc})})
+        result = pipeline.deploy(ctx)
+        assert result.ok, result.failure
+        refs = service_of(swarm_cluster, swarm_system, "api").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Configs"]
+        names.append(refs[0]["ConfigName"])
+    assert len(set(names)) == 3  # each content its own object, never edited in place
+    have = {c.name for c in swarm_cluster.manager.configs.list(filters={"label": f"{labels.SYSTEM}={swarm_system}"})}
+    assert names[2] in have and names[1] in have  # the running revision and the one a rollback returns to
+    assert names[0] not in have  # no kept revision names it

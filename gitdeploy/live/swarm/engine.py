@@ -367,15 +367,19 @@ class SwarmEngine:
             self._images = SwarmImages(self.client, self.registry)
         return self._images
 
+    def service_specs(self, system: str, env: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(spec, previous spec or {}) of every service of the system in `env`, in one call (no tasks)."""
+        with _said(f"listing the services of {system} ({env}) on {self.where}"):
+            raw = self.api.services(filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]})
+        return [(s["Spec"], s.get("PreviousSpec") or {}) for s in raw]
+
     def remember_images(self, system: str, env: str) -> None:
         """Let image references that ran here before resolve to the digests they ran with (the
         services' current and previous specs): a rollback or a revert runs the very bytes that ran
         before, even where a tag has moved since - as one engine uses an image it has."""
         seen: dict[str, str] = {}
-        with _said(f"listing the services of {system} ({env}) on {self.where}"):
-            raw = self.api.services(filters={"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]})
-        for s in raw:  # one call: only the specs are read, not the tasks
-            for spec in (s.get("PreviousSpec") or {}, s["Spec"]):  # the current spec wins
+        for current, previous in self.service_specs(system, env):  # only the specs are read, not the tasks
+            for spec in (previous, current):  # the current spec wins
                 raw = (spec.get("Labels") or {}).get(labels.DEFINITION, "")
                 try:
                     definition = json.loads(raw) if raw else {}

@@ -136,7 +136,10 @@ class Watch:
                 ids = frozenset(self._wanted)
             seq += 1
             started = time.monotonic()
-            r = self._read(seq, started, ids)
+            try:
+                r = self._read(seq, started, ids)
+            except Exception as exc:  # noqa: BLE001 - e.g. an answer of an unexpected shape: said to every follower
+                r = Round(seq, started, ids, error=f"unexpected answer from the manager ({exc!r})")
             with self._cond:
                 self._last = r
                 self._ended = time.monotonic()
