@@ -101,6 +101,15 @@ class CheckReport:
         }
 
 
+def still_running(ctx: Context, system: str) -> tuple[str, ...]:
+    """What runs although the system is halted: a halt (or a `down`) cut short, or started by hand."""
+    running = Counter(c.service for c in ctx.engine().analyze(system, ctx.env, inspect=False).containers if c.running)
+    if not running:
+        return ()
+    what = ", ".join(f"{path} ({n})" for path, n in sorted(running.items()))
+    return (f"halted, but still running: {what}; was the halt or down cut short? the same command again finishes it",)
+
+
 def check(ctx: Context, target: Target | None = None, workers: int = 8) -> CheckReport:
     """The environment's drift from its deployed revision (nothing is changed).
 
@@ -125,7 +134,8 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
                 frozen=guards.frozen(ctx) or "")
     halted = guards.halted(ctx, system)
     if halted:
-        return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
+        return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, notes=still_running(ctx, system),
+                           **base)
     deploying = guards.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, replace
 
+from gitdeploy.deploy import failpoint
 from gitdeploy.deploy.execute import Fault
 from gitdeploy.deploy.freeze import HaltResult, check_not_frozen, clear_halted, mark_halted
 from gitdeploy.deploy.freeze import halt as halt_system
@@ -194,18 +195,23 @@ def down(ctx: Context, system: str | None = None, *, volumes: bool = False, trig
         live = engine.analyze(system, ctx.env, inspect=False)
         if cluster is not None:
             for st in cluster.services(system, ctx.env).values():
-                cluster.remove_service(st.id)
+                with failpoint.step("down"):
+                    cluster.remove_service(st.id)
         else:
             for c in live.containers:
-                engine.remove(c.id)
+                with failpoint.step("down"):
+                    engine.remove(c.id)
         nets = engine.networks(system, ctx.env)
         for n in nets:
-            engine.remove_network(n)
+            with failpoint.step("down"):
+                engine.remove_network(n)
         vols = engine.volumes(system, ctx.env) if volumes else []
         for v in vols:
-            engine.remove_volume(v)
+            with failpoint.step("down"):
+                engine.remove_volume(v)
         if cluster is not None:
-            cluster.prune_objects(system, ctx.env, set())
+            with failpoint.step("down"):
+                cluster.prune_objects(system, ctx.env, set())
         out = DownResult(system, len(live.containers), len(nets), len(vols) if volumes else None)
         deployed = _deployed_or_none(ctx) or commit
         if deployed:
