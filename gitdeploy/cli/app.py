@@ -24,7 +24,6 @@ from gitdeploy import __version__
 from gitdeploy.errors import EXIT_FAILED, EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.live.engine import check_env_name
-from gitdeploy.live.swarm.registry import Registry
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 from gitdeploy.render.lines import crash_markup, error_markup
 from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
@@ -115,6 +114,8 @@ def _registry(value: str | None) -> str | None:
     """The --registry value, checked (a bad one is a usage error, exit 2); None or "" when unset."""
     if not value:
         return None
+    from gitdeploy.live.swarm.registry import Registry  # only with --registry (a cluster)
+
     try:
         return str(Registry.parse(value))
     except GitdeployError as exc:

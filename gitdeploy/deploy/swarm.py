@@ -17,6 +17,7 @@ whole-stack rollback; the eight-server check; halt.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from gitdeploy.deploy import failpoint
 from gitdeploy.deploy.execute import Runner, StepFailed, Target, describe_error
 from gitdeploy.deploy.freeze import HaltResult, mark_halted
 from gitdeploy.deploy.lock import holder
@@ -31,6 +33,7 @@ from gitdeploy.deploy.result import StepOutcome
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import Cancel
+from gitdeploy.live.swarm import services
 from gitdeploy.live.swarm.compare import HALTED
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
@@ -299,30 +302,40 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
 
 def halt(engine: SwarmEngine, data_dir, env: str, system: str, reason: str = "", who: str | None = None
          ) -> HaltResult:
-    """Scale every service of the system to 0 at once (each keeps its replica count in a label)
-    and mark it halted; the next deploy gives the spec's replicas back."""
+    """Stop every service of the system at once and mark it halted; the next deploy gives the
+    spec's replicas back. A replicated service is scaled to 0 and keeps the count it ran in a
+    label; a global one (which has no count) is kept off every node by a placement constraint no
+    node meets (HALT_CONSTRAINT), its label keeping how many tasks it ran. A halt cut short (killed) is finished
+    by the next: a service already halted is listed with the count its label kept."""
     brake = mark_halted(data_dir, env, system, reason, who)
     states = engine.services(system, env)
     errors: list[str] = []
     scaled: list[tuple[str, int]] = []
+    for st in states.values():
+        kept = (st.spec.get("Labels") or {}).get(HALTED, "")
+        if kept and _halted(st):  # by a halt before this one (cut short, or halted twice)
+            scaled.append((st.path, int(kept) if kept.isdigit() else 0))
 
     def zero(st: ServiceState) -> None:
         try:
-            engine.scale(st, 0, {HALTED: str(st.replicas)})
-            scaled.append((st.path, int(st.replicas or 0)))
+            with failpoint.step("halt"):
+                if st.replicas is None:
+                    _keep_off_every_node(engine, st)
+                else:
+                    engine.scale(st, 0, {HALTED: str(st.replicas)})
+            scaled.append((st.path, st.progress.ready if st.replicas is None else int(st.replicas)))
         except GitdeployError as exc:
             errors.append(exc.message)
 
-    todo = [st for st in states.values() if st.replicas]
+    todo = [st for st in states.values() if not _halted(st)]
     if todo:
         with ThreadPoolExecutor(max_workers=min(16, len(todo)), thread_name_prefix="gd-halt") as pool:
             list(pool.map(zero, todo))
     if errors:
-        raise GitdeployError(f"halt: {len(errors)} service(s) were not scaled to 0: {'; '.join(errors)}",
+        raise GitdeployError(f"halt: {len(errors)} service(s) were not stopped: {'; '.join(errors)}",
                              "run `gitdeploy halt` again, or scale them with docker service scale")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(st.progress.ready for st in engine.services(system, env).values()
-                                              if st.replicas == 0):
+    deadline = time.monotonic() + 30  # until the tasks have stopped (each within its stop grace period)
+    while time.monotonic() < deadline and any(c.running for c in engine.analyze(system, env).containers):
         time.sleep(0.3)
     held = holder(data_dir, env)
     deploying = held.describe() if held else ""
@@ -334,3 +347,24 @@ def halt(engine: SwarmEngine, data_dir, env: str, system: str, reason: str = "",
         deploying = lock.describe() if lock else ""
     stopped = sum(st.progress.ready for st in todo)
     return HaltResult(system, stopped, brake, deploying, scaled=tuple(sorted(scaled)))
+
+
+HALT_CONSTRAINT = f"node.labels.{HALTED}==true"  # no node carries it: a global service runs nowhere
+
+
+def _halted(st: ServiceState) -> bool:
+    """Whether a halt stopped `st` (replicated: 0 replicas; global: kept off every node)."""
+    if st.replicas is not None:
+        return st.replicas == 0
+    constraints = ((st.spec.get("TaskTemplate") or {}).get("Placement") or {}).get("Constraints") or []
+    return HALT_CONSTRAINT in constraints
+
+
+def _keep_off_every_node(engine: SwarmEngine, st: ServiceState) -> None:
+    """A global service has no count to scale: a placement constraint no node meets stops its
+    tasks; the next deploy sends the spec's own placement back."""
+    body = copy.deepcopy(st.spec)
+    placement = body.setdefault("TaskTemplate", {}).setdefault("Placement", {})
+    placement["Constraints"] = [*(placement.get("Constraints") or []), HALT_CONSTRAINT]
+    body["Labels"] = dict(body.get("Labels") or {}) | {HALTED: str(st.progress.ready)}
+    services.replace(engine.api, st.id, body)

@@ -16,7 +16,7 @@ from typing import Any
 from gitdeploy import pipeline
 from gitdeploy.deploy.result import EventSink, Result
 from gitdeploy.errors import GitdeployError
-from gitdeploy.heal import guards, swarm
+from gitdeploy.heal import guards
 from gitdeploy.heal.detect import detect
 from gitdeploy.heal.model import KINDS, REPLACE_KINDS, Drift
 from gitdeploy.pipeline import Context
@@ -79,8 +79,12 @@ class CheckReport:
         """The drift a repair deploy cures (of the services in `only`, default all). On a cluster
         that is a service's spec, a missing or extra service: Swarm replaces a task that ended by
         itself, and a node is the cluster's."""
-        return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)
-                and (self.engine != "swarm" or swarm.by_deploy(d))]
+        if self.engine == "swarm":
+            from gitdeploy.heal import swarm  # (a cluster's drift: not imported for one Docker Engine)
+
+            return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)
+                    and swarm.by_deploy(d)]
+        return [d for d in self.drifts if d.repairable and d.service and (only is None or d.service in only)]
 
     def tainted(self, only: Set[str] | None = None, kinds: Set[str] = REPLACE_KINDS) -> frozenset[str]:
         """Container IDs to replace: drift inside them that starting or keeping cannot cure."""
@@ -95,6 +99,15 @@ class CheckReport:
             "engine": self.engine, "counts": self.counts, "drift": [d.to_dict() for d in self.drifts],
             "notes": list(self.notes), "unchecked": dict(self.unchecked),
         }
+
+
+def still_running(ctx: Context, system: str) -> tuple[str, ...]:
+    """What runs although the system is halted: a halt (or a `down`) cut short, or started by hand."""
+    running = Counter(c.service for c in ctx.engine().analyze(system, ctx.env, inspect=False).containers if c.running)
+    if not running:
+        return ()
+    what = ", ".join(f"{path} ({n})" for path, n in sorted(running.items()))
+    return (f"halted, but still running: {what}; was the halt or down cut short? the same command again finishes it",)
 
 
 def check(ctx: Context, target: Target | None = None, workers: int = 8) -> CheckReport:
@@ -121,12 +134,15 @@ def check(ctx: Context, target: Target | None = None, workers: int = 8) -> Check
                 frozen=guards.frozen(ctx) or "")
     halted = guards.halted(ctx, system)
     if halted:
-        return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, **base)
+        return CheckReport(drifts=(), halted=halted, seconds=time.time() - started, notes=still_running(ctx, system),
+                           **base)
     deploying = guards.deploying(ctx, system)
     if deploying:
         return CheckReport(drifts=(), deploying=deploying, seconds=time.time() - started, **base)
     engine = ctx.engine()
     if engine.kind == "swarm":
+        from gitdeploy.heal import swarm
+
         seen = engine.observe_cluster(system, ctx.env, ctx.node_hosts, workers)  # type: ignore[attr-defined]
         found = swarm.detect(target.desired, system, ctx.env, seen)
         return CheckReport(drifts=found.drifts, seconds=time.time() - started, containers=found.tasks, engine="swarm",
@@ -197,8 +213,14 @@ def fix(
         return FixOutcome(before, before, skipped=f"the environment is frozen ({before.frozen})")
     todo = before.repairs(only)
     if not todo:
-        why = ("no drift" if before.clean else swarm.left_alone(before.drifts) if before.engine == "swarm"
-               else "nothing gitdeploy can repair (see the unmanaged containers)")
+        if before.clean:
+            why = "no drift"
+        elif before.engine == "swarm":
+            from gitdeploy.heal import swarm
+
+            why = swarm.left_alone(before.drifts)
+        else:
+            why = "nothing gitdeploy can repair (see the unmanaged containers)"
         return FixOutcome(before, before, skipped=why)
     services = frozenset(d.service for d in todo)
     # on a cluster a deploy repairs by sending the spec again, and replaces the tasks of a service

@@ -9,7 +9,8 @@ gitdeploy.live.swarm.observe saw:
   task died, with how and on which node; one whose tasks keep failing is `restarting`;
 - a node that is down or drained is named, with where Swarm moved its tasks (`node`);
 - a service with the system's labels the spec does not have is `extra`; one gitdeploy does not
-  own holding a declared name or published port is `unmanaged`;
+  own holding a declared name or published port is `unmanaged`, and so is a plain container (no
+  Swarm task) holding a published port on a node whose engine can be looked into;
 - files changed inside a task's container are `tampered`, where its node's engine could be
   looked into; the others are listed as not checked, never skipped silently.
 A task that failed once and was replaced is no drift (Swarm did its job): it is a note.
@@ -90,6 +91,7 @@ def detect(desired: Sequence[Desired], system: str, env: str, obs: SwarmObservat
                                 f"{n} task(s) running", f"the service {s['Spec']['Name']} carries the labels of "
                                 f"{system} ({env}), but the deployed revision has no service {path!r}"))
     drifts += unmanaged(desired, system, env, obs.services)
+    drifts += port_holders(desired, obs.publishing)
     for d in desired:
         svc = next((s for s in by_path.get(d.path, ()) if s["Spec"]["Name"] == service_name(system, env, d.path)),
                    None)
@@ -320,6 +322,28 @@ def unmanaged(desired: Sequence[Desired], system: str, env: str, services: Seque
                                      f"{p.host}/{p.protocol} held by {name}",
                                      f"{owner} ({name}) publishes port {p.host}/{p.protocol} that {path} publishes"))
                     break
+    return out
+
+
+def port_holders(desired: Sequence[Desired], publishing: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Drift]:
+    """Plain containers (no Swarm task) that hold a host port a service publishes, node by node
+    (`publishing`: what each reachable node's engine runs): a task of that service cannot run on
+    that node."""
+    ports = [(d.path, p) for d in desired for p in d.service.ports if p.host is not None]
+    out: list[Drift] = []
+    for node, containers in sorted(publishing.items()):
+        for raw in containers:
+            name = (raw.get("Names") or ["/?"])[0].lstrip("/")
+            lab = raw.get("Labels") or {}
+            owner = (f"a container of system {lab[labels.SYSTEM]!r} ({lab.get(labels.ENV, '?')})"
+                     if labels.SYSTEM in lab else "a container gitdeploy does not manage")
+            for path, p in ports:
+                if any(h.get("PublicPort") == p.host and h.get("Type", "tcp") == p.protocol
+                       for h in raw.get("Ports") or []):
+                    out.append(Drift(path, name, raw.get("Id", ""), "unmanaged", "ports", f"{p} free for {path}",
+                                     f"{p.host}/{p.protocol} held by {name} on {node}",
+                                     f"{owner} ({name} on {node}) holds host port {p.host}/{p.protocol} that "
+                                     f"{path} publishes: its task cannot run on {node}; remove or move it"))
     return out
 
 

@@ -12,9 +12,17 @@ from gitdeploy.history.notes import (
     record,
     verified_revision,
 )
-from gitdeploy.history.revert import RollbackCommit, make_rollback_commit, rollback_target
 
 __all__ = [
     "NOTES_REF", "REF_PREFIX", "Attempt", "Attempts", "RecordIncomplete", "Recorded", "RollbackCommit", "attempts",
     "deployed_commit", "make_rollback_commit", "record", "rollback_target", "verified_revision",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Rollback commits (gitdeploy.history.revert) load on first use: a deploy does not make one."""
+    if name in ("RollbackCommit", "make_rollback_commit", "rollback_target"):
+        from gitdeploy.history import revert
+
+        return getattr(revert, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER = 5.0  # seconds: no git holds a ref or index lock that long
 ABANDONED_AFTER = 3600.0  # older than this it is stale even when some git runs in the repository
 
-_LOCK_IN_MESSAGE = re.compile(r"'([^']+\.lock)'")
+_LOCK_IN_MESSAGE = r"'([^']+\.lock)'"  # compiled on first use (only for a failed git)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class LockVerdict:
 
 def lock_in(message: str) -> Path | None:
     """The lock file a git error message names ("Unable to create '/x/refs/notes/gitdeploy.lock'")."""
-    m = _LOCK_IN_MESSAGE.search(message or "")
+    m = re.search(_LOCK_IN_MESSAGE, message or "")
     return Path(m.group(1)) if m else None
 
 

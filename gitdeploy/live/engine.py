@@ -24,7 +24,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import conns, enginelock, labels, look
+from gitdeploy.live import enginelock, labels, look
 from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPLICA_ENV are used from here too
     REPLICA_ENV,
     config_for,
@@ -52,10 +52,10 @@ from gitdeploy.spec.model import Service, Spec
 def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
     """A client for `docker_host` (default: DOCKER_HOST or the local socket). Raises GitdeployError."""
     try:
-        client = docker.DockerClient(base_url=docker_host, timeout=timeout) if docker_host else (
-            docker.from_env(timeout=timeout)
-        )
-        client.ping()
+        version = _api_version(docker_host, timeout)
+        client = _client(docker_host, timeout, version)
+        if version is None:
+            client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         where = docker_host or os.environ.get("DOCKER_HOST") or "the local socket"
@@ -63,6 +63,30 @@ def connect(docker_host: str | None = None, timeout: int = 300) -> docker.Docker
             f"cannot reach the Docker Engine at {where}: {exc}",
             "start it (bash scripts/setup.sh deps starts a local one) or set DOCKER_HOST",
         ) from None
+
+
+def _client(docker_host: str | None, timeout: int, version: str | None) -> docker.DockerClient:
+    """A client speaking API `version`; None: the SDK asks the engine's /version first."""
+    if docker_host:
+        return docker.DockerClient(base_url=docker_host, timeout=timeout, version=version)
+    return docker.from_env(timeout=timeout, version=version)
+
+
+def _api_version(docker_host: str | None, timeout: int) -> str | None:
+    """The engine's API version as its /_ping says it (the Api-Version header): the version the SDK
+    would otherwise read from /version, a call that takes the engine ~10 ms (it gathers system
+    information). None when the ping did not say: `connect` then asks as before, and reports what
+    went wrong in the SDK's words. A ping that times out is not tried twice."""
+    probe = _client(docker_host, timeout, docker.constants.MINIMUM_DOCKER_API_VERSION)  # no request
+    try:
+        answer = probe.api.get(probe.api.base_url + "/_ping", timeout=timeout)
+    except requests.exceptions.Timeout:
+        raise
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
+    finally:
+        probe.close()
+    return answer.headers.get("Api-Version") if answer.status_code == 200 else None
 
 
 class Cancel:
@@ -599,6 +623,7 @@ class Engine:
         ports |= {int(k.split("/")[0]) for k in (info.get("HostConfig") or {}).get("PortBindings") or {}
                   if k.endswith("/tcp")}
         proc = self.proc_root / str(pid)
+        from gitdeploy.live import conns  # only where a replica is drained (not at every start)
 
         def read() -> tuple[list[conns.Socket], int | None]:
             sockets = conns.parse((proc / "net" / "tcp").read_text())

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitdeploy.live.engine import Engine
 from gitdeploy.live.engine import connect as _docker_client
 from gitdeploy.live.interface import EngineAPI
-from gitdeploy.live.swarm.engine import SwarmEngine
+
+if TYPE_CHECKING:  # the swarm engine is imported only where a cluster is used (start-up of a docker deploy)
+    from gitdeploy.live.swarm.engine import SwarmEngine
 
 Connection = Any  # what `connect` returns: shared, thread-safe, only ever handed back to open_engine
 
@@ -36,8 +38,20 @@ def open_engine(connection: Connection, data_dir: Path, only: frozenset[str] | N
     Docker Engine (`kind` "docker") or the Swarm cluster it manages ("swarm"; `registry`:
     where built images go so every node can pull them)."""
     if kind == "swarm":
+        from gitdeploy.live.swarm.engine import SwarmEngine
+
         return SwarmEngine(connection, data_dir, only, where, registry)
     return Engine(connection, data_dir, only, where)
+
+
+def as_swarm(engine: EngineAPI) -> SwarmEngine | None:
+    """`engine` when it is a Swarm cluster's, else None (without importing the swarm engine for a
+    Docker Engine's)."""
+    if getattr(engine, "kind", None) != "swarm":
+        return None
+    from gitdeploy.live.swarm.engine import SwarmEngine
+
+    return engine if isinstance(engine, SwarmEngine) else None
 
 
 def engine_at(docker_host: str | None, data_dir: Path, timeout: int = 300) -> EngineAPI:

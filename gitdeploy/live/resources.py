@@ -9,7 +9,6 @@ HostConfig equivalent and never gets here: the spec refuses it on the docker eng
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 NANO = 10**9
@@ -20,6 +19,8 @@ def host_resources(definition: Mapping[str, Any]) -> dict[str, int]:
     res = definition.get("resources") or {}
     out: dict[str, int] = {}
     if "limits.cpus" in res:
+        from decimal import Decimal  # not imported at every start (a no-op never creates a container)
+
         out["NanoCpus"] = int(Decimal(res["limits.cpus"]) * NANO)
     if "limits.memory" in res:
         out["Memory"] = int(res["limits.memory"])

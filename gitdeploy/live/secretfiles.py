@@ -64,11 +64,15 @@ def prune(client: docker.DockerClient, data_dir: Path, grace: float = GRACE, dry
     """Remove the secret files no container on the engine mounts any more; returns them.
 
     Raises GitdeployError when the engine cannot list its containers (then nothing is removed).
+    The engine is asked only when some file is old enough to go (most deploys have none).
     """
     folder = secrets_folder(data_dir)
+    now = time.time()
+    if not unused(folder, set(), now, grace):
+        return []
     with engine_errors("listing containers"):
         raw = client.api.containers(all=True)
-    doomed = unused(folder, mounted(raw, folder), time.time(), grace)
+    doomed = unused(folder, mounted(raw, folder), now, grace)
     if not dry_run:
         for path in doomed:
             path.unlink(missing_ok=True)

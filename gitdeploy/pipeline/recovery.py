@@ -19,7 +19,6 @@ from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo
 from gitdeploy.live.engine import aliases_for
 from gitdeploy.live.enginelock import EngineLock, Holder
-from gitdeploy.pipeline import swarm
 from gitdeploy.pipeline.context import Context, Prepared, load
 from gitdeploy.pipeline.record import _record
 from gitdeploy.pipeline.transaction import converge, discard, kept, prepare, restore, verify_target
@@ -30,6 +29,11 @@ from gitdeploy.spec.source import SpecSource
 
 def _intent(ctx: Context, prepared: Prepared, verified: str | None, trigger: str, who: str) -> dict:
     plan = prepared.plan
+    services = {}
+    if plan.engine == "swarm":
+        from gitdeploy.pipeline import swarm
+
+        services = {"services": swarm.journal_services(prepared)}
     return {
         "system": prepared.spec.system, "env": ctx.env, "target": prepared.spec.commit or "",
         "verified_before": verified or "", "trigger": trigger, "who": who,
@@ -37,7 +41,7 @@ def _intent(ctx: Context, prepared: Prepared, verified: str | None, trigger: str
         "before": [asdict(k) for k in kept(prepared.live)],
         "steps": [{"path": s.path, "action": s.change.action, "ops": [op.describe() for op in s.ops]}
                   for s in plan.steps],
-        **({"services": swarm.journal_services(prepared)} if plan.engine == "swarm" else {}),
+        **services,
     }
 
 
@@ -118,6 +122,8 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
             v = converge(ctx, verified, only, say, journal, stage="recover")
             outcome = f"last verified revision {verified[:7]} restored"
         elif system and ctx.engine_kind == "swarm":
+            from gitdeploy.pipeline import swarm
+
             v = swarm.restore_journaled(ctx, system, left.intent, say, only)
             outcome = "every service it touched back at its previous spec"
         elif system:

@@ -14,12 +14,11 @@ from gitdeploy.deploy.journal import Journal
 from gitdeploy.deploy.lock import acquire as acquire_lock
 from gitdeploy.deploy.lock import env_dir, whoami
 from gitdeploy.deploy.result import Event, EventSink, Result
-from gitdeploy.deploy.swarm import halt as halt_cluster
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, deployed_commit, open_repo
 from gitdeploy.live.engine import Cancel
 from gitdeploy.live.enginelock import Holder
-from gitdeploy.live.swarm.engine import SwarmEngine
+from gitdeploy.live.factory import as_swarm
 from gitdeploy.pipeline.context import Context, load
 from gitdeploy.pipeline.record import _attempt, _commit_of, _deployed_or_none, _record, _record_told
 from gitdeploy.pipeline.recovery import _engine_lock, _intent, _recover_locked
@@ -141,8 +140,11 @@ def halt(ctx: Context, reason: str = "", who: str | None = None, system: str | N
         _, spec = load(ctx)
         system, commit = spec.system, spec.commit
     engine = ctx.engine()
-    if isinstance(engine, SwarmEngine):
-        out = halt_cluster(engine, ctx.data_dir, ctx.env, system, reason, who)
+    cluster = as_swarm(engine)
+    if cluster is not None:
+        from gitdeploy.deploy.swarm import halt as halt_cluster
+
+        out = halt_cluster(cluster, ctx.data_dir, ctx.env, system, reason, who)
         was = ", ".join(f"{p}={n}" for p, n in out.scaled)
         summary = f"{len(out.scaled)} service(s) scaled to 0 ({out.stopped} task(s) stopped; replicas were: " \
                   f"{was or 'none'}); the next deploy gives them back"
@@ -176,6 +178,8 @@ def down(ctx: Context, system: str | None = None, *, volumes: bool = False, trig
     another operation holds its lock (data dir or engine), and it is recorded in the history
     (result `down`). The system is marked halted (stopped on purpose), so the healer does not
     bring it back; the next verified deploy clears that. Raises Frozen, Locked, GitdeployError."""
+    from gitdeploy.deploy import failpoint  # the crash tests' kill switch: only `down` needs it
+
     who = who or whoami()
     check_not_frozen(ctx.data_dir, ctx.env)
     commit = None
@@ -183,26 +187,32 @@ def down(ctx: Context, system: str | None = None, *, volumes: bool = False, trig
         _, spec = load(ctx)
         system, commit = spec.system, spec.commit
     engine = ctx.engine()
+    cluster = as_swarm(engine)
     started = time.time()
     with (acquire_lock(ctx.data_dir, ctx.env, trigger=trigger, reason="down", owner=who),
           engine.hold_lock(system, ctx.env, Holder.here(f"{trigger}: down", who, str(ctx.data_dir)))):
         check_not_frozen(ctx.data_dir, ctx.env)  # frozen while we took the locks
         mark_halted(ctx.data_dir, ctx.env, system, f"down by {who}", who)  # before removing: not a crash
         live = engine.analyze(system, ctx.env, inspect=False)
-        if isinstance(engine, SwarmEngine):
-            for st in engine.services(system, ctx.env).values():
-                engine.remove_service(st.id)
+        if cluster is not None:
+            for st in cluster.services(system, ctx.env).values():
+                with failpoint.step("down"):
+                    cluster.remove_service(st.id)
         else:
             for c in live.containers:
-                engine.remove(c.id)
+                with failpoint.step("down"):
+                    engine.remove(c.id)
         nets = engine.networks(system, ctx.env)
         for n in nets:
-            engine.remove_network(n)
+            with failpoint.step("down"):
+                engine.remove_network(n)
         vols = engine.volumes(system, ctx.env) if volumes else []
         for v in vols:
-            engine.remove_volume(v)
-        if isinstance(engine, SwarmEngine):
-            engine.prune_objects(system, ctx.env, set())
+            with failpoint.step("down"):
+                engine.remove_volume(v)
+        if cluster is not None:
+            with failpoint.step("down"):
+                cluster.prune_objects(system, ctx.env, set())
         out = DownResult(system, len(live.containers), len(nets), len(vols) if volumes else None)
         deployed = _deployed_or_none(ctx) or commit
         if deployed:

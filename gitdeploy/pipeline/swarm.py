@@ -24,6 +24,7 @@ from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification
 from gitdeploy.live.engine import Cancel, aliases_for
 from gitdeploy.live.model import Live
+from gitdeploy.live.swarm.compare import HALTED
 from gitdeploy.live.swarm.engine import ServiceState, SwarmEngine
 from gitdeploy.live.swarm.servicespec import parallelism
 from gitdeploy.live.swarm.tasks import Progress
@@ -55,6 +56,8 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
     for c in changes:
         st = look.services.get(c.path)
         d = by_path.get(c.path)
+        if c.action == "create" and st is not None and HALTED in (st.spec.get("Labels") or {}):
+            c = replace(c, action="start", reason="halted: the service is given back its tasks")  # nothing is created
         if st is None or d is None or "@sha256:" not in d.image_id:  # a fork's placeholder: no spec to compare
             out.append(c)
             continue

@@ -14,10 +14,9 @@ from gitdeploy.deploy.transact import Moves, transact
 from gitdeploy.deploy.verify import Verification, unfit_containers, verify, verify_restored
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import Cancel, aliases_for, network_name
+from gitdeploy.live.factory import as_swarm
 from gitdeploy.live.interface import EngineAPI
 from gitdeploy.live.model import Live
-from gitdeploy.live.swarm.engine import SwarmEngine
-from gitdeploy.pipeline import swarm
 from gitdeploy.pipeline.context import Context, Prepared, load
 from gitdeploy.plan.diff import diff
 from gitdeploy.plan.model import Plan
@@ -49,14 +48,18 @@ def prepare(
             f"not '{ctx.env}'",
             "use a different `system:` name per environment on a shared engine, or the right --env",
         )
-    if isinstance(engine, SwarmEngine):
-        engine.remember_images(spec.system, ctx.env)  # a tag that ran before: the digest it ran with
+    cluster = as_swarm(engine)
+    if cluster is not None:
+        cluster.remember_images(spec.system, ctx.env)  # a tag that ran before: the digest it ran with
     desired = tuple(resolve(spec, source, engine.images(), ctx.secrets()))
     if scope is not None:
         desired = tuple(d for d in desired if d.path in scope)
         engine = engine.scoped(scope)
-    if isinstance(engine, SwarmEngine):
-        return swarm.prepare(ctx, engine, source, spec, desired, scope, swarm.tainted_map(tainted))
+    cluster = as_swarm(engine)
+    if cluster is not None:
+        from gitdeploy.pipeline import swarm
+
+        return swarm.prepare(ctx, cluster, source, spec, desired, scope, swarm.tainted_map(tainted))
     live = engine.analyze(spec.system, ctx.env)
     unfit = unfit_containers(desired, live, network_name(spec.system, ctx.env), aliases_for(spec))
     taint = dict(unfit) | (dict(tainted) if isinstance(tainted, Mapping) else dict.fromkeys(tainted, "drift"))
@@ -76,6 +79,8 @@ def verify_target(ctx: Context, prepared: Prepared, live: Live | None = None) ->
     """Every replica at the target, healthy and reachable by name; nothing else running (on a
     cluster: every task of every service at its spec and digest, see gitdeploy.deploy.swarm)."""
     if prepared.plan.engine == "swarm":
+        from gitdeploy.pipeline import swarm
+
         return swarm.check(ctx, prepared)
     system = prepared.spec.system
     live = live or ctx.engine(prepared.only).analyze(system, ctx.env)
@@ -100,6 +105,8 @@ def execute(
     Never raises for what happens on the engine: every failure is in the Result.
     """
     if prepared.plan.engine == "swarm":  # the whole stack back to the specs planned against
+        from gitdeploy.pipeline import swarm
+
         return swarm.execute(ctx, prepared, on_event, cancel=cancel, fault=fault, journal=journal, guard=guard)
     plan = prepared.plan
     engine = ctx.engine(prepared.only)
@@ -162,6 +169,8 @@ def converge(ctx: Context, rev: str, only: frozenset[str] | None, emit: Callable
         prepared = prepare(ctx, rev, only=only)
         runner: Runner | None = None  # one engine's: what a verified run prunes
         if prepared.plan.engine == "swarm":
+            from gitdeploy.pipeline import swarm
+
             outcomes = swarm.run(ctx, prepared, emit, journal, stage)
         else:
             runner = Runner(ctx.engine(only), target_of(ctx, prepared), on_event=_sink(emit), journal=journal,

@@ -31,7 +31,8 @@ def drift_lines(drifts: Sequence[Drift]) -> list[str]:
 def report_text(report: CheckReport) -> str:
     head = f"{report.system} ({report.env}) against {report.commit[:7]}"
     if report.halted:
-        return f"{head}: halted ({report.halted}); a halted system is not drift"
+        return "\n".join([f"{head}: halted ({report.halted}); a halted system is not drift",
+                          *(f"note: {n}" for n in report.notes)])
     if report.deploying:
         return f"{head}: a deploy is in progress ({report.deploying}); check again afterwards"
     unit = "running tasks" if report.engine == "swarm" else "containers"

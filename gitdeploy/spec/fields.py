@@ -17,7 +17,7 @@ from gitdeploy.spec.names import name_problem
 from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, entries, items, shown
 
 ENV_KEY_RE = re.compile(r"[^=\s]+")
-RESTART_RE = re.compile(r"no|always|unless-stopped|on-failure(:(?P<count>[0-9]+))?")
+RESTART_RE = r"no|always|unless-stopped|on-failure(:(?P<count>[0-9]+))?"  # compiled on first use
 INT64_MAX = 2**63 - 1  # Docker's integers (retries, restart counts) are Go int64
 MAX_REPLICAS = 1_000
 DOCKER_MIN_DURATION = 0.001  # Docker refuses health check durations below 1 ms (0 = its default)
@@ -185,7 +185,7 @@ def parse_restart(r: Report, n: Node, what: str) -> str | None:
     v = n.value
     if v is False:  # `restart: false` written for "no"
         v = "no"
-    m = RESTART_RE.fullmatch(v) if isinstance(v, str) and len(v) < 60 else None
+    m = re.fullmatch(RESTART_RE, v) if isinstance(v, str) and len(v) < 60 else None
     if m is not None and m.group("count") is not None and int(m.group("count")) > INT64_MAX:
         r.at(n.pos, f"the restart count of {what} must be at most {INT64_MAX:,}")
         return None

@@ -14,7 +14,7 @@ from gitdeploy.spec.shown import shown
 from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, items
 
 PROTOCOLS = ("tcp", "udp", "sctp")
-_PORT_RE = re.compile(
+_PORT_RE = (  # compiled on first use (re caches it): not at start-up for a spec without ports
     r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:]*):)??"
     r"(?:(?P<host>[0-9]+(?:-[0-9]+)?)?:)?"
     r"(?P<container>[0-9]+(?:-[0-9]+)?)"
@@ -48,7 +48,7 @@ class PortEntry:
 def parse_port_entry(text: str) -> PortEntry:
     """A port from the short syntax ("8080:80", "127.0.0.1:8080:80/udp", "80", ranges
     "8000-8001:80-81"). Raises ValueError with the reason."""
-    m = _PORT_RE.fullmatch(text.strip()) if len(text) < 100 else None
+    m = re.fullmatch(_PORT_RE, text.strip()) if len(text) < 100 else None
     if m is None:
         raise ValueError(f"invalid port {shown(text)}")
     proto = m.group("proto") or "tcp"

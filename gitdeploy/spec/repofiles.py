@@ -13,7 +13,7 @@ from gitdeploy.spec.shown import shown
 from gitdeploy.spec.source import SpecSource, WorktreeSource
 from gitdeploy.spec.yamlnode import Pos, Report
 
-_ENV_LINE = re.compile(r"(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<value>.*)")
+_ENV_LINE = r"(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<value>.*)"  # compiled on first use
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
@@ -116,7 +116,7 @@ def parse_env_text(r: Report, text: str, file: str) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        m = _ENV_LINE.fullmatch(line)
+        m = re.fullmatch(_ENV_LINE, line)
         if m is None:
             r.at(
                 (n, 1),

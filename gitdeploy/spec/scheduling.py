@@ -8,7 +8,6 @@ engine cannot honour is refused by name where it is written, never silently igno
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
@@ -21,9 +20,11 @@ ENGINES = ("docker", "swarm")
 DEFAULT_ENGINE = "docker"
 
 # Swarm's constraint grammar (swarmkit's manager/constraint): a key, == or !=, a value.
-_CONSTRAINT_RE = re.compile(r"\s*(?P<attr>[^=!<>~\s]+)\s*(?P<op>==|!=)\s*(?P<value>.*?)\s*", re.S)
-_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]+")
-_VALUE_RE = re.compile(r"[A-Za-z0-9:\-_\s.*()?+\[\]\\^$|/]+")
+# Patterns are compiled on first use (re caches them): a spec without placement or resources never
+# pays for them at start-up.
+_CONSTRAINT_RE = r"\s*(?P<attr>[^=!<>~\s]+)\s*(?P<op>==|!=)\s*(?P<value>.*?)\s*"  # re.S
+_KEY_RE = r"[A-Za-z_][A-Za-z0-9_.-]+"
+_VALUE_RE = r"[A-Za-z0-9:\-_\s.*()?+\[\]\\^$|/]+"
 NODE_ATTRS = ("node.id", "node.hostname", "node.ip", "node.role", "node.platform.os", "node.platform.arch")
 SPREAD_ATTRS = ("node.id", "node.hostname", "node.role", "node.platform.os", "node.platform.arch")
 LABEL_PREFIXES = ("node.labels.", "engine.labels.")
@@ -33,9 +34,9 @@ MAX_CONSTRAINTS = 100  # per service: a hostile spec must not make a list of mil
 MIN_NANO_CPUS = 10_000_000  # Docker's minimum: 0.01 CPU
 MAX_CPUS = 4_096
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit and reservation: 6 MiB
-_CPUS_RE = re.compile(r"[0-9]{0,40}(\.[0-9]{0,40})?")
+_CPUS_RE = r"[0-9]{0,40}(\.[0-9]{0,40})?"
 # Docker's RAMInBytes (go-units): binary units, case-insensitive, an optional i and b.
-_MEMORY_RE = re.compile(r"(?P<num>[0-9]{1,20}(?:\.[0-9]{1,20})?) ?(?:(?P<unit>[kmgtp])i?)?b?", re.I)
+_MEMORY_RE = r"(?P<num>[0-9]{1,20}(?:\.[0-9]{1,20})?) ?(?:(?P<unit>[kmgtp])i?)?b?"  # re.I
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 MEMORY_HINT = "write bytes with a unit: 512k, 256M, 1G (binary: 1M = 1,048,576 bytes)"
 
@@ -114,7 +115,7 @@ def parse_constraint(r: Report, n: Node) -> str | None:
     if not isinstance(text, str):
         r.at(n.pos, f"a placement constraint must be a string like node.role == worker, not {describe(text)}")
         return None
-    m = _CONSTRAINT_RE.fullmatch(text) if len(text) <= 500 else None
+    m = re.fullmatch(_CONSTRAINT_RE, text, re.S) if len(text) <= 500 else None
     if m is None:
         r.at(n.pos, f"invalid placement constraint {shown(text)}",
              "write <attribute> == <value> or <attribute> != <value>, e.g. node.labels.zone == a")
@@ -124,7 +125,7 @@ def parse_constraint(r: Report, n: Node) -> str | None:
     if problem is not None:
         r.at(n.pos, f"placement constraint {shown(text)}: {problem[0]}", problem[1])
         return None
-    if not value or not _VALUE_RE.fullmatch(value):
+    if not value or not re.fullmatch(_VALUE_RE, value):
         r.at(n.pos, f"placement constraint {shown(text)} has {'no value' if not value else 'an invalid value'}",
              "a value is letters, digits, spaces and : - _ . * ( ) ? + [ ] \\ ^ $ | /")
         return None
@@ -160,7 +161,7 @@ def _attribute_problem(attr: str, known: tuple[str, ...]) -> tuple[str, str] | N
     one it does not know never matches: the task would wait for a node forever."""
     for prefix in LABEL_PREFIXES:
         if attr.startswith(prefix):
-            if _KEY_RE.fullmatch(attr) and len(attr) > len(prefix):
+            if re.fullmatch(_KEY_RE, attr) and len(attr) > len(prefix):
                 return None
             return f"invalid label name after {shown(prefix)}", "labels are letters, digits, '.', '-' and '_'"
     if attr in known:
@@ -206,8 +207,10 @@ def parse_cpus(r: Report, n: Node, what: str) -> int | None:
         r.at(n.pos, f"{what} must be a number of CPUs like 0.5 or 2, not {describe(v)}")
         return None
     text = str(v).strip() if not isinstance(v, float) else repr(v)
+    from decimal import Decimal, InvalidOperation  # only for a spec with resources (not at every start)
+
     try:
-        amount = Decimal(text) if _CPUS_RE.fullmatch(text) and text not in ("", ".") else None
+        amount = Decimal(text) if re.fullmatch(_CPUS_RE, text) and text not in ("", ".") else None
     except InvalidOperation:
         amount = None
     if amount is None:
@@ -232,10 +235,12 @@ def parse_memory(r: Report, n: Node, what: str) -> int | None:
     if isinstance(v, int):
         size = v
     else:
-        m = _MEMORY_RE.fullmatch(v.strip()) if len(v) <= 60 else None
+        m = re.fullmatch(_MEMORY_RE, v.strip(), re.I) if len(v) <= 60 else None
         if m is None:
             r.at(n.pos, f"invalid memory size {shown(v)} in {what}", MEMORY_HINT)
             return None
+        from decimal import Decimal
+
         size = int(Decimal(m.group("num")) * _UNITS[(m.group("unit") or "").lower()])
     if size < MIN_MEMORY:
         r.at(n.pos, f"{what} must be at least 6M (Docker's minimum), not {shown(v)}", MEMORY_HINT)

@@ -6,7 +6,6 @@ carries on with what it can still make sense of, so a user sees every mistake at
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +90,8 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
     """A hint 'did you mean X?' for the closest choice, or '' when none is close."""
     if len(word) > 80:  # comparing costs len(word) * len(choice): a long word is no typo
         return ""
+    import difflib  # only for a misspelt key (not at every start)
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 

@@ -19,14 +19,16 @@ import pytest
 HEAVY = ("flask", "werkzeug", "waitress", "github", "jinja2", "jsonschema", "rich.syntax", "pygments",
          "prometheus_client", "hypothesis", "pytest", "ruamel", "webhook", "gitdeploy.github", "gitdeploy.server",
          "gitdeploy.heal", "gitdeploy.hooks")
-GITDEPLOY_MODULES = 88  # gitdeploy's own modules on the deploy path (66 when pipeline/ became a package; 83 with
-# the swarm engine, which the pipeline dispatches to: small pure modules over the docker SDK it has anyway)
+# What a deploy on one Docker Engine (the default engine) never imports: the Swarm engine and what drives it.
+SWARM = ("gitdeploy.live.swarm", "gitdeploy.pipeline.swarm", "gitdeploy.deploy.swarm")
+GITDEPLOY_MODULES = 68  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
+# became a package; 83-85 with the swarm engine, which the pipeline now imports only for a cluster: 67-68)
 SECONDS = 15.0  # all imports of the start-up (about 0.3 s on a quiet machine; 2-7 s seen at load 17)
 
 
 def imported(*args: str) -> tuple[list[str], float]:
     """(every module `python -X importtime <args>` imports, the seconds all its imports took)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules: list[str] = []
     total = 0.0
@@ -44,8 +46,28 @@ def imported(*args: str) -> tuple[list[str], float]:
 def test_the_deploy_path_imports_only_what_it_uses(command):
     modules, took = imported("-m", "gitdeploy", command, "--help")
     assert "gitdeploy.render.plan" in modules and "gitdeploy.plan.planner" in modules  # it did load the command
-    heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY + SWARM))
     assert heavy == [], f"`gitdeploy {command}` imports {heavy}: import them where they are used"
     ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
     assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules on the {command} path: {ours}"
     assert took < SECONDS, f"`gitdeploy {command}` spends {took:.2f}s importing (budget {SECONDS}s)"
+
+
+def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo, system_name):
+    """The modules imported while a deploy runs (not only at start-up) are those of the engine it uses:
+    a deploy and its no-op repeat on one Docker Engine import nothing of gitdeploy.live.swarm (nor the
+    pipeline's and runner's swarm modules), and the no-op stays within the module budget; nor does
+    `status`, whose drift detection has a cluster's side too."""
+    from tests.specrepo import svc
+
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"web": svc(monitor="0s")}}})
+    args = ("-m", "gitdeploy", "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir), "deploy")
+    for run in ("first", "no-op"):
+        modules, _ = imported(*args)
+        swarm = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in SWARM))
+        assert swarm == [], f"the {run} deploy on a Docker Engine imports {swarm}"
+    ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
+    assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules in a no-op deploy: {ours}"
+    assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
+    modules, _ = imported(*args[:-1], "status")  # the drift it shows: one engine's, not a cluster's
+    assert "gitdeploy.heal.detect" in modules and not [m for m in modules if m.startswith(SWARM + ("gitdeploy.heal.swarm",))]

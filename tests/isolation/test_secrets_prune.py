@@ -87,3 +87,22 @@ def test_mounted_and_unused_are_exact_about_the_folder(tmp_path):
     assert [p.name for p in unused(folder, {"a"}, time.time() + 10, grace=5)] == ["b", "c"]
     assert unused(folder, {"a"}, time.time(), grace=60) == []
     assert unused(tmp_path / "missing", set(), time.time()) == []
+
+
+def test_the_engine_is_asked_only_when_some_file_is_old_enough_to_go(tmp_path):
+    """Most deploys have no secret file past its grace: pruning then lists no containers (a list of
+    every container on the engine, at every deploy). An engine that does not answer shows it."""
+    import docker
+
+    from gitdeploy.errors import GitdeployError
+    from gitdeploy.live.secretfiles import prune, secrets_folder
+
+    nowhere = docker.DockerClient(base_url=f"unix://{tmp_path / 'no-engine.sock'}", version="1.41")
+    assert prune(nowhere, tmp_path) == []  # no folder
+    folder = secrets_folder(tmp_path)
+    folder.mkdir()
+    (folder / "fresh").write_text("just written")
+    assert prune(nowhere, tmp_path) == []  # within the grace period: nothing to ask about
+    with pytest.raises(GitdeployError, match="listing containers"):
+        prune(nowhere, tmp_path, grace=0)  # a candidate: the engine must say whether it is mounted
+    assert (folder / "fresh").exists()

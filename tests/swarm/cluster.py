@@ -163,6 +163,48 @@ class Cluster:
         by_name = {n.hostname: n.index for n in self.nodes}
         return {n.id: by_name[n.attrs["Description"]["Hostname"]] for n in self.manager.nodes.list()}
 
+    def node_state(self, index: int) -> str:
+        """The manager's word on node `index`: ready, down, unknown or disconnected."""
+        name = self.nodes[index - 1].hostname
+        for n in self.manager.api.nodes():
+            if (n.get("Description") or {}).get("Hostname") == name:
+                return (n.get("Status") or {}).get("State", "unknown")
+        return "unknown"
+
+    def wait_node(self, index: int, state: str, timeout: float = READY_TIMEOUT) -> None:
+        """Until the manager says node `index` is `state` (Swarm marks a node down once its
+        heartbeats stop: some seconds); fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while (now := self.node_state(index)) != state:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node{index} is {now}, not {state}, after {timeout:.0f}s")
+            time.sleep(0.3)
+
+    def stop_node(self, index: int) -> None:
+        """Stop node `index`'s dockerd (SIGTERM, then SIGKILL after 15 s): the machine is gone as
+        far as the swarm can tell. Its containers stop with it. Not the manager (node 1)."""
+        if index == 1:
+            raise ValueError("stopping the manager would stop the swarm")
+        node = self.nodes[index - 1]
+        client = self._clients.pop(index, None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        pid = _pid_of(node)
+        _stop(pid)
+        _stop(pid, wait=15.0, kill=True)
+
+    def start_node(self, index: int) -> None:
+        """Start node `index`'s dockerd again (it rejoins the swarm by itself) and wait until the
+        manager says it is ready."""
+        node = self.nodes[index - 1]
+        if not _alive(_pid_of(node)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(node.pidfile)
+            self._start_daemon(node)
+        self._wait_daemon(node)
+        self.wait_node(index, "ready")
+
     # -- set-up ---------------------------------------------------------------------------
 
     def up(self) -> Cluster:

@@ -156,3 +156,24 @@ def test_a_killed_task_is_reported_and_replaced_and_tampering_found_with_node_en
     assert not any(c.id == intruded.id for c in swarm_cluster.client(2).containers.list())
     clean = run(repo, swarm_cluster, "check", "--node-host", f"node2={swarm_cluster.nodes[1].host}")
     assert clean.exit_code == 0 and "tampered" not in clean.output, clean.output
+
+
+def test_a_plain_container_holding_a_published_port_on_a_node_is_found(tmp_path, swarm_cluster, swarm_system):
+    """Not a service but a plain `docker run -p` on node1: the web task (kept on node2) could not run there."""
+    repo = SpecRepo.create(tmp_path, swarm_cluster.manager)
+    web = spec(swarm_cluster, swarm_system)["services"]["web"]
+    web.update(replicas=1, ports=["18080:80"], placement={"constraints": ["node.hostname==node2"]})
+    repo.commit({"gitdeploy.yaml": {"system": swarm_system, "services": {"web": web}}})
+    assert run(repo, swarm_cluster, "deploy").exit_code == 0
+    assert run(repo, swarm_cluster, "check").exit_code == 0
+    squatter = swarm_cluster.client(1).containers.run(
+        swarm_cluster.base_image, ["sleep", "600"], name=f"{swarm_system}-squatter", ports={"80/tcp": 18080},
+        detach=True)
+    try:
+        found = run(repo, swarm_cluster, "check", "--json")
+        assert found.exit_code == 3, found.output
+        assert [(d["kind"], d["field"], d["service"], d["actual"]) for d in json.loads(found.output)["drift"]] == [
+            ("unmanaged", "ports", "web", f"18080/tcp held by {swarm_system}-squatter on node1")]
+    finally:
+        squatter.remove(force=True)
+    assert run(repo, swarm_cluster, "check").exit_code == 0

@@ -146,9 +146,11 @@ class SwarmEngine:
             raw = [s for s in raw if self.only is None
                    or (s["Spec"].get("Labels") or {}).get(labels.SERVICE) in self.only]
             all_tasks = self.api.tasks(filters={"service": [s["ID"] for s in raw]}) if raw else []
-            node_names = {n.id: n.hostname for n in swarm_nodes.nodes(self.api)} if raw else {}
+            cluster_nodes = swarm_nodes.nodes(self.api) if raw else []
+        node_names = {n.id: n.hostname for n in cluster_nodes}
+        down = frozenset(n.id for n in cluster_nodes if n.state != "ready")  # their tasks' states are stale
         by_service: dict[str, list[dict[str, Any]]] = {}
-        for t in all_tasks:
+        for t in tasks.believable(all_tasks, down):
             by_service.setdefault(t.get("ServiceID", ""), []).append(t)
         states: dict[str, ServiceState] = {}
         instances: list[LiveContainer] = []
@@ -268,8 +270,9 @@ class SwarmEngine:
                 if r is None:  # cancelled, or the deadline passed between rounds
                     if last is None:
                         with _said(f"reading service {service_id[:12]}"):
-                            last = tasks.judge(self.api.inspect_service(service_id),
-                                               self.api.tasks(filters={"service": service_id}), ignore=known)
+                            found = self.api.tasks(filters={"service": service_id})
+                            last = tasks.judge(self.api.inspect_service(service_id), found, ignore=known,
+                                               down=tasks.down_nodes(self.api, found))
                     return last
                 seq = r.seq
                 now = tasks.judge(*r.of(service_id), ignore=known)

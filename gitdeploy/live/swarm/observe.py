@@ -45,6 +45,9 @@ class SwarmObservation:
     inspects: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # task container ID -> inspect
     diffs: Mapping[str, list[FileChange]] = field(default_factory=dict)  # task container ID -> docker diff
     unchecked: Mapping[str, str] = field(default_factory=dict)  # node hostname -> why its files were not checked
+    # node hostname -> the running containers there that are no Swarm task and publish a port (`docker ps`
+    # of each node whose engine can be reached: a plain container holding a port a service publishes)
+    publishing: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
 
 def ours(service: Mapping[str, Any], system: str, env: str) -> bool:
@@ -83,9 +86,14 @@ def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[st
             cid = ((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID")
             if t.get("DesiredState") == "running" and t["Status"].get("State") == "running" and cid:
                 running.setdefault(t.get("NodeID", ""), []).append(cid)
-    inspects, diffs, unchecked = _files(api, here, cluster, running, node_hosts or {}, workers,
-                                        connect or _connect)
-    return SwarmObservation(services, tasks, cluster, networks, now, inspects, diffs, unchecked)
+    node_hosts = node_hosts or {}
+    # every node whose engine can be reached is asked for its containers: the manager's own, and
+    # those with an endpoint even when no task of the system runs there (a held port keeps it so)
+    reach = {n.id for n in cluster if n.id == here or n.hostname in node_hosts or n.id in node_hosts}
+    visit = {nid: running.get(nid, []) for nid in set(running) | reach}
+    inspects, diffs, unchecked, publishing = _files(api, here, cluster, visit, node_hosts, workers,
+                                                    connect or _connect)
+    return SwarmObservation(services, tasks, cluster, networks, now, inspects, diffs, unchecked, publishing)
 
 
 def _connect(host: str) -> docker.APIClient:
@@ -95,12 +103,15 @@ def _connect(host: str) -> docker.APIClient:
 def _files(
     api: docker.APIClient, here: str, cluster: tuple[swarm_nodes.Node, ...], running: Mapping[str, list[str]],
     node_hosts: Mapping[str, str], workers: int, connect: Callable[[str], docker.APIClient],
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[FileChange]], dict[str, str]]:
-    """The inspect and `docker diff` of every container in `running`, asked of its node's engine."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[FileChange]], dict[str, str],
+           dict[str, tuple[dict[str, Any], ...]]]:
+    """The inspect and `docker diff` of every container in `running`, and the plain containers
+    that publish a port, asked of each node's engine."""
     by_id = {n.id: n for n in cluster}
     inspects: dict[str, dict[str, Any]] = {}
     diffs: dict[str, list[FileChange]] = {}
     unchecked: dict[str, str] = {}
+    publishing: dict[str, tuple[dict[str, Any], ...]] = {}
 
     def one(node_id: str, cids: list[str]) -> None:
         node = by_id.get(node_id)
@@ -109,7 +120,8 @@ def _files(
         if node_id == here:
             client, close = api, False
         elif host is None:
-            unchecked[name] = "no endpoint is given for its engine (--node-host NODE=HOST)"
+            if cids:
+                unchecked[name] = "no endpoint is given for its engine (--node-host NODE=HOST)"
             return
         else:
             try:
@@ -123,6 +135,8 @@ def _files(
                 if is_node != node_id:
                     unchecked[name] = f"the engine at {host} is not {name}'s (it is node {is_node[:12] or 'outside the swarm'})"
                     return
+            publishing[name] = tuple(c for c in client.containers() if c.get("Ports") and not
+                                     (c.get("Labels") or {}).get("com.docker.swarm.task.id"))
             for cid in cids:
                 try:
                     info = client.inspect_container(cid)
@@ -140,7 +154,7 @@ def _files(
     if running:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(running)))) as pool:
             list(pool.map(lambda kv: one(*kv), running.items()))
-    return inspects, diffs, unchecked
+    return inspects, diffs, unchecked, publishing
 
 
 class TaskEvents:

@@ -80,9 +80,33 @@ def _runs(task_spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in task_spec.items() if k not in ("Placement", "Runtime")}
 
 
-def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozenset[str] = frozenset()) -> Progress:
+ENDED = ("complete", "shutdown", "failed", "rejected", "remove", "orphaned")
+
+
+def believable(tasks: list[dict[str, Any]], down: frozenset[str]) -> list[dict[str, Any]]:
+    """The tasks whose state can be believed: a task on a node that is down keeps the state its
+    node last reported (Swarm lists it `running` until the node is back), so unless it had ended
+    it is left out. `down`: IDs of the nodes the manager does not see ready."""
+    if not down:
+        return tasks
+    return [t for t in tasks if t.get("NodeID") not in down or (t.get("Status") or {}).get("State") in ENDED]
+
+
+def down_nodes(api: docker.APIClient, tasks: list[dict[str, Any]]) -> frozenset[str]:
+    """IDs of the nodes that are not ready, asked only when `tasks` hold one that may be stale (told
+    to stop, still said to run: a task in its grace period, or one on a node that is gone)."""
+    if not any(t.get("DesiredState") != "running" and (t.get("Status") or {}).get("State") not in ENDED
+               for t in tasks):
+        return frozenset()
+    return frozenset(n["ID"] for n in api.nodes() if (n.get("Status") or {}).get("State") != "ready")
+
+
+def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozenset[str] = frozenset(),
+          down: frozenset[str] = frozenset()) -> Progress:
     """The progress of `service` (as `service inspect` returns it) given its `tasks`; tasks whose
-    IDs are in `ignore` (there before a change) never count as `crashed`."""
+    IDs are in `ignore` (there before a change) never count as `crashed`; tasks on the nodes in
+    `down` count only if they ended (see `believable`)."""
+    tasks = believable(tasks, down)
     spec = service["Spec"]
     target = _runs(spec["TaskTemplate"])
 
@@ -126,7 +150,8 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
 def progress(api: docker.APIClient, service_id: str) -> Progress:
     """The service's progress now. Raises GitdeployError when the engine cannot tell."""
     try:
-        return judge(api.inspect_service(service_id), api.tasks(filters={"service": service_id}))
+        found = api.tasks(filters={"service": service_id})
+        return judge(api.inspect_service(service_id), found, down=down_nodes(api, found))
     except docker.errors.APIError as exc:
         raise GitdeployError(f"reading service {service_id[:12]}: {exc.explanation or exc}") from None
     except _ERRORS as exc:

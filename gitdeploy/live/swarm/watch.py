@@ -23,6 +23,7 @@ import docker.errors
 import requests.exceptions
 
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live.swarm.tasks import believable, down_nodes
 
 _ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 IDLE = 2.0  # seconds without a follower before the watch's thread ends
@@ -135,7 +136,10 @@ class Watch:
                 ids = frozenset(self._wanted)
             seq += 1
             started = time.monotonic()
-            r = self._read(seq, started, ids)
+            try:
+                r = self._read(seq, started, ids)
+            except Exception as exc:  # noqa: BLE001 - e.g. an answer of an unexpected shape: said to every follower
+                r = Round(seq, started, ids, error=f"unexpected answer from the manager ({exc!r})")
             with self._cond:
                 self._last = r
                 self._ended = time.monotonic()
@@ -149,6 +153,7 @@ class Watch:
                 present = sorted({s["ID"] for s in services} & ids)  # the manager refuses tasks of a removed one
                 try:
                     tasks = self.api.tasks(filters={"service": present}) if present else []
+                    tasks = believable(tasks, down_nodes(self.api, tasks))  # a down node's last word is stale
                     break
                 except docker.errors.NotFound:
                     if attempt:  # removed between the two calls, twice
