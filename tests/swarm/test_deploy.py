@@ -238,7 +238,8 @@ from gitdeploy import pipeline
 from gitdeploy.pipeline import Context
 ctx = Context(repo=Path(sys.argv[1]), data_dir=Path(sys.argv[2]), registry=sys.argv[3], docker_host=sys.argv[4],
               engine_kind="swarm")
-sys.exit(0 if pipeline.deploy(ctx).ok else 1)
+said = lambda ev: print(ev.kind, ev.path, ev.message, flush=True)  # what it did, up to the kill
+sys.exit(0 if pipeline.deploy(ctx, on_event=said).ok else 1)
 """
 
 
@@ -301,7 +302,8 @@ def test_a_deploy_killed_in_its_whole_stack_rollback_is_finished_by_recovery(clu
     assert killed.returncode == -9, killed.stderr[-2000:]
     repo = open_repo(cluster_repo.root)
     assert deployed_commit(repo, "production") == first
-    assert not pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok  # api runs V=2
+    said = f"the killed deploy said:\n{killed.stdout[-3000:]}\n{killed.stderr[-3000:]}"
+    assert not pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok, said  # api runs V=2
 
     recovered = pipeline.recover(ctx)
     assert recovered is not None and recovered.ok, recovered
