@@ -6,77 +6,19 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import threading
-from pathlib import Path
 
 import docker
 import pytest
 
 from gitdeploy import pipeline
 from gitdeploy.history.notes import attempts, deployed_commit
+from tests.engineproxy import EngineProxy
 from tests.safety.common import svc, web
 
 pytestmark = pytest.mark.docker
 
 KINDS = ["create", "start", "gate", "publish", "drain", "stop"]
-
-
-class EngineProxy:
-    """A unix-socket proxy to the real engine that can be cut: a lost engine, for real."""
-
-    def __init__(self, path: Path, target: str = "/var/run/docker.sock") -> None:
-        self.path, self.target = str(path), target
-        self.server = socket.socket(socket.AF_UNIX)
-        self.server.bind(self.path)
-        self.server.listen(64)
-        self.alive = True
-        self.conns: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            if not self.alive:
-                client.close()
-                continue
-            upstream = socket.socket(socket.AF_UNIX)
-            upstream.connect(self.target)
-            with self.lock:
-                self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self) -> None:
-        self.alive = False
-        with self.lock:
-            for s in self.conns:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.cut()
-        self.server.close()
 
 
 def system(name: str, version: str) -> dict:
