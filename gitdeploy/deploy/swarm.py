@@ -44,6 +44,7 @@ from gitdeploy.spec.model import Spec
 
 FOLLOW_SLACK = 30.0  # seconds on top of a service's own deadline and monitor windows (pulls, scheduling)
 RESTORE_DEADLINE = 180.0
+RESUMES = 2  # times a way back that Swarm paused is resumed before the rollback counts as failed
 
 
 def step_deadline(d: Desired) -> float:
@@ -267,7 +268,19 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
         emit(path, "rolled-back", f"service {st.name} given back its previous spec ({st.commit[:12] or '?'})")
 
     def follow(path: str) -> tuple[str, Progress]:
-        return path, engine.follow(back[path], RESTORE_DEADLINE, known=known.get(path, frozenset()), back=True)
+        sid = back[path]
+        p = engine.follow(sid, RESTORE_DEADLINE, known=known.get(path, frozenset()), back=True)
+        for _ in range(RESUMES):
+            if p.done or p.update not in ("paused", "rollback_paused"):
+                break
+            # Swarm paused the way back: a task ended early while the failed update was still settling
+            # (one of the failed revision's, or one replaced under it). The service has its old spec
+            # already; sending it again resumes, and Swarm replaces only the tasks not at it.
+            emit(path, "rolled-back", f"Swarm paused the way back ({p.update_message or p.update}); resumed")
+            seen = engine.task_ids(sid)
+            engine.resume(sid, before[path].spec)
+            p = engine.follow(sid, RESTORE_DEADLINE, known=seen, back=True, stale=p.update_started)
+        return path, p
 
     problems: list[str] = []
     expected = at = 0

@@ -230,6 +230,11 @@ class SwarmEngine:
                 services.replace(self.api, now["ID"], before.spec)
         return now["ID"]
 
+    def resume(self, service_id: str, spec: Mapping[str, Any]) -> None:
+        """Send `spec` again, whatever the service's version: resumes a paused update or rollback
+        (Swarm replaces the tasks not at the spec, and only those)."""
+        services.replace(self.api, service_id, dict(spec))
+
     def scale(self, state: ServiceState, replicas: int, note: Mapping[str, str] | None = None) -> None:
         """Set a replicated service's replicas (a halt: 0), with `note` labels added."""
         body = copy.deepcopy(state.spec)
