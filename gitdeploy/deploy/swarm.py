@@ -271,12 +271,14 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
         sid = back[path]
         p = engine.follow(sid, RESTORE_DEADLINE, known=known.get(path, frozenset()), back=True)
         for _ in range(RESUMES):
-            if p.done or p.update not in ("paused", "rollback_paused"):
+            if not resumable(p):
                 break
-            # Swarm paused the way back: a task ended early while the failed update was still settling
-            # (one of the failed revision's, or one replaced under it). The service has its old spec
-            # already; sending it again resumes, and Swarm replaces only the tasks not at it.
-            emit(path, "rolled-back", f"Swarm paused the way back ({p.update_message or p.update}); resumed")
+            # A task ended early on the way back, and Swarm pauses (or has paused) it: e.g. while the
+            # failed update was still settling. The service has its old spec already; sending it
+            # again resumes, and Swarm replaces only the tasks not at it. An old spec that itself
+            # fails is still said after RESUMES tries.
+            why = p.update_message if p.update in ("paused", "rollback_paused") else f"{p.crashed} task(s) ended"
+            emit(path, "rolled-back", f"Swarm paused the way back ({why or p.update}); resumed")
             seen = engine.task_ids(sid)
             engine.resume(sid, before[path].spec)
             p = engine.follow(sid, RESTORE_DEADLINE, known=seen, back=True, stale=p.update_started)
@@ -308,6 +310,13 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
         elif not p.done:
             problems.append(f"{path}: {p.explain()}")
     return Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes))
+
+
+def resumable(p: Progress) -> bool:
+    """Whether a way back that stopped short is worth sending again: Swarm paused it, or a task of
+    the old spec ended early (a failure that is not the old spec's own shows once: resuming twice
+    is the bound)."""
+    return not p.done and (p.update in ("paused", "rollback_paused") or p.crashed > 0)
 
 
 # -- halt --------------------------------------------------------------------------------------------
