@@ -68,4 +68,4 @@ def test_a_paused_service_is_resumed_by_its_spec_sent_again(swarm_cluster, swarm
     running = [t for t in api.tasks(filters={"service": sid, "desired-state": "running"})
                if t["Status"]["State"] == "running"]
     assert len(running) == 2 and all(t["Spec"]["ContainerSpec"]["Env"] == ["V=1"] for t in running)
-    engine.close()
+    engine.watch.close()  # not engine.close(): the client is the session's shared one

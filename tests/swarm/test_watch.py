@@ -80,4 +80,4 @@ def test_followers_share_rounds_and_see_their_own_change(swarm_cluster, swarm_sy
     client.api.remove_service(ids[0])
     with pytest.raises(GitdeployError, match="no such service"):
         engine.follow(ids[0], 10)
-    engine.close()
+    engine.watch.close()  # not engine.close(): the client is the session's shared one

@@ -65,7 +65,7 @@ class Watch:
         self._ended = 0.0  # when the last round's calls returned
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.rounds = 0  # how many rounds were read (for tests and benchmarks)
+        self.rounds = 0  # how many rounds were read (for tests and benchmarks); also the last round's seq
 
     @contextlib.contextmanager
     def following(self, service_id: str) -> Iterator[None]:
@@ -113,7 +113,6 @@ class Watch:
 
     def _run(self) -> None:
         idle_since: float | None = None
-        seq = 0
         while True:
             with self._cond:
                 while True:
@@ -134,7 +133,7 @@ class Watch:
                         break
                     self._cond.wait(due - now)
                 ids = frozenset(self._wanted)
-            seq += 1
+            seq = self.rounds + 1  # counted on across a restart of this thread: rounds stay ordered
             started = time.monotonic()
             try:
                 r = self._read(seq, started, ids)
