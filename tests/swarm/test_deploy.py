@@ -243,6 +243,16 @@ sys.exit(0 if pipeline.deploy(ctx, on_event=said).ok else 1)
 """
 
 
+def killed_deploy(cluster_repo, swarm_cluster, record: int) -> subprocess.CompletedProcess:
+    """A deploy in its own process, SIGKILLed right after the journal's record `record` is durable."""
+    env = {"PATH": "/usr/bin:/bin", "GITDEPLOY_FAILPOINT": f"journal:{record}", "HOME": str(cluster_repo.root)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_DEPLOY, str(cluster_repo.root), str(cluster_repo.data_dir),
+                             swarm_cluster.registry, swarm_cluster.nodes[0].host], env=env, capture_output=True,
+                            text=True, timeout=240)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    return killed
+
+
 @pytest.mark.parametrize("killed_after", [3, 5], ids=["first-service-sent", "verified-not-recorded"])
 def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluster_repo, swarm_cluster, swarm_system,
                                                                          killed_after):
@@ -258,11 +268,7 @@ def test_a_deploy_killed_mid_stack_is_recovered_and_check_tells_the_truth(cluste
     ctx = cluster_repo.ctx()
     assert pipeline.deploy(ctx).ok
     second = cluster_repo.commit(version("2"))
-    env = {"PATH": "/usr/bin:/bin", "GITDEPLOY_FAILPOINT": f"journal:{killed_after}", "HOME": str(cluster_repo.root)}
-    killed = subprocess.run([sys.executable, "-c", KILLED_DEPLOY, str(cluster_repo.root), str(cluster_repo.data_dir),
-                             swarm_cluster.registry, swarm_cluster.nodes[0].host], env=env, capture_output=True,
-                            text=True, timeout=240)
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    killed_deploy(cluster_repo, swarm_cluster, killed_after)
 
     # the look: the verified revision is still the first, and the cluster is not at it (api was sent)
     repo = open_repo(cluster_repo.root)
@@ -295,11 +301,7 @@ def test_a_deploy_killed_in_its_whole_stack_rollback_is_finished_by_recovery(clu
     ctx = cluster_repo.ctx()
     assert pipeline.deploy(ctx).ok
     second = cluster_repo.commit(version("2", ["sh", "-c", "exit 3"]))
-    env = {"PATH": "/usr/bin:/bin", "GITDEPLOY_FAILPOINT": "journal:5", "HOME": str(cluster_repo.root)}
-    killed = subprocess.run([sys.executable, "-c", KILLED_DEPLOY, str(cluster_repo.root), str(cluster_repo.data_dir),
-                             swarm_cluster.registry, swarm_cluster.nodes[0].host], env=env, capture_output=True,
-                            text=True, timeout=240)
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    killed = killed_deploy(cluster_repo, swarm_cluster, 5)
     repo = open_repo(cluster_repo.root)
     assert deployed_commit(repo, "production") == first
     said = f"the killed deploy said:\n{killed.stdout[-3000:]}\n{killed.stderr[-3000:]}"
