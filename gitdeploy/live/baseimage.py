@@ -10,10 +10,9 @@ import tarfile
 import time
 from pathlib import Path
 
-import docker
-import docker.errors
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightClient, adopt
 
 BASE_IMAGE = "gitdeploy/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -60,11 +59,12 @@ def _rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
-def ensure_base_image(client: docker.DockerClient, tag: str = BASE_IMAGE) -> str:
+def ensure_base_image(client: LightClient, tag: str = BASE_IMAGE) -> str:
     """The image ID of the busybox base image, importing it first if the engine lacks it."""
+    client = adopt(client)
     try:
         return client.images.get(tag).id
-    except docker.errors.ImageNotFound:
+    except apierr.ImageNotFound:
         pass
     repo, _, version = tag.partition(":")
     api = client.api

@@ -17,14 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-from docker.types import IPAMConfig, IPAMPool
-
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write, storage_error
-from gitdeploy.live import enginelock, labels, look
+from gitdeploy.live import apierr, enginelock, labels, look
+from gitdeploy.live.api import LightClient, adopt, client_for, ipam_config
 from gitdeploy.live.container_config import (  # noqa: F401 - the names and REPLICA_ENV are used from here too
     REPLICA_ENV,
     config_for,
@@ -49,44 +45,17 @@ from gitdeploy.spec.identity import Desired
 from gitdeploy.spec.model import Service, Spec
 
 
-def connect(docker_host: str | None = None, timeout: int = 300) -> docker.DockerClient:
-    """A client for `docker_host` (default: DOCKER_HOST or the local socket). Raises GitdeployError."""
+def connect(docker_host: str | None = None, timeout: int = 300) -> LightClient:
+    """A client for `docker_host` (default: DOCKER_HOST or the local socket), checked by one ping
+    (which says the engine's API version). Raises GitdeployError."""
     try:
-        version = _api_version(docker_host, timeout)
-        client = _client(docker_host, timeout, version)
-        if version is None:
-            client.ping()
-        return client
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        return client_for(docker_host, timeout)
+    except apierr.EngineError as exc:
         where = docker_host or os.environ.get("DOCKER_HOST") or "the local socket"
         raise GitdeployError(
             f"cannot reach the Docker Engine at {where}: {exc}",
             "start it (bash scripts/setup.sh deps starts a local one) or set DOCKER_HOST",
         ) from None
-
-
-def _client(docker_host: str | None, timeout: int, version: str | None) -> docker.DockerClient:
-    """A client speaking API `version`; None: the SDK asks the engine's /version first."""
-    if docker_host:
-        return docker.DockerClient(base_url=docker_host, timeout=timeout, version=version)
-    return docker.from_env(timeout=timeout, version=version)
-
-
-def _api_version(docker_host: str | None, timeout: int) -> str | None:
-    """The engine's API version as its /_ping says it (the Api-Version header): the version the SDK
-    would otherwise read from /version, a call that takes the engine ~10 ms (it gathers system
-    information). None when the ping did not say: `connect` then asks as before, and reports what
-    went wrong in the SDK's words. A ping that times out is not tried twice."""
-    probe = _client(docker_host, timeout, docker.constants.MINIMUM_DOCKER_API_VERSION)  # no request
-    try:
-        answer = probe.api.get(probe.api.base_url + "/_ping", timeout=timeout)
-    except requests.exceptions.Timeout:
-        raise
-    except (docker.errors.DockerException, requests.exceptions.RequestException):
-        return None
-    finally:
-        probe.close()
-    return answer.headers.get("Api-Version") if answer.status_code == 200 else None
 
 
 class Cancel:
@@ -193,9 +162,9 @@ class Engine:
 
     kind = "docker"
 
-    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None,
+    def __init__(self, client: LightClient, data_dir: Path, only: frozenset[str] | None = None,
                  where: str = "") -> None:
-        self.client = client
+        self.client = client = adopt(client)
         self.api = client.api
         self.data_dir = data_dir
         self.only = only  # analyze sees only these services (a heal repairing some of them)
@@ -255,7 +224,7 @@ class Engine:
         def one(c: LiveContainer) -> LiveContainer | None:
             try:
                 return c.with_inspect(self.api.inspect_container(c.id))
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 return None  # removed since the list
 
         with engine_errors("inspecting containers"):
@@ -365,11 +334,10 @@ class Engine:
             pools = self.api.inspect_network(probe["Id"])["IPAM"]["Config"] or []
         finally:
             self.api.remove_network(probe["Id"])
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=p["Subnet"], gateway=p.get("Gateway")) for p in pools
-                                        if p.get("Subnet")]) if pools else None
+        ipam = ipam_config([p for p in pools if p.get("Subnet")]) if pools else None
         try:
             self.api.create_network(name, driver="bridge", check_duplicate=True, labels=lab, ipam=ipam)
-        except docker.errors.APIError:
+        except apierr.APIError:
             if self.system_networks(system, env):
                 return  # another creator was first (its subnet, or the name): use that one
             raise
@@ -381,19 +349,19 @@ class Engine:
         for extra in extras:
             try:
                 attached = self.api.inspect_network(extra["Id"]).get("Containers") or {}
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 continue  # a racer merged it already
             for cid in attached:
                 try:
                     nets = self.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}
-                except docker.errors.NotFound:
+                except apierr.NotFound:
                     continue
                 aliases = [a for a in (nets.get(name) or {}).get("Aliases") or () if not cid.startswith(a)]
                 self.api.disconnect_container_from_network(cid, extra["Id"], force=True)
                 self.api.connect_container_to_network(cid, keep["Id"], aliases=aliases or None)
             try:
                 self.api.remove_network(extra["Id"])
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def networks(self, system: str, env: str) -> list[EngineObject]:
@@ -409,7 +377,7 @@ class Engine:
         with engine_errors(f"removing the network {net.name}"):
             try:
                 self.api.remove_network(net.id)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def volumes(self, system: str, env: str) -> list[EngineObject]:
@@ -423,7 +391,7 @@ class Engine:
         with engine_errors(f"removing the volume {volume.name}"):
             try:
                 self.api.remove_volume(volume.id, force=True)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def images(self) -> ImageResolver:
@@ -457,7 +425,7 @@ class Engine:
         with engine_errors(f"creating volume {name}"):
             try:
                 info = self.api.inspect_volume(name)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 # Creating an existing volume returns it: a racer's (or a foreign) one is checked too.
                 info = self.api.create_volume(name, labels=managed_labels(system, env))
         if not owned(info.get("Labels"), system, env):
@@ -514,7 +482,7 @@ class Engine:
         with engine_errors(f"creating {name}"):
             try:
                 return self.api.create_container_from_config(body, name)["Id"]
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if exc.status_code != 409:
                     raise
                 if not self._clear_stale(name, spec.system):
@@ -567,21 +535,21 @@ class Engine:
         with engine_errors(f"draining {cid[:12]}"):
             try:
                 info = self.api.inspect_container(cid)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 return
             endpoint = (info["NetworkSettings"]["Networks"] or {}).get(net)
             if endpoint is None:
                 return
             try:
                 self.api.disconnect_container_from_network(cid, net)
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if "is not connected" in str(exc.explanation or exc):
                     return  # not running (restarting, exited): nothing resolves to it any more
                 raise
             self._left[cid] = (time.monotonic(), info)  # settle reuses the inspection
             try:
                 self.api.connect_container_to_network(cid, net, ipv4_address=endpoint.get("IPAddress") or None)
-            except docker.errors.APIError:
+            except apierr.APIError:
                 pass  # no pinned subnet (an older network): drained by the disconnect alone
 
     # Where the host's process table is read (tests point it at a folder without one).
@@ -611,9 +579,9 @@ class Engine:
         if info is None:  # not drained by this engine: ask
             try:
                 info = self.api.inspect_container(cid)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 return "gone"
-            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            except apierr.EngineError as exc:
                 return full(f"cannot inspect it ({exc})")
         pid = int((info.get("State") or {}).get("Pid") or 0)
         if not pid:
@@ -680,7 +648,7 @@ class Engine:
         with engine_errors(f"restoring the aliases of {cid[:12]}"):
             try:
                 self.api.disconnect_container_from_network(cid, net)
-            except docker.errors.APIError:
+            except apierr.APIError:
                 pass  # not on the network any more: connecting is enough
             self.api.connect_container_to_network(cid, net, aliases=list(aliases))
 
@@ -688,14 +656,14 @@ class Engine:
         with engine_errors(f"stopping {cid[:12]}"):
             try:
                 self.api.stop(cid, timeout=max(0, int(round(timeout))))
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def remove(self, cid: str) -> None:
         with engine_errors(f"removing {cid[:12]}"):
             try:
                 self.api.remove_container(cid, force=True, v=False)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def container_events(self, cid: str, since: float, until: float, cancel: Cancel | None = None
@@ -707,7 +675,7 @@ class Engine:
                 since=f"{since - 1:.3f}", until=f"{until:.3f}", decode=True,
                 filters={"container": cid, "event": ["die", "health_status", "restart", "oom"]},
             )
-        except (docker.errors.APIError, requests.exceptions.RequestException):
+        except apierr.EngineError:
             return
         if cancel is not None and not cancel.watch(stream):
             return
@@ -716,7 +684,7 @@ class Engine:
                 action = ev.get("Action") or ev.get("status") or ""
                 code = str((ev.get("Actor") or {}).get("Attributes", {}).get("exitCode", ""))
                 yield EngineEvent(ev.get("timeNano", 0) / 1e9, action, code)
-        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError, OSError):
+        except (apierr.EngineError, AttributeError, OSError):
             return  # the stream broke (or was closed by a cancel)
         finally:
             if cancel is not None:
@@ -727,7 +695,7 @@ class Engine:
         with engine_errors(f"inspecting {cid[:12]}"):
             try:
                 state = self.api.inspect_container(cid)["State"]
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 return FinalState(False, status="removed")
         return FinalState(
             running=bool(state.get("Running")), restarting=bool(state.get("Restarting")),
@@ -738,7 +706,7 @@ class Engine:
     def logs_tail(self, cid: str, lines: int = 5) -> str:
         try:
             out = self.api.logs(cid, tail=lines).decode(errors="replace").strip()
-        except docker.errors.APIError:
+        except apierr.APIError:
             return ""
         return out
 

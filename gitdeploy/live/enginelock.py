@@ -40,13 +40,10 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError, Locked
 from gitdeploy.host import whoami
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightAPI, LightClient, adopt, adopt_api
 
 IMAGE = "gitdeploy/lock:1"  # an empty image: the container is never started
 LOCK_SYSTEM = labels.PREFIX + "lock.system"
@@ -55,7 +52,7 @@ LOCK_HOLDER = labels.PREFIX + "lock.holder"  # JSON of Holder
 LOCK_EXPIRES = labels.PREFIX + "lock.expires"  # the first lease's expiry (before /lease is written)
 LEASE = 60.0  # seconds a holder may go without renewing before others take the lock over
 
-_ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ENGINE_ERRORS = apierr.EngineError
 
 
 def lock_name(system: str, env: str) -> str:
@@ -156,12 +153,13 @@ class LockState:
 
 # -- the engine's clock and the lock's files ---------------------------------------------------
 
-def engine_time(api: docker.APIClient) -> float:
+def engine_time(api: LightAPI) -> float:
     """The engine's clock (unix time, to the second): every lease is measured on this one clock.
 
     Read from the Date header of a ping (cheap); the engine's `info` when there is none.
     """
-    date = api._get(api._url("/_ping")).headers.get("Date")  # noqa: SLF001 - the SDK has no public call
+    api = adopt_api(api)
+    date = api.ping_answer().headers.get("Date")
     try:
         return parsedate_to_datetime(date).timestamp()
     except (TypeError, ValueError):
@@ -184,30 +182,31 @@ def _tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _ensure_image(api: docker.APIClient) -> None:
+def _ensure_image(api: LightAPI) -> None:
     api.import_image_from_data(_tar({"lease": b"{}"}), repository=IMAGE.split(":")[0], tag=IMAGE.split(":")[1])
 
 
-def _read_lease(api: docker.APIClient, cid: str) -> float | None:
+def _read_lease(api: LightAPI, cid: str) -> float | None:
     try:
         stream, _ = api.get_archive(cid, "/lease")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = tar.extractfile("lease")
             return float(json.loads(member.read())["expires"]) if member else None
-    except (docker.errors.APIError, tarfile.TarError, ValueError, KeyError, TypeError):
+    except (apierr.APIError, tarfile.TarError, ValueError, KeyError, TypeError):
         return None
 
 
-def current(client: docker.DockerClient, system: str, env: str) -> LockState | None:
+def current(client: LightClient, system: str, env: str) -> LockState | None:
     """The engine lock of `system` in `env` as it stands (None: free).
 
     Raises GitdeployError when a container that gitdeploy does not own holds the lock's name.
     """
+    client = adopt(client)
     api = client.api
     name = lock_name(system, env)
     try:
         info = api.inspect_container(name)
-    except docker.errors.NotFound:
+    except apierr.NotFound:
         return None
     lab = info["Config"].get("Labels") or {}
     if lab.get(LOCK_SYSTEM) != system or lab.get(LOCK_ENV) != env:
@@ -221,11 +220,12 @@ def current(client: docker.DockerClient, system: str, env: str) -> LockState | N
     return LockState(info["Id"], Holder.parse(lab.get(LOCK_HOLDER, "")), max(first, lease or 0.0))
 
 
-def held(client: docker.DockerClient, system: str, env: str) -> LockState | None:
+def held(client: LightClient, system: str, env: str) -> LockState | None:
     """The engine lock of `system` in `env` while a live holder has it (None: free, or stale).
 
     Raises GitdeployError as `current` does, and when the engine does not answer.
     """
+    client = adopt(client)
     try:
         state = current(client, system, env)
         if state is None:
@@ -242,8 +242,9 @@ def held(client: docker.DockerClient, system: str, env: str) -> LockState | None
 class EngineLock:
     """A held engine lock: renewed in the background until released (a context manager)."""
 
-    def __init__(self, api: docker.APIClient, name: str, cid: str, holder: Holder, lease: float, offset: float,
+    def __init__(self, api: LightAPI, name: str, cid: str, holder: Holder, lease: float, offset: float,
                  renewed: float, recovered: tuple[Holder | None, str] | None = None) -> None:
+        api = adopt_api(api)
         self.api, self.name, self.id, self.holder, self.lease = api, name, cid, holder, lease
         self.recovered = recovered  # (the stale holder, why it was stale), when one was taken over
         self.lost: str | None = None  # why the lock is no longer ours
@@ -275,7 +276,7 @@ class EngineLock:
             expires = time.time() + self._offset + self.lease  # deadline comes first
             self.api.put_archive(self.id, "/", _tar({"lease": json.dumps({"expires": expires}).encode()}))
             self._renewed = start
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             self.lost = "the lock was removed from the engine"
         except _ENGINE_ERRORS as exc:
             self._expired(f"it could not be renewed ({exc})")
@@ -303,7 +304,7 @@ class EngineLock:
             # Renaming frees the lock at once; removing the container (its layer: the slow part)
             # happens in the background.
             self.api.rename(self.id, f"{RELEASED}{self.id[:12]}")
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             return
         except _ENGINE_ERRORS:
             pass  # the engine is gone: the lease (or the dead pid) frees the lock later
@@ -340,7 +341,7 @@ def _finish_background() -> None:
         t.join(timeout=max(0.0, end - time.monotonic()))
 
 
-def _sweep(api: docker.APIClient, key: str) -> None:
+def _sweep(api: LightAPI, key: str) -> None:
     """Remove released and taken-over lock containers of `<system>.<env>` (never the lock)."""
     system, _, env = key.rpartition(".")
     try:
@@ -355,13 +356,14 @@ def _sweep(api: docker.APIClient, key: str) -> None:
                 pass  # gone, or being removed by another sweep
 
 
-def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | None = None, *,
+def hold(client: LightClient, system: str, env: str, holder: Holder | None = None, *,
          lease: float = LEASE) -> EngineLock:
     """Take the engine lock of `system` in `env` at once (use as a context manager).
 
     A stale lock is taken over (see the module docstring; `EngineLock.recovered` says whose).
     Raises Locked naming the holder when the lock is held.
     """
+    client = adopt(client)
     api = client.api
     name = lock_name(system, env)
     holder = holder or Holder.here(f"deploy {system}")
@@ -376,7 +378,7 @@ def hold(client: docker.DockerClient, system: str, env: str, holder: Holder | No
             renewed = time.monotonic()
             try:
                 cid = _create(api, name, lab)
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if exc.status_code != 409:
                     raise
                 state = current(client, system, env)
@@ -406,24 +408,24 @@ def _left_by_me(state: LockState) -> bool:
         return state.id not in _HELD_HERE
 
 
-def _create(api: docker.APIClient, name: str, lab: dict[str, str]) -> str:
+def _create(api: LightAPI, name: str, lab: dict[str, str]) -> str:
     kwargs: dict[str, Any] = dict(image=IMAGE, command=["lock"], name=name, labels=lab, network_disabled=True)
     try:
         return api.create_container(**kwargs)["Id"]
-    except docker.errors.ImageNotFound:
+    except apierr.ImageNotFound:
         _ensure_image(api)
         return api.create_container(**kwargs)["Id"]
 
 
-def _take_over(api: docker.APIClient, state: LockState) -> bool:
+def _take_over(api: LightAPI, state: LockState) -> bool:
     """Free the lock's name from a stale lock: rename it (atomic: one taker wins), remove it."""
     try:
         api.rename(state.id, f"{_STALE}{state.id[:12]}.{os.urandom(3).hex()}")
         api.remove_container(state.id, force=True)
         return True
-    except docker.errors.NotFound:
+    except apierr.NotFound:
         return False  # another taker was first
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         if exc.status_code == 409:
             return False
         raise

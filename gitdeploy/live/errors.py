@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
 
 
 @contextmanager
@@ -16,7 +14,7 @@ def engine_errors(what: str) -> Iterator[None]:
     """Turn engine failures inside the block into GitdeployError('<what>: <engine message>')."""
     try:
         yield
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"{what}: {exc.explanation or exc}") from None
-    except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+    except apierr.EngineError as exc:
         raise GitdeployError(f"{what}: the engine did not answer ({exc})") from None

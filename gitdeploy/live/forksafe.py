@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import docker
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live.api import LightClient
 
 NOT_BUILT = "not built: fork pull request"
 NOT_PULLED = "not pulled: fork pull request"
@@ -65,7 +64,7 @@ class _API:
 class UntrustedClient:
     """A docker client for planning untrusted code: reads pass through, builds and pulls do not."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: LightClient) -> None:
         self._client = client
         self.api = _API(client.api)
         self.images = _Images(client.images)
@@ -78,7 +77,7 @@ def is_untrusted(client: object) -> bool:
     return isinstance(client, UntrustedClient)
 
 
-def untrusted(client: docker.DockerClient) -> docker.DockerClient:
+def untrusted(client: LightClient) -> LightClient:
     """`client` for planning a fork's pull request (see the module docstring); idempotent."""
     if isinstance(client, UntrustedClient):
         return client  # type: ignore[return-value]

@@ -11,11 +11,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-import docker
-import docker.errors
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightClient, adopt
 from gitdeploy.live.baseimage import BASE_IMAGE, ensure_base_image
 from gitdeploy.spec.model import Build
 from gitdeploy.spec.source import SpecSource
@@ -24,7 +22,8 @@ from gitdeploy.spec.source import SpecSource
 class ImageResolver:
     """Resolves references and builds contexts; caches per instance (one pipeline run)."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: LightClient) -> None:
+        client = adopt(client)
         self.client = client
         self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -36,9 +35,9 @@ class ImageResolver:
                 return self._ids[ref]
         try:
             image_id = self.client.api.inspect_image(ref)["Id"]
-        except docker.errors.ImageNotFound:
+        except apierr.ImageNotFound:
             image_id = self._pull(ref)
-        except docker.errors.APIError as exc:
+        except apierr.APIError as exc:
             raise GitdeployError(f"the engine could not inspect image {ref}: {_explain(exc)}") from None
         with self._lock:
             self._ids[ref] = image_id
@@ -49,7 +48,7 @@ class ImageResolver:
             return ensure_base_image(self.client, ref)
         try:
             return self.client.images.pull(ref).id
-        except (docker.errors.APIError, docker.errors.ImageNotFound) as exc:
+        except apierr.APIError as exc:
             raise GitdeployError(
                 f"image {ref} is not on this engine and could not be pulled: {_explain(exc)}",
                 "build it locally (docker build / `build:` in the spec) or check the registry and name",
@@ -65,13 +64,13 @@ class ImageResolver:
         tag = f"gd-{_repo_name(system)}/{_repo_name(path)}:{digest.hexdigest()[:16]}"
         try:
             return self.image_id_if_present(tag) or self._build(tag, system, path, source, build)
-        except docker.errors.APIError as exc:
+        except apierr.APIError as exc:
             raise GitdeployError(f"building {path} failed: {_explain(exc)}") from None
 
     def image_id_if_present(self, tag: str) -> str | None:
         try:
             return self.client.api.inspect_image(tag)["Id"]
-        except docker.errors.ImageNotFound:
+        except apierr.ImageNotFound:
             return None
 
     def _build(self, tag: str, system: str, path: str, source: SpecSource, build: Build) -> str:
@@ -89,7 +88,7 @@ class ImageResolver:
                     pull=False,
                     labels={labels.SYSTEM: system, labels.SERVICE: path},
                 )
-            except docker.errors.BuildError as exc:
+            except apierr.BuildError as exc:
                 tail = [ln.get("stream", ln.get("error", "")).rstrip() for ln in exc.build_log][-8:]
                 raise GitdeployError(
                     f"building {path} ({source.label}, context {build.context}) failed: {exc.msg}",

@@ -7,12 +7,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightAPI, adopt_api
 from gitdeploy.live.errors import engine_errors
 from gitdeploy.live.model import ContainerEvent, FileChange, Observation
 from gitdeploy.spec.identity import Desired
@@ -23,11 +20,12 @@ def ours(raw: dict[str, Any], system: str, env: str) -> bool:
     return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env
 
 
-def observe(api: docker.APIClient, system: str, env: str, desired: Sequence[Desired], workers: int = 8
+def observe(api: LightAPI, system: str, env: str, desired: Sequence[Desired], workers: int = 8
             ) -> Observation:
     """One container list (every container, so unmanaged holders of our ports and names are seen
     too), one image inspect per desired image, and one inspect plus one `docker diff` per
     container at its service's target - on a bounded pool."""
+    api = adopt_api(api)
     with engine_errors("listing containers"):
         raw = tuple(api.containers(all=True))
     targets = {d.path: d.hash for d in desired}
@@ -38,14 +36,14 @@ def observe(api: docker.APIClient, system: str, env: str, desired: Sequence[Desi
     def inspect(cid: str) -> tuple[str, dict | None, list[FileChange] | None]:
         try:
             info = api.inspect_container(cid)
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             return cid, None, None  # removed since the list: the next check sees it missing
         return cid, info, file_changes(api, cid)
 
     def image(iid: str) -> tuple[str, dict | None]:
         try:
             return iid, api.inspect_image(iid).get("Config") or {}
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             return iid, None
 
     with engine_errors("inspecting containers"), ThreadPoolExecutor(max(1, workers), "gd-check") as pool:
@@ -59,18 +57,20 @@ def observe(api: docker.APIClient, system: str, env: str, desired: Sequence[Desi
     )
 
 
-def file_changes(api: docker.APIClient, cid: str) -> list[FileChange] | None:
+def file_changes(api: LightAPI, cid: str) -> list[FileChange] | None:
     """The paths changed inside container `cid` since it was created (None: it is gone)."""
+    api = adopt_api(api)
     with engine_errors(f"listing the file changes of {cid[:12]}"):
         try:
             raw = api.diff(cid) or []
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             return None
     return [FileChange(str(c.get("Path") or ""), int(c.get("Kind") or 0)) for c in raw]
 
 
-def events(api: docker.APIClient, system: str, env: str, actions: Sequence[str]) -> Events:
+def events(api: LightAPI, system: str, env: str, actions: Sequence[str]) -> Events:
     """The container events (`actions`) of `system` in `env` from now on."""
+    api = adopt_api(api)
     with engine_errors("listening to the engine's events"):
         stream = api.events(decode=True, filters={
             "type": "container", "event": list(actions),
@@ -90,7 +90,7 @@ class Events:
             for ev in self._stream:
                 yield ContainerEvent(ev.get("timeNano", 0) / 1e9, ev.get("Action") or ev.get("status") or "",
                                      (ev.get("Actor") or {}).get("ID", "") or ev.get("id", ""))
-        except (requests.exceptions.RequestException, docker.errors.DockerException, AttributeError,
+        except (apierr.EngineError, AttributeError,
                 OSError) as exc:
             raise GitdeployError(f"the engine's event stream broke: {exc}") from None
 

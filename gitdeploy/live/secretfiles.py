@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
-import docker
-
+from gitdeploy.live.api import LightClient, adopt
 from gitdeploy.live.errors import engine_errors
 
 GRACE = 600.0  # seconds
@@ -60,12 +59,13 @@ def unused(folder: Path, in_use: Set[str], now: float, grace: float = GRACE) -> 
     return sorted(out)
 
 
-def prune(client: docker.DockerClient, data_dir: Path, grace: float = GRACE, dry_run: bool = False) -> list[Path]:
+def prune(client: LightClient, data_dir: Path, grace: float = GRACE, dry_run: bool = False) -> list[Path]:
     """Remove the secret files no container on the engine mounts any more; returns them.
 
     Raises GitdeployError when the engine cannot list its containers (then nothing is removed).
     The engine is asked only when some file is old enough to go (most deploys have none).
     """
+    client = adopt(client)
     folder = secrets_folder(data_dir)
     now = time.time()
     if not unused(folder, set(), now, grace):

@@ -21,12 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightClient, adopt
 from gitdeploy.live.model import EngineObject, Live, LiveContainer
 from gitdeploy.live.swarm import compare, names, objects, services, tasks
 from gitdeploy.live.swarm import lock as swarm_lock
@@ -43,7 +40,7 @@ if TYPE_CHECKING:  # within live
     from gitdeploy.live.engine import Cancel
 
 KIND = "swarm"
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 _STATES = {"running": "running", "complete": "exited", "shutdown": "exited", "failed": "exited",
            "rejected": "exited", "orphaned": "exited", "remove": "removing"}  # else: on its way (created)
 
@@ -52,7 +49,7 @@ _STATES = {"running": "running", "complete": "exited", "shutdown": "exited", "fa
 def _said(what: str) -> Iterator[None]:
     try:
         yield
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"{what}: {exc.explanation or exc}") from None
     except _ERRORS as exc:
         raise GitdeployError(f"{what}: the cluster's manager did not answer ({exc})") from None
@@ -101,9 +98,9 @@ class SwarmEngine:
 
     kind = KIND
 
-    def __init__(self, client: docker.DockerClient, data_dir: Path, only: frozenset[str] | None = None,
+    def __init__(self, client: LightClient, data_dir: Path, only: frozenset[str] | None = None,
                  where: str = "", registry: str | None = None) -> None:
-        self.client = client
+        self.client = client = adopt(client)
         self.api = client.api
         self.data_dir = data_dir
         self.only = only
@@ -246,7 +243,7 @@ class SwarmEngine:
         with _said(f"removing service {service_id[:12]}"):
             try:
                 self.api.remove_service(service_id)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 pass
 
     def task_ids(self, service_id: str) -> frozenset[str]:
@@ -315,7 +312,7 @@ class SwarmEngine:
                     return found[0]["Id"]
                 try:
                     return self.api.create_network(name, driver="overlay", attachable=True, labels=lab)["Id"]
-                except docker.errors.APIError as exc:
+                except apierr.APIError as exc:
                     if attempt or "already exists" not in str(exc.explanation or exc):
                         raise
                     # another deploy created it meanwhile: read and check it
@@ -345,9 +342,9 @@ class SwarmEngine:
                 while time.monotonic() < deadline and self.api.networks(ids=[net.id]):
                     time.sleep(0.3)
                 return
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 return
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if time.monotonic() > deadline:
                     raise GitdeployError(f"removing network {net.name}: {exc.explanation or exc}") from None
                 time.sleep(0.3)

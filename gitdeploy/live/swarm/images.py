@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import threading
 
-import docker
-import docker.errors
-
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.live.api import LightClient, adopt
 from gitdeploy.live.forksafe import NOT_BUILT, NOT_PULLED, is_untrusted
 from gitdeploy.live.images import ImageResolver, _repo_name
 from gitdeploy.live.swarm import registry as reg
@@ -33,7 +31,8 @@ from gitdeploy.spec.source import SpecSource
 class SwarmImages:
     """Resolves references and builds contexts to pinned registry references; caches per instance."""
 
-    def __init__(self, client: docker.DockerClient, registry: reg.Registry | None) -> None:
+    def __init__(self, client: LightClient, registry: reg.Registry | None) -> None:
+        client = adopt(client)
         self.client = client
         self.api = client.api
         self.registry = registry

@@ -22,11 +22,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass, replace
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightAPI, adopt_api
 from gitdeploy.live.enginelock import (
     LOCK_ENV,
     LOCK_EXPIRES,
@@ -41,7 +39,7 @@ from gitdeploy.live.swarm.names import lock_name
 
 LEASE = 60.0
 TAKEN = PREFIX + "lock.taken"  # set by the one taker whose claim succeeded
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,10 @@ class LockState:
         return self.holder.describe() if self.holder else "a holder that left no record"
 
 
-def current(api: docker.APIClient, system: str, env: str) -> LockState | None:
+def current(api: LightAPI, system: str, env: str) -> LockState | None:
     """The lock of `system` in `env` as it stands (None: free). Raises GitdeployError when a
     config gitdeploy does not own has the lock's name."""
+    api = adopt_api(api)
     name = lock_name(system, env)
     found = next((c for c in api.configs(filters={"name": name}) if c["Spec"]["Name"] == name), None)
     if found is None:
@@ -78,8 +77,9 @@ def current(api: docker.APIClient, system: str, env: str) -> LockState | None:
                      expires, dict(lab), name)
 
 
-def held(api: docker.APIClient, system: str, env: str) -> LockState | None:
+def held(api: LightAPI, system: str, env: str) -> LockState | None:
     """The lock while a live holder has it (None: free or stale). Raises GitdeployError."""
+    api = adopt_api(api)
     try:
         state = current(api, system, env)
         if state is None:
@@ -91,21 +91,18 @@ def held(api: docker.APIClient, system: str, env: str) -> LockState | None:
     return None if stale_reason(state.holder, state.expires, now, alive) else state
 
 
-def _update_labels(api: docker.APIClient, config_id: str, version: int, name: str, data: str,
+def _update_labels(api: LightAPI, config_id: str, version: int, name: str, data: str,
                    lab: dict[str, str]) -> None:
     """Compare-and-swap the config's labels: fails (APIError) if its version moved."""
-    resp = api._post_json(  # noqa: SLF001 - the SDK has no call for it
-        api._url("/configs/{0}/update", config_id), params={"version": version},  # noqa: SLF001
-        data={"Name": name, "Labels": lab, "Data": data},
-    )
-    api._raise_for_status(resp)  # noqa: SLF001
+    api.update_config(config_id, version, {"Name": name, "Labels": lab, "Data": data})
 
 
 class SwarmLock:
     """A held cluster lock, renewed in the background until released (a context manager)."""
 
-    def __init__(self, api: docker.APIClient, state: LockState, data: str, holder: Holder, lease: float,
+    def __init__(self, api: LightAPI, state: LockState, data: str, holder: Holder, lease: float,
                  offset: float, renewed: float, recovered: tuple[Holder | None, str] | None = None) -> None:
+        api = adopt_api(api)
         self.api, self.name, self.id, self.holder, self.lease = api, state.name, state.id, holder, lease
         self.recovered = recovered  # (the stale holder, why it was stale), when one was taken over
         self.lost: str | None = None
@@ -137,10 +134,10 @@ class SwarmLock:
             try:
                 _update_labels(self.api, self.id, self._version, self.name, self._data, lab)
                 info = self.api.inspect_config(self.id)
-            except docker.errors.NotFound:
+            except apierr.NotFound:
                 self.lost = "the lock was removed from the cluster (taken over: its lease had run out)"
                 return False
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if "out of sequence" in str(exc.explanation or exc):
                     self.lost = "another deploy claimed the lock (its lease had run out)"
                     return False
@@ -175,7 +172,7 @@ class SwarmLock:
             return  # not ours any more: never remove another's lock
         try:
             self.api.remove_config(self.id)  # by ID: a taker's new lock has another
-        except docker.errors.NotFound:
+        except apierr.NotFound:
             pass
         except _ERRORS:
             pass  # the cluster is unreachable: the lease frees the lock later
@@ -187,13 +184,14 @@ class SwarmLock:
         self.release()
 
 
-def hold(api: docker.APIClient, system: str, env: str, holder: Holder | None = None, *,
+def hold(api: LightAPI, system: str, env: str, holder: Holder | None = None, *,
          lease: float = LEASE) -> SwarmLock:
     """Take the cluster lock of `system` in `env` at once (use as a context manager).
 
     A stale lock is taken over (`SwarmLock.recovered` says whose and why). Raises GitdeployError
     naming the holder when the lock is held.
     """
+    api = adopt_api(api)
     name = lock_name(system, env)
     holder = holder or Holder.here(f"deploy {system}")
     recovered: tuple[Holder | None, str] | None = None
@@ -208,7 +206,7 @@ def hold(api: docker.APIClient, system: str, env: str, holder: Holder | None = N
             payload = json.dumps({"holder": asdict(mine), "nonce": os.urandom(8).hex()}).encode()
             try:
                 created = api.create_config(name, payload, labels=lab)
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if exc.status_code != 409:
                     raise
                 state = current(api, system, env)
@@ -230,7 +228,7 @@ def hold(api: docker.APIClient, system: str, env: str, holder: Holder | None = N
                          "several deploys of this system are starting at once; try again")
 
 
-def _take_over(api: docker.APIClient, state: LockState) -> bool:
+def _take_over(api: LightAPI, state: LockState) -> bool:
     """Claim a stale lock (compare-and-swap on the version seen stale: one taker wins, and a
     holder that renewed meanwhile wins over all), then remove it. False: someone else moved first."""
     try:
@@ -241,9 +239,9 @@ def _take_over(api: docker.APIClient, state: LockState) -> bool:
         _update_labels(api, state.id, state.version, state.name, info["Spec"]["Data"], lab)
         api.remove_config(state.id)
         return True
-    except docker.errors.NotFound:
+    except apierr.NotFound:
         return False
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         if "out of sequence" in str(exc.explanation or exc):
             return False
         raise

@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightAPI, adopt_api
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 
 
 @dataclass(frozen=True)
@@ -52,11 +50,12 @@ def of(raw: dict[str, Any]) -> Node:
     )
 
 
-def nodes(api: docker.APIClient) -> list[Node]:
+def nodes(api: LightAPI) -> list[Node]:
     """Every node of the cluster (ask a manager). Raises GitdeployError."""
+    api = adopt_api(api)
     try:
         return sorted((of(n) for n in api.nodes()), key=lambda n: n.hostname)
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"listing the cluster's nodes: {exc.explanation or exc}",
                              "--docker-host must name a manager of the swarm") from None
     except _ERRORS as exc:

@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightAPI, adopt_api
 from gitdeploy.live.swarm.names import object_name
 from gitdeploy.live.swarm.servicespec import Mounted
 from gitdeploy.spec.identity import Desired
@@ -25,25 +22,28 @@ from gitdeploy.spec.identity import Desired
 CONTENT = labels.PREFIX + "content"  # sha256 of a config's contents; a secret's keyed fingerprint
 SOURCE = labels.PREFIX + "source"  # the repository path of a config, the name of a secret
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 
 
-def ensure_config(api: docker.APIClient, system: str, env: str, source: str, data: bytes, digest: str) -> Mounted:
+def ensure_config(api: LightAPI, system: str, env: str, source: str, data: bytes, digest: str) -> Mounted:
     """The config holding `data` (sha256 hex `digest`) of repository file `source`; created if missing."""
+    api = adopt_api(api)
     return _ensure("config", api, system, env, source, data, digest)
 
 
-def ensure_secret(api: docker.APIClient, system: str, env: str, name: str, value: bytes, fingerprint: str) -> Mounted:
+def ensure_secret(api: LightAPI, system: str, env: str, name: str, value: bytes, fingerprint: str) -> Mounted:
     """The secret holding `value` (keyed `fingerprint`) of secret `name`; created if missing."""
+    api = adopt_api(api)
     return _ensure("secret", api, system, env, name, value, fingerprint)
 
 
-def for_service(api: docker.APIClient, system: str, env: str, d: Desired,
+def for_service(api: LightAPI, system: str, env: str, d: Desired,
                 files: Mapping[str, bytes]) -> tuple[dict[str, Mounted], dict[str, Mounted]]:
     """(configs by repository path, secrets by name) for `d`, created where missing.
 
     `files` are the spec's file contents by repository path (Spec.files).
     """
+    api = adopt_api(api)
     configs = {c.source: ensure_config(api, system, env, c.source, files[c.source], c.digest)
                for c in d.service.configs}
     values = dict(d.secret_values)
@@ -53,7 +53,7 @@ def for_service(api: docker.APIClient, system: str, env: str, d: Desired,
     return configs, secrets
 
 
-def _ensure(kind: str, api: docker.APIClient, system: str, env: str, source: str, data: bytes,
+def _ensure(kind: str, api: LightAPI, system: str, env: str, source: str, data: bytes,
             content_id: str) -> Mounted:
     name = object_name(system, env, source, content_id)
     lab = {labels.SYSTEM: system, labels.ENV: env, labels.MANAGED: "true", CONTENT: content_id, SOURCE: source}
@@ -65,18 +65,18 @@ def _ensure(kind: str, api: docker.APIClient, system: str, env: str, source: str
             try:
                 created = (api.create_config if kind == "config" else api.create_secret)(name, data, labels=lab)
                 return Mounted(created["ID"], name)
-            except docker.errors.APIError as exc:
+            except apierr.APIError as exc:
                 if exc.status_code != 409 or attempt:
                     raise
                 # another deploy created it meanwhile: read and check it
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"creating {kind} {name}: {exc.explanation or exc}") from None
     except _ERRORS as exc:
         raise GitdeployError(f"creating {kind} {name}: the engine did not answer ({exc})") from None
     raise AssertionError("unreachable")
 
 
-def _find(kind: str, api: docker.APIClient, name: str) -> dict[str, Any] | None:
+def _find(kind: str, api: LightAPI, name: str) -> dict[str, Any] | None:
     listed = (api.configs if kind == "config" else api.secrets)(filters={"name": name})
     return next((o for o in listed if o["Spec"]["Name"] == name), None)  # the filter matches prefixes
 
@@ -94,9 +94,10 @@ def _check(kind: str, found: dict[str, Any], want: dict[str, str]) -> Mounted:
     return Mounted(found["ID"], name)
 
 
-def prune(api: docker.APIClient, system: str, env: str, keep: set[str]) -> list[str]:
+def prune(api: LightAPI, system: str, env: str, keep: set[str]) -> list[str]:
     """Remove the system's configs and secrets in `env` whose names are not in `keep`; returns
     the names removed. One still used by a service (Swarm refuses) stays, for a later prune."""
+    api = adopt_api(api)
     removed = []
     flt = {"label": [f"{labels.SYSTEM}={system}", f"{labels.ENV}={env}"]}
     try:
@@ -108,12 +109,12 @@ def prune(api: docker.APIClient, system: str, env: str, keep: set[str]) -> list[
                 try:
                     remove(obj["ID"])
                     removed.append(name)
-                except docker.errors.NotFound:
+                except apierr.NotFound:
                     pass
-                except docker.errors.APIError as exc:
+                except apierr.APIError as exc:
                     if "in use" not in str(exc.explanation or exc):
                         raise
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"pruning configs and secrets of {system} ({env}): {exc.explanation or exc}") from None
     except _ERRORS as exc:
         raise GitdeployError(f"pruning configs and secrets of {system} ({env}): the engine did not answer ({exc})") from None

@@ -18,18 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightAPI, adopt_api, api_for
 from gitdeploy.live.enginelock import engine_time
 from gitdeploy.live.model import ContainerEvent, FileChange
 from gitdeploy.live.swarm import nodes as swarm_nodes
 from gitdeploy.live.swarm.names import network_name
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+_ERRORS = (apierr.EngineError, OSError)
 NODE_TIMEOUT = 10  # seconds a node's engine gets to answer (a dead node must not stall a check)
 
 
@@ -55,13 +52,14 @@ def ours(service: Mapping[str, Any], system: str, env: str) -> bool:
     return lab.get(labels.SYSTEM) == system and lab.get(labels.ENV) == env
 
 
-def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[str, str] | None = None,
-            workers: int = 8, connect: Callable[[str], docker.APIClient] | None = None) -> SwarmObservation:
+def observe(api: LightAPI, system: str, env: str, node_hosts: Mapping[str, str] | None = None,
+            workers: int = 8, connect: Callable[[str], LightAPI] | None = None) -> SwarmObservation:
     """Look at `system` in `env` on the cluster behind the manager `api` (see the module doc).
 
     `node_hosts`: docker host of a node's own engine, by node hostname (or node ID). Raises
     GitdeployError when the manager does not answer; a node that does not is only `unchecked`.
     """
+    api = adopt_api(api)
     try:
         services = tuple(api.services())
         mine = [s for s in services if ours(s, system, env)]
@@ -74,7 +72,7 @@ def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[st
         networks = {n["Name"]: n["Id"] for n in api.networks(names=[net]) if n.get("Name") == net}
         now = engine_time(api)
         here = (api.info().get("Swarm") or {}).get("NodeID") or ""
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"looking at the cluster: {exc.explanation or exc}",
                              "--docker-host must name a manager of the swarm") from None
     except _ERRORS as exc:
@@ -96,13 +94,13 @@ def observe(api: docker.APIClient, system: str, env: str, node_hosts: Mapping[st
     return SwarmObservation(services, tasks, cluster, networks, now, inspects, diffs, unchecked, publishing)
 
 
-def _connect(host: str) -> docker.APIClient:
-    return docker.APIClient(base_url=host, timeout=NODE_TIMEOUT, version="auto")
+def _connect(host: str) -> LightAPI:
+    return api_for(host, NODE_TIMEOUT)
 
 
 def _files(
-    api: docker.APIClient, here: str, cluster: tuple[swarm_nodes.Node, ...], running: Mapping[str, list[str]],
-    node_hosts: Mapping[str, str], workers: int, connect: Callable[[str], docker.APIClient],
+    api: LightAPI, here: str, cluster: tuple[swarm_nodes.Node, ...], running: Mapping[str, list[str]],
+    node_hosts: Mapping[str, str], workers: int, connect: Callable[[str], LightAPI],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[FileChange]], dict[str, str],
            dict[str, tuple[dict[str, Any], ...]]]:
     """The inspect and `docker diff` of every container in `running`, and the plain containers
@@ -141,7 +139,7 @@ def _files(
                 try:
                     info = client.inspect_container(cid)
                     raw = client.diff(cid) or []
-                except docker.errors.NotFound:
+                except apierr.NotFound:
                     continue  # the task ended meanwhile: its next task is judged at the next look
                 inspects[cid] = info
                 diffs[cid] = [FileChange(str(c.get("Path") or ""), int(c.get("Kind") or 0)) for c in raw]
@@ -164,7 +162,8 @@ class TaskEvents:
     service an `update`, a node's changed state or availability a `node`. `close()` (any thread)
     ends the iteration within one poll."""
 
-    def __init__(self, api: docker.APIClient, system: str, env: str, poll: float = 1.0) -> None:
+    def __init__(self, api: LightAPI, system: str, env: str, poll: float = 1.0) -> None:
+        api = adopt_api(api)
         self.api = api
         self.system = system
         self.env = env
@@ -187,7 +186,7 @@ class TaskEvents:
                 out[f"node:{n['ID']}"] = ("node", (n.get("Status") or {}).get("State", ""),
                                           (n.get("Spec") or {}).get("Availability", ""))
             return out
-        except docker.errors.APIError as exc:
+        except apierr.APIError as exc:
             raise GitdeployError(f"following the cluster's tasks: {exc.explanation or exc}") from None
         except _ERRORS as exc:
             raise GitdeployError(f"following the cluster's tasks: the manager did not answer ({exc})") from None

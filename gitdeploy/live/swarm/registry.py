@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightAPI, adopt_api
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 REGISTRY = re.compile(r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?)"
                       r"(?:/(?P<prefix>[a-z0-9]+(?:[._/-][a-z0-9]+)*))?")
 
@@ -56,14 +54,15 @@ def split_digest(ref: str) -> tuple[str, str]:
     return name, digest
 
 
-def digest(api: docker.APIClient, ref: str) -> str | None:
+def digest(api: LightAPI, ref: str) -> str | None:
     """The registry's digest of `ref` ("sha256:..."); None when the registry has no such tag.
 
     Raises GitdeployError when the registry cannot be asked (unreachable, refused, not trusted).
     """
+    api = adopt_api(api)
     try:
         return api.inspect_distribution(ref)["Descriptor"]["digest"]
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         text = str(exc.explanation or exc)
         if exc.status_code == 404 or "manifest unknown" in text or "not found" in text.lower():
             return None
@@ -72,11 +71,12 @@ def digest(api: docker.APIClient, ref: str) -> str | None:
         raise GitdeployError(f"the registry could not be asked for {ref}: the engine did not answer ({exc})") from None
 
 
-def pin(api: docker.APIClient, ref: str) -> str:
+def pin(api: LightAPI, ref: str) -> str:
     """`ref` pinned by its registry digest (`name[:tag]@sha256:...`); a pinned ref stays as it is.
 
     Raises GitdeployError when the registry does not have it.
     """
+    api = adopt_api(api)
     name, pinned = split_digest(ref)
     if pinned:
         return ref
@@ -94,13 +94,14 @@ def content_tag(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:16]
 
 
-def publish(api: docker.APIClient, image: str, registry: Registry, repository: str, tag: str) -> str:
+def publish(api: LightAPI, image: str, registry: Registry, repository: str, tag: str) -> str:
     """Make local `image` available as `<registry>/<repository>:<tag>`; returns it pinned by digest.
 
     `tag` names the content (a build's content hash, or content_tag()): when the registry has the
     tag already, that is the image and nothing is pushed, so a rebuild elsewhere or a rollback
     runs the very bytes it ran before.
     """
+    api = adopt_api(api)
     remote = registry.repository(repository)
     ref = f"{remote}:{tag}"
     found = digest(api, ref)
@@ -114,7 +115,7 @@ def publish(api: docker.APIClient, image: str, registry: Registry, repository: s
                 text = str(line.get("error"))
                 raise GitdeployError(f"pushing {ref} failed: {text}", _hint(text))
             pushed = (line.get("aux") or {}).get("Digest", pushed)
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         text = str(exc.explanation or exc)
         raise GitdeployError(f"pushing {ref} failed: {text}", _hint(text)) from None
     except _ERRORS as exc:

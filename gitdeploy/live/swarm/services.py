@@ -8,42 +8,39 @@ from __future__ import annotations
 
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightAPI, adopt_api
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 
 
-def create(api: docker.APIClient, spec: dict[str, Any]) -> str:
+def create(api: LightAPI, spec: dict[str, Any]) -> str:
     """Create the service; returns its ID. Raises GitdeployError with the engine's words."""
+    api = adopt_api(api)
     try:
-        resp = api._post_json(api._url("/services/create"), data=spec)  # noqa: SLF001 - see module doc
-        return api._result(resp, json=True)["ID"]  # noqa: SLF001
+        return api.create_service_spec(spec)["ID"]
     except _ERRORS as exc:
         raise _error(f"creating service {spec['Name']}", exc) from None
 
 
-def update(api: docker.APIClient, service_id: str, version: int, spec: dict[str, Any]) -> list[str]:
+def update(api: LightAPI, service_id: str, version: int, spec: dict[str, Any]) -> list[str]:
     """Replace the service's spec (`version`: its Version.Index as read, so a concurrent change
     fails instead of being overwritten); returns the engine's warnings."""
+    api = adopt_api(api)
     try:
-        resp = api._post_json(  # noqa: SLF001
-            api._url("/services/{0}/update", service_id), params={"version": version}, data=spec
-        )
-        return list(api._result(resp, json=True).get("Warnings") or [])  # noqa: SLF001
+        return list(api.update_service_spec(service_id, version, spec).get("Warnings") or [])
     except _ERRORS as exc:
         raise _error(f"updating service {spec['Name']}", exc) from None
 
 
-def replace(api: docker.APIClient, service_id: str, spec: dict[str, Any],
+def replace(api: LightAPI, service_id: str, spec: dict[str, Any],
             based_on: dict[str, Any] | None = None) -> list[str]:
     """Give the service `spec`, whatever its version: Swarm itself moves a service's version
     (endpoint allocation, update status) right after a change, which makes a plain `update` fail
     "out of sequence". `based_on`: the spec this change was planned against; if someone changed
     the spec meanwhile, raises GitdeployError instead of overwriting their change."""
+    api = adopt_api(api)
     for _ in range(5):
         try:
             info = api.inspect_service(service_id)
@@ -60,15 +57,13 @@ def replace(api: docker.APIClient, service_id: str, spec: dict[str, Any],
     raise GitdeployError(f"updating service {spec['Name']}: its version kept moving", "try again")
 
 
-def rollback(api: docker.APIClient, service_id: str, name: str) -> None:
+def rollback(api: LightAPI, service_id: str, name: str) -> None:
     """Swarm's own rollback: the service's previous spec again, rolled out by its RollbackConfig."""
+    api = adopt_api(api)
     for _ in range(5):
         try:
             info = api.inspect_service(service_id)
-            resp = api._post_json(  # noqa: SLF001 - see the module docstring
-                api._url("/services/{0}/update", service_id),  # noqa: SLF001
-                params={"version": int(info["Version"]["Index"]), "rollback": "previous"}, data=info["Spec"])
-            api._result(resp, json=True)  # noqa: SLF001
+            api.update_service_spec(service_id, int(info["Version"]["Index"]), info["Spec"], rollback="previous")
             return
         except _ERRORS as exc:
             if "out of sequence" not in str(getattr(exc, "explanation", "") or exc):
@@ -77,6 +72,6 @@ def rollback(api: docker.APIClient, service_id: str, name: str) -> None:
 
 
 def _error(what: str, exc: Exception) -> GitdeployError:
-    if isinstance(exc, docker.errors.APIError):
+    if isinstance(exc, apierr.APIError):
         return GitdeployError(f"{what}: {exc.explanation or exc}")
     return GitdeployError(f"{what}: the engine did not answer ({exc})")

@@ -15,15 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
-from gitdeploy.live import labels
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import LightAPI, adopt_api
 
 FAILED_UPDATE = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 
 
 @dataclass(frozen=True)
@@ -92,9 +89,10 @@ def believable(tasks: list[dict[str, Any]], down: frozenset[str]) -> list[dict[s
     return [t for t in tasks if t.get("NodeID") not in down or (t.get("Status") or {}).get("State") in ENDED]
 
 
-def down_nodes(api: docker.APIClient, tasks: list[dict[str, Any]]) -> frozenset[str]:
+def down_nodes(api: LightAPI, tasks: list[dict[str, Any]]) -> frozenset[str]:
     """IDs of the nodes that are not ready, asked only when `tasks` hold one that may be stale (told
     to stop, still said to run: a task in its grace period, or one on a node that is gone)."""
+    api = adopt_api(api)
     if not any(t.get("DesiredState") != "running" and (t.get("Status") or {}).get("State") not in ENDED
                for t in tasks):
         return frozenset()
@@ -147,19 +145,20 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
     )
 
 
-def progress(api: docker.APIClient, service_id: str) -> Progress:
+def progress(api: LightAPI, service_id: str) -> Progress:
     """The service's progress now. Raises GitdeployError when the engine cannot tell."""
+    api = adopt_api(api)
     try:
         found = api.tasks(filters={"service": service_id})
         return judge(api.inspect_service(service_id), found, down=down_nodes(api, found))
-    except docker.errors.APIError as exc:
+    except apierr.APIError as exc:
         raise GitdeployError(f"reading service {service_id[:12]}: {exc.explanation or exc}") from None
     except _ERRORS as exc:
         raise GitdeployError(f"reading service {service_id[:12]}: the engine did not answer ({exc})") from None
 
 
 def follow(
-    api: docker.APIClient,
+    api: LightAPI,
     service_id: str,
     deadline: float,
     *,
@@ -170,6 +169,7 @@ def follow(
 ) -> Progress:
     """Follow the service for at most `deadline` seconds; returns the last progress seen: `done`,
     `failed` (Swarm paused the update), or neither (the deadline passed - `explain()` says why)."""
+    api = adopt_api(api)
     end = clock() + deadline
     last: Progress | None = None
     while True:

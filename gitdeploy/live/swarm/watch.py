@@ -18,14 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker
-import docker.errors
-import requests.exceptions
-
 from gitdeploy.errors import GitdeployError
+from gitdeploy.live import apierr
+from gitdeploy.live.api import LightAPI, adopt_api
 from gitdeploy.live.swarm.tasks import believable, down_nodes
 
-_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+_ERRORS = apierr.EngineError
 IDLE = 2.0  # seconds without a follower before the watch's thread ends
 
 
@@ -54,8 +52,8 @@ class Watch:
     """The rounds of one manager (see the module docstring). Thread-safe; its thread is a daemon
     that runs only while someone follows."""
 
-    def __init__(self, api: docker.APIClient, poll: float = 0.2, gap: float = 0.05) -> None:
-        self.api = api
+    def __init__(self, api: LightAPI, poll: float = 0.2, gap: float = 0.05) -> None:
+        self.api = adopt_api(api)
         self.poll = poll
         self.gap = gap
         self._cond = threading.Condition()
@@ -154,10 +152,10 @@ class Watch:
                     tasks = self.api.tasks(filters={"service": present}) if present else []
                     tasks = believable(tasks, down_nodes(self.api, tasks))  # a down node's last word is stale
                     break
-                except docker.errors.NotFound:
+                except apierr.NotFound:
                     if attempt:  # removed between the two calls, twice
                         raise
-        except docker.errors.APIError as exc:
+        except apierr.APIError as exc:
             return Round(seq, started, ids, error=str(exc.explanation or exc))
         except _ERRORS as exc:
             return Round(seq, started, ids, error=f"the cluster's manager did not answer ({exc})")
