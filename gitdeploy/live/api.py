@@ -350,6 +350,10 @@ class LightAPI:
         self.base_url = transport.base_url
         self.timeout = transport.timeout
 
+    @property
+    def api_version(self) -> str:
+        return self._version
+
     # -- plumbing --
 
     def _url(self, pathfmt: str, *args: str, versioned: bool = True) -> str:
@@ -792,7 +796,12 @@ def client_for(host: str | None = None, timeout: float | None = 300) -> LightCli
         api = LightAPI(transport, version, lambda: sdk_api)
         return LightClient(api, _sdk_client)
     transport = _HTTP(address, timeout)
-    answer = transport.request("GET", "/_ping", None, {})
+    try:
+        answer = transport.request("GET", "/_ping", None, {})
+    except Timeout:
+        raise
+    except Unreachable as exc:  # in the words the SDK used for it
+        raise Unreachable(f"Error while fetching server API version: {exc}") from None
     if answer.status >= 400:
         raise from_status(answer.status, answer.body, "/_ping", answer.reason)
     version = answer.headers.get("Api-Version")

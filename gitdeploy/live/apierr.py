@@ -15,6 +15,7 @@ imported where the SDK is not used.
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any
 
 # The SDK's rule for telling a missing image from any other 404 (docker.errors).
@@ -173,6 +174,8 @@ class Translated:
             if new is exc:
                 raise
             raise new from exc
-        if callable(value):
+        if isinstance(value, (types.MethodType, types.FunctionType, types.BuiltinFunctionType)):
             return lambda *a, **k: sdk_call(value, *a, **k)
+        if type(value).__module__.startswith("docker."):
+            return Translated(value)  # a collection (client.containers, client.images): its calls too
         return value

@@ -21,8 +21,9 @@ HEAVY = ("flask", "werkzeug", "waitress", "github", "jinja2", "jsonschema", "ric
          "gitdeploy.heal", "gitdeploy.hooks")
 # What a deploy on one Docker Engine (the default engine) never imports: the Swarm engine and what drives it.
 SWARM = ("gitdeploy.live.swarm", "gitdeploy.pipeline.swarm", "gitdeploy.deploy.swarm")
-GITDEPLOY_MODULES = 68  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
-# became a package; 83-85 with the swarm engine, which the pipeline now imports only for a cluster: 67-68)
+GITDEPLOY_MODULES = 70  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
+# became a package; 83-85 with the swarm engine, which the pipeline now imports only for a cluster: 67-68;
+# 70 with the light Engine API client and its errors, gitdeploy.live.api/apierr, instead of the Docker SDK)
 SECONDS = 15.0  # all imports of the start-up (about 0.3 s on a quiet machine; 2-7 s seen at load 17)
 
 
@@ -71,3 +72,34 @@ def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo,
     assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
     modules, _ = imported(*args[:-1], "status")  # the drift it shows: one engine's, not a cluster's
     assert "gitdeploy.heal.detect" in modules and not [m for m in modules if m.startswith(SWARM + ("gitdeploy.heal.swarm",))]
+
+
+SDK = ("docker", "requests")  # the Docker SDK and its HTTP stack: ~0.2 s of start-up (gitdeploy.live.api instead)
+
+
+def sdk_modules(modules: list[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == s or m.startswith(s + ".") for s in SDK))
+
+
+def test_deploys_plan_status_and_check_on_the_docker_engine_never_import_the_docker_sdk(spec_repo, system_name):
+    """A no-op deploy, a deploy of a change (ready images: nothing built or pulled), `plan`, `status`
+    and `check` speak to the engine through gitdeploy.live.api alone: neither `docker` nor `requests`
+    is imported, while the work is done (the change is deployed)."""
+    from tests.specrepo import svc
+
+    spec = {"system": system_name, "services": {"web": svc(monitor="0s")}}
+    spec_repo.commit({"gitdeploy.yaml": spec})
+    base = ("-m", "gitdeploy", "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir))
+    imported(*base, "deploy")  # the first deploy may import the SDK once per engine (the lock's own image)
+    before = {c.id for c in spec_repo.client.containers.list(filters={"label": f"io.gitdeploy.system={system_name}"})}
+    runs = [("a no-op deploy", "deploy"), ("plan", "plan"), ("status", "status"), ("check", "check")]
+    for what, command in runs:
+        modules, _ = imported(*base, command)
+        assert "gitdeploy.live.api" in modules, f"{what} did not reach the engine"
+        assert sdk_modules(modules) == [], f"{what} imports {sdk_modules(modules)}"
+    spec["services"]["web"] = svc(monitor="0s", environment={"CHANGED": "1"})
+    spec_repo.commit({"gitdeploy.yaml": spec})
+    modules, _ = imported(*base, "deploy")
+    assert sdk_modules(modules) == [], f"a deploy of a change imports {sdk_modules(modules)}"
+    after = {c.id for c in spec_repo.client.containers.list(filters={"label": f"io.gitdeploy.system={system_name}"})}
+    assert after and after.isdisjoint(before)  # the change was deployed: a new container serves
