@@ -1,0 +1,162 @@
+"""The light Engine API client (gitdeploy.live.api) against the real engine: the engine's errors
+as gitdeploy's (with its words), 304s that are no error, a stream read and closed from another
+thread, many threads at once on kept-alive connections, a lost engine as `Unreachable`, and the
+SDK's errors translated into the same family when a call goes to the SDK."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from gitdeploy.live import apierr, labels
+from gitdeploy.live.api import adopt, client_for
+from tests.engineproxy import ENGINE_SOCKET, EngineProxy
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def api(docker_client):
+    client = client_for(None, 60)
+    yield client.api
+    client.close()
+
+
+@pytest.fixture
+def relay(tmp_path, docker_client):
+    if os.environ.get("DOCKER_HOST") or not os.path.exists(ENGINE_SOCKET):
+        pytest.skip("the relay needs the engine on its local socket")
+    r = EngineProxy(tmp_path / "engine.sock")
+    yield r
+    r.close()
+
+
+def container(api, base_image: str, system: str, command: list[str], name: str | None = None) -> str:
+    return api.create_container(base_image, command=command, name=name,
+                                labels={labels.SYSTEM: system, labels.ENV: "test"})["Id"]
+
+
+def test_a_missing_object_is_not_found_in_the_engines_words(api, system_name):
+    with pytest.raises(apierr.NotFound) as caught:
+        api.inspect_container(f"{system_name}-nothing")
+    assert caught.value.status_code == 404 and not isinstance(caught.value, apierr.ImageNotFound)
+    assert f"No such container: {system_name}-nothing" in caught.value.explanation
+    with pytest.raises(apierr.ImageNotFound):
+        api.inspect_image(f"{system_name}-nothing:1")
+    with pytest.raises(apierr.ImageNotFound):  # the engine lock creates its image on this one
+        api.create_container(f"{system_name}-nothing:1", command=["true"], name=f"{system_name}-x")
+    with pytest.raises(apierr.NotFound):
+        api.remove_network(f"{system_name}-nothing")
+
+
+def test_a_taken_name_is_a_conflict_and_304s_are_no_errors(api, base_image, system_name):
+    name = f"{system_name}-one"
+    cid = container(api, base_image, system_name, ["sleep", "30"], name=name)
+    with pytest.raises(apierr.APIError) as caught:
+        container(api, base_image, system_name, ["sleep", "30"], name=name)
+    assert caught.value.status_code == 409 and name in caught.value.explanation
+    api.start(cid)
+    api.start(cid)  # 304: started already
+    assert api.inspect_container(name)["State"]["Running"] is True
+    api.stop(cid, timeout=0)
+    api.stop(cid, timeout=0)  # 304: stopped already
+    assert api.inspect_container(cid)["State"]["Running"] is False
+    api.rename(cid, f"{name}-renamed")
+    assert [c["Id"] for c in api.containers(all=True, filters={"name": f"{name}-renamed"})] == [cid]
+    api.remove_container(cid, force=True)
+    with pytest.raises(apierr.NotFound):
+        api.remove_container(cid, force=True)
+
+
+def test_logs_archives_and_labels_filters(api, base_image, system_name):
+    cid = container(api, base_image, system_name, ["sh", "-c", "echo out; echo err >&2"])
+    api.start(cid)
+    deadline = time.monotonic() + 20
+    while api.inspect_container(cid)["State"]["Running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(api.logs(cid).split()) == [b"err", b"out"]  # the frames' payloads, no headers
+    assert api.logs(cid, tail=1).strip() in (b"out", b"err")
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"world"))
+    assert api.put_archive(cid, "/", buf.getvalue())
+    stream, stat = api.get_archive(cid, "/hello")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        assert tar.extractfile("hello").read() == b"world"
+    assert stat["name"] == "hello"
+    mine = api.containers(all=True, filters={"label": [f"{labels.SYSTEM}={system_name}", f"{labels.ENV}=test"]})
+    assert [c["Id"] for c in mine] == [cid]
+
+
+def test_events_stream_as_they_come_and_a_close_from_another_thread_ends_the_read(api, base_image, system_name):
+    stream = api.events(decode=True, filters={"type": "container", "label": f"{labels.SYSTEM}={system_name}"})
+    cid = container(api, base_image, system_name, ["sleep", "30"])
+    api.start(cid)
+    seen = []
+    for ev in stream:
+        seen.append(ev.get("Action"))
+        if ev.get("Action") == "start":
+            break
+    assert seen[:2] == ["create", "start"] and ev["id"] == cid
+    threading.Timer(0.3, stream.close).start()  # as Cancel.fire does, while the loop below waits
+    t0 = time.monotonic()
+    assert list(stream) == []  # nothing more happens to it: the read ends when the stream is closed
+    assert time.monotonic() - t0 < 10
+
+
+def test_many_threads_share_a_few_kept_alive_connections(relay, docker_client, base_image, system_name):
+    client = client_for(f"unix://{relay.path}", 60)
+    try:
+        cid = container(client.api, base_image, system_name, ["true"])
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda _: client.api.inspect_container(cid)["Id"], range(200)))
+        assert got == [cid] * 200
+        opened = len(relay.conns) // 2  # the relay keeps both ends of each connection
+        assert opened <= 17, f"{opened} connections for 200 calls on 8 threads"
+        # The engine (here: the relay) closes the kept-alive connections: the next calls open new ones.
+        for s in list(relay.conns):
+            s.shutdown(2)
+        time.sleep(0.1)
+        assert client.api.inspect_container(cid)["Id"] == cid
+        assert len(client.api.containers(all=True, filters={"id": [cid]})) == 1
+    finally:
+        client.close()
+
+
+def test_a_lost_engine_is_unreachable_not_a_socket_error(relay, tmp_path, docker_client):
+    with pytest.raises(apierr.Unreachable):
+        client_for(f"unix://{tmp_path / 'nothing.sock'}", 5)
+    client = client_for(f"unix://{relay.path}", 5)
+    try:
+        assert client.ping()
+        relay.cut()
+        with pytest.raises(apierr.Unreachable):
+            client.api.containers()
+        with pytest.raises(apierr.Unreachable):
+            client.api.events(decode=True)
+    finally:
+        client.close()
+
+
+def test_an_sdk_client_and_calls_left_to_the_sdk_raise_the_same_errors(docker_client, system_name):
+    light = adopt(docker_client)  # a client a test (or a caller) made with the SDK
+    with pytest.raises(apierr.NotFound) as caught:
+        light.api.inspect_container(f"{system_name}-nothing")
+    assert f"No such container: {system_name}-nothing" in caught.value.explanation
+    mine = client_for(None, 60)
+    try:
+        with pytest.raises(apierr.ImageNotFound):  # `history` is not the light client's: the SDK's, translated
+            mine.api.history(f"{system_name}-nothing:1")
+        with pytest.raises(apierr.NotFound):
+            mine.images.get(f"{system_name}-nothing:1")  # a collection of the SDK's client, translated too
+    finally:
+        mine.close()
