@@ -447,7 +447,7 @@ class LightAPI:
         params = {"name": name, "platform": platform}
         return self._json("POST", self._url("/containers/create"), params=params, body=config)
 
-    def create_container(self, image: str, command: Any = None, name: str | None = None,
+    def create_container(self, image: str, command: Any = None, *, name: str | None = None,
                          labels: dict | None = None, network_disabled: bool = False,
                          environment: list | None = None, host_config: dict | None = None, **rest: Any) -> dict:
         """The SDK's create_container for the arguments gitdeploy passes; others go to the SDK."""
@@ -455,7 +455,9 @@ class LightAPI:
             return sdk_call(self.sdk().create_container, image, command=command, name=name, labels=labels,
                             network_disabled=network_disabled, environment=environment,
                             host_config=host_config, **rest)
-        config = {"Image": image, "Cmd": [command] if isinstance(command, str) else command, "Labels": labels,
+        if isinstance(environment, dict):
+            environment = [f"{k}={v}" if v is not None else k for k, v in environment.items()]
+        config = {"Image": image, "Cmd": command, "Labels": labels,
                   "NetworkDisabled": network_disabled, "Env": environment, "HostConfig": host_config,
                   "Tty": False, "OpenStdin": False, "StdinOnce": False, "AttachStdin": False,
                   "AttachStdout": False, "AttachStderr": False}
@@ -518,6 +520,13 @@ class LightAPI:
 
     def inspect_image(self, image: str) -> dict:
         return self._json("GET", self._url("/images/{0}/json", image))
+
+    def inspect_distribution(self, image: str, auth_config: dict | None = None) -> dict:
+        """The registry's descriptor of `image` (asked by the engine). With registry credentials
+        configured (docker login), the SDK's call, which sends them (X-Registry-Auth)."""
+        if auth_config is not None or _credentials_configured():
+            return sdk_call(self.sdk().inspect_distribution, image, auth_config=auth_config)
+        return self._json("GET", self._url("/distribution/{0}/json", image))
 
     # -- networks --
 
@@ -713,6 +722,27 @@ def _when(value: Any) -> Any:
         return value
 
     return int(value.astimezone(UTC).timestamp())
+
+
+def _credentials_configured() -> bool:
+    """Whether the SDK would find registry credentials to send: its config file (the first of
+    $DOCKER_CONFIG/config.json, ~/.docker/config.json, ~/.dockercfg that exists) names any."""
+    home = os.path.expanduser("~")
+    paths = ([os.path.join(os.environ["DOCKER_CONFIG"], "config.json")] if os.environ.get("DOCKER_CONFIG") else [])
+    paths += [os.path.join(home, ".docker", "config.json"), os.path.join(home, ".dockercfg")]
+    found = next((p for p in paths if os.path.exists(p)), None)
+    if found is None:
+        return False
+    if found.endswith(".dockercfg"):
+        return True
+    try:
+        with open(found, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return True  # the SDK decides what it makes of it
+    if not isinstance(data, dict):
+        return True
+    return bool(data.get("auths") or data.get("credsStore") or data.get("credHelpers"))
 
 
 def _demux(data: bytes) -> bytes:

@@ -67,7 +67,10 @@ class UntrustedClient:
     def __init__(self, client: LightClient) -> None:
         self._client = client
         self.api = _API(client.api)
-        self.images = _Images(client.images)
+
+    @property
+    def images(self) -> _Images:
+        return _Images(self._client.images)  # the SDK's, made only when an image is looked up this way
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
