@@ -15,7 +15,6 @@ first use), `ping`, `info`, `close`. `adopt` takes either (tests hand in SDK cli
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import select
@@ -26,6 +25,7 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from gitdeploy.live import enginehttp
 from gitdeploy.live.apierr import EngineError, Timeout, Translated, Unreachable, from_status, sdk_call
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -63,22 +63,6 @@ def light_address(host: str | None) -> tuple[str, str, int] | None:
     return None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 # -- the transports ---------------------------------------------------------------------------------
 
 class _Answer:
@@ -92,21 +76,20 @@ class _Answer:
 
 
 class _HTTP:
-    """HTTP/1.1 over the unix socket or TCP: kept-alive connections in a small pool that threads share."""
+    """HTTP/1.1 over the unix socket or TCP (gitdeploy.live.enginehttp): kept-alive connections in a
+    small pool that threads share."""
 
     def __init__(self, address: tuple[str, str, int], timeout: float | None) -> None:
         self.kind, self.where, self.port = address
         self.timeout = timeout
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[enginehttp.Connection] = []
         self._lock = threading.Lock()
         self.base_url = "http+docker://localhost" if self.kind == "unix" else f"http://{self.where}:{self.port}"
 
-    def _new(self, timeout: float | None) -> http.client.HTTPConnection:
-        if self.kind == "unix":
-            return _UnixConnection(self.where, timeout)
-        return http.client.HTTPConnection(self.where, self.port, timeout=timeout)
+    def _new(self, timeout: float | None) -> enginehttp.Connection:
+        return enginehttp.Connection(self.kind, self.where, self.port, timeout)
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self) -> tuple[enginehttp.Connection, bool]:
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()
@@ -115,7 +98,7 @@ class _HTTP:
                 conn.close()
         return self._new(self.timeout), False
 
-    def _give(self, conn: http.client.HTTPConnection) -> None:
+    def _give(self, conn: enginehttp.Connection) -> None:
         with self._lock:
             if len(self._idle) < 16:
                 self._idle.append(conn)
@@ -127,11 +110,11 @@ class _HTTP:
         for attempt in (0, 1):
             conn, reused = self._take()
             try:
-                _timeout(conn, self.timeout if timeout is False else timeout)
-                conn.request(method, url, body=body, headers=headers)
-                resp = conn.getresponse()
+                conn.settimeout(self.timeout if timeout is False else timeout)
+                conn.send(method, url, headers, body)
+                resp = conn.response(method)
                 data = resp.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            except (enginehttp.Disconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
                 if reused and attempt == 0 and method in _IDEMPOTENT:
                     continue  # the engine closed a kept-alive connection: once more on a new one
@@ -139,7 +122,7 @@ class _HTTP:
             except TimeoutError as exc:
                 conn.close()
                 raise Timeout(f"{self._where()}: read timed out ({exc or 'no answer'})") from None
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, ValueError, enginehttp.ProtocolError) as exc:
                 conn.close()
                 raise Unreachable(self._said(exc)) from None
             if resp.will_close:
@@ -153,18 +136,18 @@ class _HTTP:
         """A response read as it comes, on a connection of its own (closed with it)."""
         conn = self._new(timeout)
         try:
-            conn.request(method, url, headers=headers)
-            resp = conn.getresponse()
+            conn.send(method, url, headers, None)
+            resp = conn.response(method)
+            if resp.status >= 400:
+                data = resp.read()
+                conn.close()
+                raise from_status(resp.status, data, url, resp.reason)
         except TimeoutError as exc:
             conn.close()
             raise Timeout(f"{self._where()}: read timed out ({exc or 'no answer'})") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ValueError, enginehttp.ProtocolError) as exc:
             conn.close()
             raise Unreachable(self._said(exc)) from None
-        if resp.status >= 400:
-            data = resp.read()
-            conn.close()
-            raise from_status(resp.status, data, url, resp.reason)
         return _Response(conn, resp)
 
     def _where(self) -> str:
@@ -190,28 +173,21 @@ def _dropped(sock: socket.socket) -> bool:
     return bool(readable)
 
 
-def _timeout(conn: http.client.HTTPConnection, timeout: float | None) -> None:
-    conn.timeout = timeout
-    if conn.sock is not None:
-        conn.sock.settimeout(timeout)
-
-
 class _Response:
     """A streamed answer: read by chunks as they come; `close()` from another thread ends a read."""
 
-    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+    def __init__(self, conn: enginehttp.Connection, resp: enginehttp.Response) -> None:
         self._conn, self.resp = conn, resp
         self.headers = resp.headers
         self._closed = False
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            while not self._closed:
-                data = self.resp.read1(65536) if not self.resp.closed else b""
-                if not data:
+            for data in self.resp.chunks():
+                if self._closed:
                     return
                 yield data
-        except (OSError, ValueError, http.client.HTTPException, AttributeError) as exc:
+        except (OSError, ValueError, AttributeError, enginehttp.ProtocolError) as exc:
             if self._closed:
                 return
             raise Unreachable(f"the engine's stream broke: {exc}") from None
@@ -260,9 +236,8 @@ class _SDKResponse:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            while not self._closed:
-                data = self.resp.raw.read1(65536) if hasattr(self.resp.raw, "read1") else self.resp.raw.read(1)
-                if not data:
+            for data in self.resp.iter_content(chunk_size=None):  # each chunk as it comes, as the SDK reads
+                if self._closed:
                     return
                 yield data
         except Exception as exc:  # noqa: BLE001 - a broken or closed stream: ours, or it ends

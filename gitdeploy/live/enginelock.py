@@ -32,12 +32,10 @@ import json
 import os
 import re
 import socket
-import tarfile
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gitdeploy.errors import GitdeployError, Locked
@@ -160,10 +158,9 @@ def engine_time(api: LightAPI) -> float:
     """
     api = adopt_api(api)
     date = api.ping_answer().headers.get("Date")
-    try:
-        return parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError):
-        pass
+    stamp = http_date(date)
+    if stamp is not None:
+        return stamp
     m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$",
                  str(api.info().get("SystemTime") or ""))
     if not m:
@@ -172,7 +169,27 @@ def engine_time(api: LightAPI) -> float:
     return datetime.fromisoformat(f"{base}.{(frac or '0')[:6].ljust(6, '0')}{'+00:00' if tz == 'Z' else tz}").timestamp()
 
 
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                         "Dec"), 1)}
+
+
+def http_date(text: str | None) -> float | None:
+    """Unix time of an HTTP date as the engine writes it ("Mon, 30 Nov 2026 02:40:11 GMT", Go's
+    http.TimeFormat); None for anything else (email.utils would cost every process its import)."""
+    try:
+        _, day, month, year, hms, zone = str(text).split()
+        hour, minute, second = hms.split(":")
+        if zone != "GMT":
+            return None
+        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
+                        tzinfo=UTC).timestamp()
+    except (ValueError, KeyError):
+        return None
+
+
 def _tar(files: dict[str, bytes]) -> bytes:
+    import tarfile  # only where a lease is written or read (not at every start)
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in files.items():
@@ -187,6 +204,8 @@ def _ensure_image(api: LightAPI) -> None:
 
 
 def _read_lease(api: LightAPI, cid: str) -> float | None:
+    import tarfile
+
     try:
         stream, _ = api.get_archive(cid, "/lease")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:

@@ -21,9 +21,9 @@ HEAVY = ("flask", "werkzeug", "waitress", "github", "jinja2", "jsonschema", "ric
          "gitdeploy.heal", "gitdeploy.hooks")
 # What a deploy on one Docker Engine (the default engine) never imports: the Swarm engine and what drives it.
 SWARM = ("gitdeploy.live.swarm", "gitdeploy.pipeline.swarm", "gitdeploy.deploy.swarm")
-GITDEPLOY_MODULES = 70  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
+GITDEPLOY_MODULES = 71  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
 # became a package; 83-85 with the swarm engine, which the pipeline now imports only for a cluster: 67-68;
-# 70 with the light Engine API client and its errors, gitdeploy.live.api/apierr, instead of the Docker SDK)
+# 71 with the light Engine API client, its HTTP and its errors, gitdeploy.live.api/enginehttp/apierr, not the SDK)
 SECONDS = 15.0  # all imports of the start-up (about 0.3 s on a quiet machine; 2-7 s seen at load 17)
 
 
