@@ -844,7 +844,9 @@ def adopt(client: Any) -> Any:
 
 def adopt_api(api: Any) -> Any:
     """`api` as a LightAPI (an SDK APIClient is spoken to through its own session)."""
-    if isinstance(api, LightAPI) or not hasattr(api, "_version"):
+    if isinstance(api, LightAPI) or isinstance(getattr(api, "_api", None), LightAPI):
+        return api  # ours, or a fork's planning API around ours (gitdeploy.live.forksafe)
+    if not hasattr(api, "_version"):
         return api
     return LightAPI(_SDKTransport(api), str(api._version), lambda: api)  # noqa: SLF001
 

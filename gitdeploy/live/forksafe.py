@@ -49,6 +49,7 @@ class _API:
                           "start", "exec_create", "exec_start",
                           # a cluster's writes: pushing to its registry, services, configs, secrets, networks
                           "push", "tag", "create_service", "update_service", "remove_service", "create_config",
+                          "create_service_spec", "update_service_spec",
                           "create_secret", "create_network"})
 
     def __init__(self, api: Any) -> None:

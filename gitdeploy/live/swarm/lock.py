@@ -231,6 +231,7 @@ def hold(api: LightAPI, system: str, env: str, holder: Holder | None = None, *,
 def _take_over(api: LightAPI, state: LockState) -> bool:
     """Claim a stale lock (compare-and-swap on the version seen stale: one taker wins, and a
     holder that renewed meanwhile wins over all), then remove it. False: someone else moved first."""
+    api = adopt_api(api)
     try:
         info = api.inspect_config(state.id)
         if int(info["Version"]["Index"]) != state.version:
