@@ -90,8 +90,7 @@ class Events:
             for ev in self._stream:
                 yield ContainerEvent(ev.get("timeNano", 0) / 1e9, ev.get("Action") or ev.get("status") or "",
                                      (ev.get("Actor") or {}).get("ID", "") or ev.get("id", ""))
-        except (apierr.EngineError, AttributeError,
-                OSError) as exc:
+        except (apierr.EngineError, AttributeError, OSError) as exc:
             raise GitdeployError(f"the engine's event stream broke: {exc}") from None
 
     def close(self) -> None:
