@@ -1,12 +1,13 @@
 """A small Docker Engine API client on the standard library, for what gitdeploy asks most.
 
 Importing the Docker SDK costs a process ~0.2 s (requests, urllib3, charset_normalizer, ...),
-more than a no-op deploy's whole work. `LightAPI` speaks the Engine API itself (http.client over
-the unix socket or plain TCP, kept-alive connections shared by threads) for the calls a deploy,
-a plan, `status` or `check` make, under the SDK's own names and arguments (docker.APIClient),
-sending the same query parameters and bodies. Anything else - a build, a push, a pull with
-registry credentials, an ssh:// or TLS engine - goes to the real SDK client, imported and created
-on first use, with its errors translated (gitdeploy.live.apierr): both raise the same errors.
+more than a no-op deploy's whole work. `LightAPI` speaks the Engine API itself (HTTP/1.1 of
+gitdeploy.live.enginehttp over the unix socket or plain TCP, kept-alive connections shared by
+threads) for the calls a deploy, a plan, `status` or `check` make, under the SDK's own names and
+arguments (docker.APIClient), sending the same query parameters and bodies. Anything else - a
+build, a push, an image import, a registry lookup with credentials, an ssh:// or TLS engine - goes
+to the real SDK client, imported and created on first use, with its errors translated
+(gitdeploy.live.apierr): both raise the same errors.
 
 `LightClient` is the docker.DockerClient part gitdeploy uses: `.api`, `.images` (the SDK's, on
 first use), `ping`, `info`, `close`. `adopt` takes either (tests hand in SDK clients).
