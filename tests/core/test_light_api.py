@@ -160,3 +160,34 @@ def test_an_sdk_client_and_calls_left_to_the_sdk_raise_the_same_errors(docker_cl
             mine.images.get(f"{system_name}-nothing:1")  # a collection of the SDK's client, translated too
     finally:
         mine.close()
+
+
+def test_which_engines_the_light_client_reaches_itself(monkeypatch):
+    from gitdeploy.live.api import light_address
+
+    for var in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    assert light_address(None) == ("unix", "/var/run/docker.sock", 0)
+    assert light_address("unix:///run/x.sock") == ("unix", "/run/x.sock", 0)
+    assert light_address("tcp://10.0.0.1:2375") == ("tcp", "10.0.0.1", 2375)
+    assert light_address("http://manager:2375") == ("tcp", "manager", 2375)
+    assert light_address("10.0.0.1:2375") == ("tcp", "10.0.0.1", 2375)
+    for sdk in ("ssh://me@host", "https://host:2376", "tcp://host", "npipe:////./pipe/docker_engine"):
+        assert light_address(sdk) is None, sdk  # the SDK's: its transport, or its error for a bad address
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2376")
+    assert light_address(None) == ("tcp", "10.0.0.1", 2376)
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    assert light_address(None) is None  # TLS from the environment, as docker.from_env makes it
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "")
+    assert light_address(None) == ("tcp", "10.0.0.1", 2376)  # empty: off, as the SDK reads it
+
+
+def test_the_engines_http_dates_are_read_as_email_utils_reads_them():
+    from email.utils import formatdate
+
+    from gitdeploy.live.enginelock import http_date
+
+    for t in (0, 1_700_000_000, 1_795_000_123):
+        assert http_date(formatdate(t, usegmt=True)) == t
+    assert http_date(None) is None and http_date("yesterday") is None
+    assert http_date("Mon, 30 Nov 2026 02:40:11 +0100") is None  # not the engine's form: info() then says
