@@ -16,11 +16,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitdeploy.errors import GitdeployError
-from gitdeploy.history.gitlocks import LockVerdict, clear_if_stale, lock_in
 from gitdeploy.plumbing import GitRepo, as_repo, commit_summary, find_repo
+
+if TYPE_CHECKING:
+    from gitdeploy.history.gitlocks import LockVerdict
 
 NOTES_REF = "refs/notes/gitdeploy"
 REF_PREFIX = "refs/gitdeploy/"
@@ -191,6 +193,8 @@ def _git(repo: Repo, args: list[str], stdin: str | None = None, env: dict[str, s
         if out.returncode == 0:
             return out.stdout
         err = " ".join(out.stderr.split())
+        from gitdeploy.history.gitlocks import clear_if_stale, lock_in  # only when git failed
+
         lock = lock_in(err) if ".lock" in err else None
         if lock is not None and time.monotonic() < deadline:
             verdict = clear_if_stale(lock, dirs)
@@ -206,6 +210,8 @@ def _git(repo: Repo, args: list[str], stdin: str | None = None, env: dict[str, s
 
 def clear_stale_locks(repo: Repo, names: list[str]) -> list[LockVerdict]:
     """Look at `names` (e.g. "index.lock", "refs/heads/main.lock") in the git dir; clear stale ones."""
+    from gitdeploy.history.gitlocks import clear_if_stale
+
     dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
     found = [clear_if_stale(Path(repo.git_dir) / n, dirs) for n in names]
     return [v for v in found if v is not None]

@@ -71,3 +71,20 @@ def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo,
     assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
     modules, _ = imported(*args[:-1], "status")  # the drift it shows: one engine's, not a cluster's
     assert "gitdeploy.heal.detect" in modules and not [m for m in modules if m.startswith(SWARM + ("gitdeploy.heal.swarm",))]
+
+
+GITPYTHON = ("git", "gitdb", "smmap")  # 55-100 ms of imports, and `git version` run twice
+
+
+def test_a_deploy_and_status_never_import_gitpython(spec_repo, system_name):
+    """A deploy (with changes), its no-op repeat and `status` read git through gitdeploy.plumbing
+    (the git CLI): GitPython is not imported (see also tests/core/test_git_processes.py)."""
+    from tests.specrepo import svc
+
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"web": svc(monitor="0s")}}})
+    args = ("-m", "gitdeploy", "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir))
+    for run in (("deploy",), ("deploy",), ("status",)):
+        modules, _ = imported(*args, *run)
+        assert "gitdeploy.spec.source" in modules  # it did read the spec
+        found = sorted({m for m in modules if m.split(".")[0] in GITPYTHON})
+        assert found == [], f"`gitdeploy {run[0]}` imports GitPython: {found}"
