@@ -201,12 +201,18 @@ class ClusterCheck:
 
 def verify(engine: SwarmEngine, desired: Sequence[Desired], spec: Spec, env: str,
            aliases: Mapping[str, tuple[str, ...]], found: Mapping[str, ServiceState] | None = None,
-           drift_seen: bool = True) -> ClusterCheck:
+           drift_seen: bool = True, unusable: tuple[str, ...] | None = None) -> ClusterCheck:
     """Every service at its target definition, spec and digest, every task running at it; no
     service of the system that the spec does not have (within the engine's scope). `found`: the
-    services as just read (a plan that changed nothing: its own look, under the same lock), else
-    they are read now; `drift_seen=False`: their specs were compared with the target already."""
-    services = found if found is not None else engine.look(spec.system, env).services
+    services as just read (a plan that changed nothing: its own look, under the same lock), with
+    `unusable`, the nodes that look found taking no task; else both are read now;
+    `drift_seen=False`: their specs were compared with the target already. The nodes that take no
+    task are named in the headline: a deploy during an outage says where it did not run."""
+    if found is None:
+        look = engine.look(spec.system, env)
+        services, unusable = look.services, look.unusable
+    else:
+        services = found
     problems: list[str] = []
     lines: list[tuple[str, str]] = []
     expected = at = 0
@@ -238,7 +244,8 @@ def verify(engine: SwarmEngine, desired: Sequence[Desired], spec: Spec, env: str
     for path, st in sorted(services.items()):
         if path not in wanted and st.progress.ready:
             problems.append(f"{path}: not in the spec, {st.progress.ready} task(s) still running")
-    v = Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes))
+    v = Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes),
+                     unusable=tuple(unusable or ()))
     return ClusterCheck(v, tuple(lines))
 
 
@@ -292,7 +299,8 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
         with ThreadPoolExecutor(max_workers=min(16, len(touched)), thread_name_prefix="gd-restore") as pool:
             list(pool.map(give_back, touched))  # raises the first failure (the cluster cannot be reached)
             followed = dict(pool.map(follow, [p for p in touched if p in back]))
-    after = engine.look(system, env).services
+    look = engine.look(system, env)
+    after = look.services
     for path in touched:
         st = before.get(path)
         if st is None:
@@ -309,7 +317,8 @@ def restore(engine: SwarmEngine, system: str, env: str, before: Mapping[str, Ser
             problems.append(f"{path}: not back at its previous spec")
         elif not p.done:
             problems.append(f"{path}: {p.explain()}")
-    return Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes))
+    return Verification(not problems, expected, at, tuple(problems), unit="tasks", nodes=len(nodes),
+                        unusable=look.unusable)
 
 
 def resumable(p: Progress) -> bool:

@@ -27,11 +27,15 @@ class Verification:
     problems: tuple[str, ...] = ()
     unit: str = "containers"  # what was counted: containers (one engine) or tasks (a cluster)
     nodes: int | None = None  # a cluster: how many nodes the counted tasks run on
+    unusable: tuple[str, ...] = ()  # a cluster: its nodes that take no task ("node2 (10.0.0.2) is down")
 
     def headline(self, commit: str | None) -> str:
-        """'8/8 containers at 1a2b3c4' (or 'working tree'); on a cluster '8/8 tasks at 1a2b3c4 on 2 nodes'."""
+        """'8/8 containers at 1a2b3c4' (or 'working tree'); on a cluster '8/8 tasks at 1a2b3c4 on 2 nodes',
+        and the nodes that take no task: '... on 1 node, while node2 (10.0.0.2) is down'."""
         at = commit[:7] if commit else "the working tree"
         where = "" if self.nodes is None else f" on {self.nodes} node{'s' if self.nodes != 1 else ''}"
+        if self.unusable:
+            where += f", while {'; '.join(self.unusable)}"
         return f"{self.at_target}/{self.expected} {self.unit} at {at}{where}"
 
 

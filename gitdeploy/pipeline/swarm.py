@@ -81,7 +81,7 @@ def prepare(ctx: Context, engine: SwarmEngine, source: SpecSource, spec: Spec, d
                           else 0) for s in plan.steps)
     plan = replace(plan, steps=steps, prune=(), engine="swarm",
                    nodes=tuple((p, st.nodes) for p, st in sorted(look.services.items())),
-                   images=tuple((d.path, d.image_id) for d in desired))
+                   images=tuple((d.path, d.image_id) for d in desired), unusable=look.unusable)
     return Prepared(source, spec, desired, look.live, plan, scope, dict(look.services))
 
 
@@ -111,7 +111,8 @@ def check(ctx: Context, prepared: Prepared, emit: Callable[[str, str, str], None
     # a plan without changes was made from a look under this deploy's lock, specs compared: that is the check
     same = not prepared.plan.has_changes
     found = verify(engine, prepared.desired, prepared.spec, ctx.env, aliases_for(prepared.spec),
-                   found=prepared.services if same else None, drift_seen=not same)
+                   found=prepared.services if same else None, drift_seen=not same,
+                   unusable=prepared.plan.unusable if same else None)
     if emit:
         for path, line in found.lines:
             emit(path, "verify", line)

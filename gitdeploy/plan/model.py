@@ -129,6 +129,7 @@ class Plan:
     engine: str = "docker"  # what it was planned against: docker (containers) or swarm (services)
     nodes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # swarm: (service path, the nodes running it today)
     images: tuple[tuple[str, str], ...] = ()  # swarm: (service path, the image it will run, pinned by digest)
+    unusable: tuple[str, ...] = ()  # swarm: nodes that take no task now ("node2 (10.0.0.2) is down")
 
     @property
     def has_changes(self) -> bool:

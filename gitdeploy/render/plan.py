@@ -52,7 +52,7 @@ def _cluster_dict(plan: Plan) -> dict[str, Any]:
     if plan.engine != "swarm":
         return {}
     return {"engine": plan.engine, "nodes": {p: list(n) for p, n in plan.nodes},
-            "images": dict(plan.images)}
+            "images": dict(plan.images), "unusable_nodes": list(plan.unusable)}
 
 
 def _cluster_facts(plan: Plan, path: str) -> list[str]:
@@ -115,6 +115,8 @@ def plan_json(plan: Plan) -> str:
 def plan_text(plan: Plan, show_unchanged: bool = False) -> str:
     """Rich-markup text: one line per service, then its changed fields."""
     lines = [f"[bold]Plan for {plan.system} ({plan.env}) at {_at(plan)}[/bold]: {plan.summary()}"]
+    if plan.engine == "swarm" and plan.unusable:
+        lines.append(f"  [yellow]nodes taking no task: {escape_markup('; '.join(plan.unusable))}[/yellow]")
     for c in plan.changes:
         if not c.changed and not show_unchanged:
             continue

@@ -83,6 +83,7 @@ SWARM_PLAN = Plan(
     engine="swarm", nodes=(("api", ("node1", "node2")), ("legacy", ("node2",)), ("shop/web", ())),
     images=(("api", "registry.example:5000/shop/api:1.4@sha256:" + "a" * 64),
             ("shop/web", "registry.example:5000/gd-shop/shop-web:5f2c@sha256:" + "b" * 64)),
+    unusable=("node3 (10.0.0.3) is down",),
 )
 
 EVENTS = (
@@ -118,6 +119,9 @@ RESULTS = {
     "paused": Result(PLAN, False, _OUTCOMES_FAILED, None, failure=_FAILURE + "; left as it is: 1 of 2 replaced",
                      paused=True, duration=33.3),
     "working-tree": Result(EMPTY_PLAN, True, (), Verification(True, 1, 1), duration=0.04),
+    # a deploy to a cluster during an outage: verified where it could run, the node that took nothing named
+    "swarm-node-down": Result(SWARM_PLAN, True, _OUTCOMES_OK[:2], Verification(
+        True, 5, 5, unit="tasks", nodes=2, unusable=("node3 (10.0.0.3) is down",)), duration=14.2),
 }
 
 

@@ -67,11 +67,14 @@ def test_a_node_that_is_down_is_named_and_a_deploy_counts_only_running_tasks(tmp
         assert second.exit_code == 0, second.output
         assert "Traceback" not in second.output
         assert "ok web: 2/2 tasks at" in second.output and "ok agent: 1/1 tasks at" in second.output, second.output
-        assert "3/3 tasks at" in second.output and "on 1 node" in second.output, second.output
+        assert "3/3 tasks at" in second.output and f"on 1 node, while node2 ({addr}) is down" in second.output, \
+            second.output  # the deploy says where it did not run
+        assert f"nodes taking no task: node2 ({addr}) is down" in second.output, second.output  # its plan, before
         assert "replicas 3" not in second.output, second.output  # the down node's task is not live
         again = run(repo, swarm_cluster, "deploy")  # nothing to change: verified again
         assert again.exit_code == 0, again.output
         assert "no changes" in again.output and "3/3 tasks at" in again.output, again.output
+        assert f"while node2 ({addr}) is down" in again.output, again.output  # a no-op says it too
     finally:
         swarm_cluster.start_node(2)
     # back: the agent runs on node2 again and nothing is said about node2

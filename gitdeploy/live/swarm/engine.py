@@ -94,6 +94,7 @@ class Cluster:
     live: Live
     node_names: dict[str, str] = field(default_factory=dict)  # node id -> hostname
     tasks_by_container: dict[str, str] = field(default_factory=dict)  # a task's container ID -> the task's ID
+    unusable: tuple[str, ...] = ()  # nodes that take no task, said ("node2 (10.0.0.2) is down")
 
 
 class SwarmEngine:
@@ -168,7 +169,8 @@ class SwarmEngine:
         live = Live(system, env, tuple(sorted(instances, key=lambda c: (c.service, c.replica, c.id))))
         by_container = {cid: t["ID"] for t in all_tasks
                         if (cid := ((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID"))}
-        return Cluster(states, live, node_names, by_container)
+        unusable = tuple(why for n in cluster_nodes if (why := n.trouble()))
+        return Cluster(states, live, node_names, by_container, unusable)
 
     def analyze(self, system: str, env: str, inspect: bool = True) -> Live:
         """Every current task of the system's services in `env`, with its node."""
