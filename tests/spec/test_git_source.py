@@ -5,7 +5,9 @@ tags, missing commits - on real repositories made with the git command line."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,23 @@ def test_a_reader_whose_git_died_starts_again(tmp_path):
     proc.kill()
     proc.wait()
     assert repo.rev("HEAD") == sha and repo.objects()._proc is not proc
+
+
+def test_git_is_found_as_before_and_its_absence_is_an_error_not_a_traceback(tmp_path):
+    root = tmp_path / "repo"
+    make_repo(root)
+    (tmp_path / "empty").mkdir()
+    log = tmp_path / "git.log"
+    wrapper = tmp_path / "mygit"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{shutil.which("git")}" "$@"\n')
+    wrapper.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if k != "GIT_PYTHON_GIT_EXECUTABLE"}
+    cmd = [sys.executable, "-m", "gitdeploy", "--repo", str(root), "validate"]
+    # $GIT_PYTHON_GIT_EXECUTABLE names the git to run (as it did for GitPython)
+    read = subprocess.run(cmd, capture_output=True, text=True, env={**base, "GIT_PYTHON_GIT_EXECUTABLE": str(wrapper)})
+    assert "defines no services" in read.stdout + read.stderr  # the spec was read from the commit
+    assert "cat-file --batch" in log.read_text()
+    gone = subprocess.run(cmd, capture_output=True, text=True, env={**base, "PATH": str(tmp_path / "empty")})
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert "error: git cannot be run (git: No such file or directory)" in gone.stderr
+    assert "hint: install git, or put it on PATH" in gone.stderr
