@@ -212,8 +212,8 @@ class GitRepo:
         """`git --git-dir <git_dir> <args>`; its exit code is the caller's to judge."""
         try:
             return subprocess.run([git_executable(), "--git-dir", self.git_dir, *args], input=stdin,
-                                  capture_output=True, text=True, env={**os.environ, **(env or {})},
-                                  timeout=timeout, check=False)
+                                  capture_output=True, encoding="utf-8", errors="replace",
+                                  env={**os.environ, **(env or {})}, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             raise GitdeployError(f"git {args[0]} failed: {exc}") from None
         except OSError as exc:
