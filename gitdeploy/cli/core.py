@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import git
 from rich.markup import escape
 
 from gitdeploy import pipeline
@@ -62,6 +61,8 @@ def init_cmd(ctx: Context, directory: Path, system: str | None) -> None:
     name = system or _system_name(directory.name)
     spec_file = directory / "gitdeploy.yaml"
     spec_file.write_text(spec_file.read_text().replace("system: demo", f"system: {name}", 1))
+    import git  # GitPython: only `init` makes a repository
+
     repo = git.Repo.init(directory, initial_branch="main")
     with repo.config_writer() as cw:
         if not repo.config_reader().has_option("user", "email"):

@@ -4,14 +4,13 @@ and the engine lock)."""
 
 from __future__ import annotations
 
-import git
-
 from gitdeploy.deploy.freeze import frozen as read_freeze
 from gitdeploy.deploy.freeze import halted as read_halt
 from gitdeploy.deploy.lock import holder
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import verified_revision
 from gitdeploy.pipeline import Context
+from gitdeploy.plumbing import find_repo
 
 
 def deployed_commit(ctx: Context) -> str:
@@ -20,10 +19,9 @@ def deployed_commit(ctx: Context) -> str:
     Never HEAD: drift is measured against, and repairs deploy, only what was verified. A
     missing or broken ref is a GitdeployError that says how to repair it.
     """
-    try:
-        repo = git.Repo(ctx.repo)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitdeployError(f"{ctx.repo} is not a git repository", "use --repo to name the spec repository") from None
+    repo = find_repo(ctx.repo)
+    if repo is None:
+        raise GitdeployError(f"{ctx.repo} is not a git repository", "use --repo to name the spec repository")
     return verified_revision(repo, ctx.env)
 
 

@@ -66,7 +66,7 @@ def git_processes_in(dirs: Iterable[Path]) -> list[int]:
     """PIDs of git processes whose working directory is inside one of `dirs` (this host only).
 
     A process we may not inspect counts as busy: better to report a lock than to break a write.
-    Readers that never lock (`git cat-file`, which GitPython keeps running) do not count.
+    Readers that never lock (`git cat-file`, which gitdeploy.plumbing and GitPython keep running) do not count.
     """
     dirs = list(dirs)
     found = []
@@ -80,7 +80,7 @@ def git_processes_in(dirs: Iterable[Path]) -> list[int]:
             continue
         name = os.path.basename(argv[0])
         if not name.startswith("git") or name.startswith("gitdeploy") or "cat-file" in argv:
-            continue  # cat-file (GitPython keeps some running) only reads: it takes no lock
+            continue  # cat-file (gitdeploy.plumbing keeps one running) only reads: it takes no lock
         try:
             cwd = Path(os.readlink(f"/proc/{entry.name}/cwd"))
         except FileNotFoundError:

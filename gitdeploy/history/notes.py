@@ -5,22 +5,24 @@
 - `refs/gitdeploy/<env>` points at the commit last deployed *and verified* in an environment;
   a failed deploy never moves it (nscale marked failed deploys as deployed, #40).
 
-Only git plumbing is used, so this works in bare repositories (server-side hooks) too.
+Only git plumbing is used (gitdeploy.plumbing: the `git` command line, no GitPython), so this works
+in bare repositories (server-side hooks) too. Functions take a gitdeploy.plumbing.GitRepo (see
+`open_repo`) or a `git.Repo`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING, Any
 
 from gitdeploy.errors import GitdeployError
-from gitdeploy.history.gitlocks import LockVerdict, clear_if_stale, lock_in
+from gitdeploy.plumbing import GitRepo, as_repo, commit_summary, find_repo
+
+if TYPE_CHECKING:
+    from gitdeploy.history.gitlocks import LockVerdict
 
 NOTES_REF = "refs/notes/gitdeploy"
 REF_PREFIX = "refs/gitdeploy/"
@@ -100,25 +102,30 @@ class RecordIncomplete(GitdeployError):
         self.recorded = recorded
 
 
-def open_repo(path: Path | str) -> git.Repo:
-    try:
-        return git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitdeployError(f"{path} is not a git repository", "pass --repo PATH to the spec repository") from None
+Repo = Any  # a gitdeploy.plumbing.GitRepo or a git.Repo
 
 
-def identity_env(repo: git.Repo) -> dict[str, str]:
+def open_repo(path: Path | str) -> GitRepo:
+    """The repository at `path` (its working tree or its git dir; see gitdeploy.plumbing.find_repo)."""
+    repo = find_repo(path)
+    if repo is None:
+        raise GitdeployError(f"{path} is not a git repository", "pass --repo PATH to the spec repository")
+    return repo
+
+
+def identity_env(repo: Repo) -> dict[str, str]:
     """Author/committer variables for plumbing that writes commits, where git config has none."""
-    reader = repo.config_reader()
+    out = as_repo(repo).run(["config", "--get-regexp", r"^user\.(name|email)$"])
+    given = {line.split(" ", 1)[0].lower(): line.partition(" ")[2] for line in out.stdout.splitlines()}
     env: dict[str, str] = {}
-    if not reader.get_value("user", "name", ""):
+    if not given.get("user.name"):
         env |= {"GIT_AUTHOR_NAME": "gitdeploy", "GIT_COMMITTER_NAME": "gitdeploy"}
-    if not reader.get_value("user", "email", ""):
+    if not given.get("user.email"):
         env |= {"GIT_AUTHOR_EMAIL": "gitdeploy@localhost", "GIT_COMMITTER_EMAIL": "gitdeploy@localhost"}
     return env
 
 
-def record(repo: git.Repo, attempt: Attempt) -> Recorded:
+def record(repo: Repo, attempt: Attempt) -> Recorded:
     """Record `attempt`: move refs/gitdeploy/<env> first when it succeeded, then append its note.
 
     The two are independent: a note that cannot be written (a stale lock, a full disk) never
@@ -136,8 +143,7 @@ def record(repo: git.Repo, attempt: Attempt) -> Recorded:
         except GitdeployError as exc:
             problems.append(f"{ref} was NOT moved to {attempt.commit[:7]} ({exc.message})")
     try:
-        _git(repo, ["notes", "--ref", NOTES_REF, "append", "-F", "-", attempt.commit],
-             stdin=attempt.to_json() + "\n", env=identity_env(repo))
+        _append_note(repo, attempt)
         noted = True
     except GitdeployError as exc:
         noted = False
@@ -156,27 +162,39 @@ def record(repo: git.Repo, attempt: Attempt) -> Recorded:
     return done
 
 
-def _git(repo: git.Repo, args: list[str], stdin: str | None = None, env: dict[str, str] | None = None,
+def _append_note(repo: Repo, attempt: Attempt) -> None:
+    """`git notes append` the attempt's line. Where git config names nobody, the notes commit is
+    gitdeploy's (identity_env); git is asked to use config only, so the config is read (one more
+    git) only when it lacks a name or an e-mail address."""
+    args = ["notes", "--ref", NOTES_REF, "append", "-F", "-", attempt.commit]
+    line = attempt.to_json() + "\n"
+    try:
+        _git(repo, ["-c", "user.useConfigOnly=true", *args], stdin=line)
+    except GitdeployError as exc:
+        if "auto-detection is disabled" not in exc.message:
+            raise
+        _git(repo, args, stdin=line, env=identity_env(repo))
+
+
+def _git(repo: Repo, args: list[str], stdin: str | None = None, env: dict[str, str] | None = None,
          patience: float = 2.0) -> str:
     """Run a git plumbing write in `repo`; a stale lock is cleared (see gitlocks), a busy one waited
     for up to `patience` seconds (concurrent environments append notes too).
 
     Raises GitdeployError with git's message (and the lock, when one is in the way).
     """
-    cmd = ["git", "--git-dir", str(repo.git_dir), *args]
-    full_env = {**os.environ, **(env or {})}
+    repo = as_repo(repo)
+    name = next(a for a in args if not a.startswith("-") and "=" not in a)  # the command, after -c k=v
     dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
     deadline = time.monotonic() + patience
     verdict = None
     while True:
-        try:
-            out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=full_env, timeout=120,
-                                 check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise GitdeployError(f"git {args[0]} failed: {exc}") from None
+        out = repo.run(args, stdin=stdin, env=env)
         if out.returncode == 0:
             return out.stdout
         err = " ".join(out.stderr.split())
+        from gitdeploy.history.gitlocks import clear_if_stale, lock_in  # only when git failed
+
         lock = lock_in(err) if ".lock" in err else None
         if lock is not None and time.monotonic() < deadline:
             verdict = clear_if_stale(lock, dirs)
@@ -185,27 +203,26 @@ def _git(repo: git.Repo, args: list[str], stdin: str | None = None, env: dict[st
             time.sleep(0.1)  # another writer holds it for a moment
             continue
         if lock is not None and verdict is not None and not verdict.removed:
-            raise GitdeployError(f"git {args[0]} failed: {lock} is in the way: {verdict.why}",
+            raise GitdeployError(f"git {name} failed: {lock} is in the way: {verdict.why}",
                                  f"if no git is running on {repo.git_dir}, remove it: rm {lock}")
-        raise GitdeployError(f"git {args[0]} failed: {err[:500] or f'exit {out.returncode}'}")
+        raise GitdeployError(f"git {name} failed: {err[:500] or f'exit {out.returncode}'}")
 
 
-def clear_stale_locks(repo: git.Repo, names: list[str]) -> list[LockVerdict]:
+def clear_stale_locks(repo: Repo, names: list[str]) -> list[LockVerdict]:
     """Look at `names` (e.g. "index.lock", "refs/heads/main.lock") in the git dir; clear stale ones."""
+    from gitdeploy.history.gitlocks import clear_if_stale
+
     dirs = [Path(repo.git_dir)] + ([Path(repo.working_tree_dir)] if repo.working_tree_dir else [])
     found = [clear_if_stale(Path(repo.git_dir) / n, dirs) for n in names]
     return [v for v in found if v is not None]
 
 
-def deployed_commit(repo: git.Repo, env: str) -> str | None:
+def deployed_commit(repo: Repo, env: str) -> str | None:
     """The commit last deployed and verified in `env` (refs/gitdeploy/<env>), or None."""
-    try:
-        return repo.git.rev_parse("--verify", "-q", REF_PREFIX + env + "^{commit}") or None
-    except git.GitCommandError:
-        return None
+    return as_repo(repo).rev(REF_PREFIX + env)
 
 
-def verified_revision(repo: git.Repo, env: str) -> str:
+def verified_revision(repo: Repo, env: str) -> str:
     """The last verified revision of `env` (refs/gitdeploy/<env>); never a guess such as HEAD.
 
     Raises GitdeployError saying how to repair it when the ref is missing or broken.
@@ -227,7 +244,7 @@ def verified_revision(repo: git.Repo, env: str) -> str:
         f"deploy a commit first (`gitdeploy deploy`), or record the one that runs: `{fix}`")
 
 
-def _ref_exists(repo: git.Repo, ref: str) -> bool:
+def _ref_exists(repo: Repo, ref: str) -> bool:
     if (Path(repo.git_dir) / ref).exists():
         return True
     try:
@@ -237,26 +254,26 @@ def _ref_exists(repo: git.Repo, ref: str) -> bool:
     return any(line.split(" ", 1)[-1].strip() == ref for line in packed.splitlines())
 
 
-def attempts(repo: git.Repo, env: str | None = None) -> Attempts:
+def attempts(repo: Repo, env: str | None = None) -> Attempts:
     """Every recorded attempt (of `env`, or of all environments), newest first.
 
     A note line that is not an attempt (bad JSON, wrong types: notes are shared and editable)
     is skipped and counted in the result's `skipped`; it never breaks the history.
     """
     out = Attempts()
-    try:
-        listing = repo.git.notes("--ref", NOTES_REF, "list")
-    except git.GitCommandError:
+    repo = as_repo(repo)
+    listing = repo.run(["notes", "--ref", NOTES_REF, "list"])
+    if listing.returncode != 0:
         return out  # no notes yet
-    for row in listing.splitlines():
+    for row in listing.stdout.splitlines():
         note, _, commit = row.partition(" ")
         if not commit:
             continue
-        try:
-            text = repo.odb.stream(bytes.fromhex(note)).read().decode(errors="replace")
-        except (ValueError, OSError, git.GitCommandError):
+        found = repo.objects().get(note)
+        if found is None or found[1] != "blob":
             out.skipped += 1
             continue
+        text = found[2].decode(errors="replace")
         for line in text.splitlines():
             if line.strip():
                 a = Attempt.from_json(commit, line)
@@ -268,10 +285,7 @@ def attempts(repo: git.Repo, env: str | None = None) -> Attempts:
     return out
 
 
-def subject(repo: git.Repo, commit: str) -> str:
+def subject(repo: Repo, commit: str) -> str:
     """The commit's first line ("(commit not found)" when it is gone)."""
-    try:
-        summary = repo.commit(commit).summary
-    except (ValueError, git.BadName):
-        return "(commit not found)"
-    return summary if isinstance(summary, str) else summary.decode(errors="replace")
+    found = as_repo(repo).commit(commit)
+    return "(commit not found)" if found is None else commit_summary(found[1])

@@ -10,11 +10,13 @@ Commits are built with plumbing (commit-tree + update-ref): no working tree is n
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import git
+from typing import TYPE_CHECKING, Any
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.history.notes import Attempt, attempts, clear_stale_locks, deployed_commit, identity_env
+
+if TYPE_CHECKING:
+    import git
 
 TRAILER_OF = "Gitdeploy-Rolled-Back"  # the commit rolled back
 TRAILER_TO = "Gitdeploy-Rollback-To"  # the revision whose tree was restored
@@ -29,12 +31,23 @@ class RollbackCommit:
     created: bool  # False: the branch already had the target's tree
 
 
-def rollback_target(repo: git.Repo, env: str, to: str | None = None) -> tuple[str, str]:
+def _gitpython(repo: Any) -> git.Repo:
+    """`repo` (a gitdeploy.plumbing.GitRepo or a git.Repo) as a git.Repo: a rollback commit is made
+    with GitPython, which is imported only here (a deploy never needs it)."""
+    import git
+
+    if isinstance(repo, git.Repo):
+        return repo
+    return git.Repo(repo.working_tree_dir or repo.git_dir)
+
+
+def rollback_target(repo: Any, env: str, to: str | None = None) -> tuple[str, str]:
     """(target, current): the revision to restore and the one being rolled back.
 
     `current` is the latest deploy attempt in `env` (a failed one too). Without `to`, the target
     is the newest successfully deployed revision whose tree differs from current's.
     """
+    repo = _gitpython(repo)
     history = [a for a in attempts(repo, env) if a.trigger != "halt"]
     current = history[0].commit if history else deployed_commit(repo, env)
     if current is None:
@@ -53,9 +66,12 @@ def rollback_target(repo: git.Repo, env: str, to: str | None = None) -> tuple[st
 
 
 def make_rollback_commit(
-    repo: git.Repo, env: str, to: str | None = None, branch: str | None = None,
+    repo: Any, env: str, to: str | None = None, branch: str | None = None,
 ) -> RollbackCommit:
     """Commit the target's tree on `branch` (default: the checked-out branch); see rollback_target."""
+    import git
+
+    repo = _gitpython(repo)
     target, current = rollback_target(repo, env, to)
     branch = branch or _current_branch(repo)
     ref = f"refs/heads/{branch}"
@@ -104,6 +120,8 @@ def _current_branch(repo: git.Repo, required: bool = True) -> str:
 
 
 def _resolve(repo: git.Repo, rev: str) -> str:
+    import git
+
     try:
         return repo.commit(rev).hexsha
     except (ValueError, git.BadName, git.GitCommandError):
@@ -111,6 +129,8 @@ def _resolve(repo: git.Repo, rev: str) -> str:
 
 
 def _tree(repo: git.Repo, a: Attempt) -> str | None:
+    import git
+
     try:
         return repo.commit(a.commit).tree.hexsha
     except (ValueError, git.BadName):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import git
-
 from gitdeploy.deploy.execute import describe_error
 from gitdeploy.deploy.result import Event, EventSink, Result
 from gitdeploy.errors import GitdeployError
@@ -38,8 +36,8 @@ def _attempt(ctx: Context, prepared: Prepared, result: Result, trigger: str, who
 
 def _commit_of(ctx: Context, rev: str) -> str | None:
     try:
-        return open_repo(ctx.repo).commit(rev).hexsha
-    except (GitdeployError, ValueError, git.BadName, git.GitCommandError):
+        return open_repo(ctx.repo).rev(rev)
+    except GitdeployError:
         return None
 
 
@@ -58,7 +56,7 @@ def _record_told(ctx: Context, attempt: Attempt, on_event: EventSink | None) -> 
     try:
         record(open_repo(ctx.repo), attempt)
         return True, None
-    except (GitdeployError, OSError, git.GitCommandError) as exc:
+    except (GitdeployError, OSError) as exc:
         ev = Event(time.time(), "", "record-failed", describe_error(exc))
         if on_event:
             on_event(ev)

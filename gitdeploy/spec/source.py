@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, TypeVar
 
-import git
-
 from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.plumbing import DIR, TreeEntry, as_repo, commit_tree, find_repo, parse_tree
 
 SPEC_FILE = "gitdeploy.yaml"
 T = TypeVar("T")
@@ -50,8 +49,8 @@ def _norm(path: str) -> str:
 
 
 def _locked(method: Callable[..., T]) -> Callable[..., T]:
-    """Serialize a GitSource method: GitPython shares one `git cat-file` process per repository,
-    and concurrent readers (e.g. parallel image builds) would interleave on its pipe and hang."""
+    """Serialize a GitSource method: it reads through one `git cat-file` process per repository,
+    and concurrent readers (e.g. parallel image builds) take turns on its pipe."""
 
     @functools.wraps(method)
     def wrapper(self: GitSource, *args: Any, **kwargs: Any) -> T:
@@ -63,57 +62,81 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
 
 @dataclass
 class GitSource:
-    """Files as they are in one commit. Safe to share between threads."""
+    """Files as they are in one commit. Safe to share between threads.
 
-    repo: git.Repo
+    `repo` is a gitdeploy.plumbing.GitRepo or a `git.Repo` (anything with `git_dir`); objects are
+    read through the repository's one `git cat-file --batch` (gitdeploy.plumbing), never GitPython.
+    Raises ValueError when `commit` names no commit."""
+
+    repo: Any
     commit: str
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._commit = self.repo.commit(self.commit)
-        self.commit = self._commit.hexsha
+        self._git = as_repo(self.repo)
+        found = self._git.commit(self.commit)
+        if found is None:
+            raise ValueError(f"no commit {self.commit!r}")
+        self.commit = found[0]
         self.label = f"commit {self.commit[:7]}"
+        self._raw_len = len(self.commit) // 2  # 20 (SHA-1) or 32 (SHA-256)
+        self._root = TreeEntry(DIR, "", commit_tree(found[1]))
+        self._trees: dict[str, dict[str, TreeEntry]] = {}
 
-    def _obj(self, path: str):
+    def _entries(self, sha: str) -> dict[str, TreeEntry]:
+        if sha not in self._trees:
+            found = self._git.objects().get(sha)
+            if found is None or found[1] != "tree":
+                raise GitdeployError(f"tree {sha[:7]} of {self.label} is missing from {self._git.git_dir}",
+                                     "run `git fsck` in the spec repository")
+            self._trees[sha] = {e.name: e for e in parse_tree(found[2], self._raw_len)}
+        return self._trees[sha]
+
+    def _obj(self, path: str) -> TreeEntry | None:
         path = _norm(path)
-        if not path:
-            return self._commit.tree
-        try:
-            return self._commit.tree / path
-        except KeyError:
-            return None
+        entry = self._root
+        for part in path.split("/") if path else ():
+            if entry.mode != DIR:
+                return None
+            entry = self._entries(entry.sha).get(part)
+            if entry is None:
+                return None
+        return entry
+
+    def _data(self, entry: TreeEntry) -> bytes:
+        found = self._git.objects().get(entry.sha)
+        if found is None or found[1] != "blob":
+            raise GitdeployError(f"blob {entry.sha[:7]} of {self.label} is missing from {self._git.git_dir}",
+                                 "run `git fsck` in the spec repository")
+        return found[2]
+
+    def _walk(self, sha: str, prefix: str) -> list[tuple[str, TreeEntry]]:
+        out = []
+        for e in self._entries(sha).values():
+            rel = f"{prefix}/{e.name}" if prefix else e.name
+            out.append((rel, e))
+            if e.mode == DIR:
+                out.extend(self._walk(e.sha, rel))
+        return out
 
     @_locked
     def read(self, path: str) -> bytes:
         obj = self._obj(path)
-        if obj is None or obj.type != "blob":
+        if obj is None or obj.kind not in ("file", "symlink"):
             raise FileNotFoundError(path)
-        return obj.data_stream.read()
+        return self._data(obj)
 
     @_locked
     def kind(self, path: str) -> str | None:
         obj = self._obj(path)
-        if obj is None:
-            return None
-        if obj.type == "tree":
-            return "dir"
-        if obj.type == "blob":
-            return "symlink" if obj.mode == 0o120000 else "file"
-        return "submodule"  # a commit of another repository: its files are not in this one
+        return None if obj is None else obj.kind
 
     @_locked
     def walk(self, path: str) -> list[tuple[str, str]]:
         obj = self._obj(path)
-        if obj is None or obj.type != "tree":
+        if obj is None or obj.mode != DIR:
             return []
-        out = []
-        for item in obj.traverse():
-            if item.type in ("submodule", "commit"):
-                kind = "submodule"
-            else:
-                kind = "dir" if item.type == "tree" else ("symlink" if item.mode == 0o120000 else "file")
-            out.append((item.path, kind))
-        return sorted(out)
+        return sorted((rel, e.kind) for rel, e in self._walk(obj.sha, _norm(path)))
 
     @_locked
     def tree_digest(self, path: str) -> str:
@@ -125,22 +148,29 @@ class GitSource:
     @_locked
     def export(self, path: str, dest: Path) -> None:
         obj = self._obj(path)
-        if obj is None or obj.type != "tree":
+        if obj is None or obj.mode != DIR:
             raise FileNotFoundError(path)
         base = _norm(path)
-        for rel, kind in self.walk(path):
+        for rel, entry in sorted(self._walk(obj.sha, base), key=lambda item: item[0]):
             out = dest / (rel[len(base) + 1 :] if base else rel)
-            if kind == "dir":
+            if entry.kind == "dir":
                 out.mkdir(parents=True, exist_ok=True)
                 continue
+            if entry.kind == "submodule":  # refused by validation: another repository's files
+                continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            blob = self._commit.tree / rel
-            if kind == "symlink":
-                os.symlink(blob.data_stream.read().decode(), out)
+            if entry.kind == "symlink":
+                os.symlink(self._data(entry).decode(), out)
             else:
-                out.write_bytes(blob.data_stream.read())
-                if blob.mode & 0o111:
+                out.write_bytes(self._data(entry))
+                if entry.mode & 0o111:
                     out.chmod(0o755)
+
+    def _link(self, rel: str) -> bytes:
+        obj = self._obj(rel)
+        if obj is None:
+            raise FileNotFoundError(rel)
+        return self._data(obj)
 
 
 @dataclass
@@ -207,7 +237,7 @@ def _digest_entries(source: SpecSource, path: str) -> str:
 
 def _link_target(source: SpecSource, rel: str) -> bytes:
     if isinstance(source, GitSource):
-        return (source._commit.tree / rel).data_stream.read()
+        return source._link(rel)
     return os.readlink(source.root / rel).encode()
 
 
@@ -219,17 +249,16 @@ def open_source(repo_path: str | Path, rev: str = "HEAD", worktree: bool = False
             raise GitdeployError(f"{root} is not a directory", "pass --repo PATH to the spec repository",
                                  exit_code=EXIT_INVALID)
         return WorktreeSource(root)
-    try:
-        repo = git.Repo(root, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = find_repo(root)
+    if repo is None:
         raise GitdeployError(
             f"{root} is not a git repository",
             "run gitdeploy in a spec repository, pass --repo PATH, or create one with `gitdeploy init`",
             exit_code=EXIT_INVALID,
-        ) from None
+        )
     try:
         return GitSource(repo, rev)
-    except (git.BadName, ValueError, git.GitCommandError):
+    except ValueError:
         raise GitdeployError(
             f"no commit '{rev}' in {root}",
             "commit the spec first (gitdeploy reads commits, not uncommitted files) or use --worktree",

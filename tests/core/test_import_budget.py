@@ -103,3 +103,20 @@ def test_deploys_plan_status_and_check_on_the_docker_engine_never_import_the_doc
     assert sdk_modules(modules) == [], f"a deploy of a change imports {sdk_modules(modules)}"
     after = {c.id for c in spec_repo.client.containers.list(filters={"label": f"io.gitdeploy.system={system_name}"})}
     assert after and after.isdisjoint(before)  # the change was deployed: a new container serves
+
+
+GITPYTHON = ("git", "gitdb", "smmap")  # 55-100 ms of imports, and `git version` run twice
+
+
+def test_a_deploy_and_status_never_import_gitpython(spec_repo, system_name):
+    """A deploy (with changes), its no-op repeat and `status` read git through gitdeploy.plumbing
+    (the git CLI): GitPython is not imported (see also tests/core/test_git_processes.py)."""
+    from tests.specrepo import svc
+
+    spec_repo.commit({"gitdeploy.yaml": {"system": system_name, "services": {"web": svc(monitor="0s")}}})
+    args = ("-m", "gitdeploy", "--repo", str(spec_repo.root), "--data-dir", str(spec_repo.data_dir))
+    for run in (("deploy",), ("deploy",), ("status",)):
+        modules, _ = imported(*args, *run)
+        assert "gitdeploy.spec.source" in modules  # it did read the spec
+        found = sorted({m for m in modules if m.split(".")[0] in GITPYTHON})
+        assert found == [], f"`gitdeploy {run[0]}` imports GitPython: {found}"

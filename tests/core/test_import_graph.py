@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Lowest first. Packages on one line may not import each other.
 LAYERS: list[set[str]] = [
     {"errors", "__init__"},
-    {"fsutil", "host"},
+    {"fsutil", "host", "plumbing"},
     {"spec", "history"},
     {"live"},
     {"plan"},
