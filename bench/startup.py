@@ -8,7 +8,7 @@ commit so that every run plans, verifies and records like a user's no-op. Byteco
 the median and the fastest wall time, the median CPU time of the process (its git children
 included), and the modules the no-op imports (all, and gitdeploy's own), for each tree.
 
-    .venv/bin/python bench/startup.py [--runs 10] [--services 1] [--against REV] [--swarm] [--write]
+    .venv/bin/python bench/startup.py [--runs 10] [--services 1] [--replicas 1] [--against REV] [--swarm] [--write]
 
 `--swarm` runs on the test suite's 2-node cluster (tests/swarm/cluster.py, needs root) with
 `--engine swarm`, `endpoint_mode: dnsrr`.
@@ -45,11 +45,11 @@ PROBE = ("import runpy, sys, atexit, json, os\n"
          "runpy.run_module('gitdeploy', run_name='__main__')\n")
 
 
-def spec_yaml(system: str, image: str, n: int, swarm: bool) -> str:
+def spec_yaml(system: str, image: str, n: int, swarm: bool, replicas: int = 1) -> str:
     lines = [f"system: {system}", "services:"]
     for i in range(n):
         lines += [f"  s{i}:", f"    image: {image}", "    command: [sleep, '3600']", "    init: true",
-                  "    rollout: {monitor: 0s}", "    stop_grace_period: 1s"]
+                  f"    replicas: {replicas}", "    rollout: {monitor: 0s}", "    stop_grace_period: 1s"]
         if swarm:
             lines += ["    endpoint_mode: dnsrr"]
     return "\n".join(lines) + "\n"
@@ -85,6 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--services", type=int, default=1)
+    ap.add_argument("--replicas", type=int, default=1, help="of every service")
     ap.add_argument("--against", help="a commit to compare with (its gitdeploy package)")
     ap.add_argument("--swarm", action="store_true", help="on the test suite's 2-node Swarm cluster")
     ap.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS.md")
@@ -119,7 +120,7 @@ def main() -> None:
             image = IMAGE
         repo.mkdir()
         git(repo, "init", "-q", "-b", "main", env=env)
-        (repo / "gitdeploy.yaml").write_text(spec_yaml(system, image, args.services, args.swarm))
+        (repo / "gitdeploy.yaml").write_text(spec_yaml(system, image, args.services, args.swarm, args.replicas))
         git(repo, "add", "-A", env=env)
         git(repo, "commit", "-qm", "the system", env=env)
         cmd = [PY, "-c", PROBE, *where, "--repo", str(repo), "deploy"]
@@ -143,7 +144,8 @@ def main() -> None:
         target = "< 0.5 s (issue 12)" if args.swarm else "<= 0.3 s (issue 14)"
         lines = [f"## No-op as a new process on {engine} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                  f"{os.cpu_count()} cores, {args.runs} runs per tree, alternately)", "",
-                 f"`bench/startup.py{' --swarm' if args.swarm else ''} --services {args.services} --runs {args.runs}"
+                 f"`bench/startup.py{' --swarm' if args.swarm else ''} --services {args.services} --replicas {args.replicas} "
+                 f"--runs {args.runs}"
                  f"{' --against ' + args.against if args.against else ''}`: a new empty commit deployed as a new process "
                  f"each run; bytecode compiled. 1-minute load during the runs: {min(loads):.1f} to {max(loads):.1f}.", "",
                  f"| tree | wall, median | wall, fastest | CPU, median | modules (gitdeploy's) | target {target} |",
