@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -110,22 +111,17 @@ class _HTTP:
                 timeout: float | None | bool = False) -> _Answer:
         for attempt in (0, 1):
             conn, reused = self._take()
-            try:
-                conn.settimeout(self.timeout if timeout is False else timeout)
-                conn.send(method, url, headers, body)
-                resp = conn.response(method)
-                data = resp.read()
-            except (enginehttp.Disconnected, ConnectionResetError, BrokenPipeError) as exc:
-                conn.close()
-                if reused and attempt == 0 and method in _IDEMPOTENT:
-                    continue  # the engine closed a kept-alive connection: once more on a new one
-                raise Unreachable(self._said(exc)) from None
-            except TimeoutError as exc:
-                conn.close()
-                raise Timeout(f"{self._where()}: read timed out ({exc or 'no answer'})") from None
-            except (OSError, ValueError, enginehttp.ProtocolError) as exc:
-                conn.close()
-                raise Unreachable(self._said(exc)) from None
+            with self._failing(conn):
+                try:
+                    conn.settimeout(self.timeout if timeout is False else timeout)
+                    conn.send(method, url, headers, body)
+                    resp = conn.response(method)
+                    data = resp.read()
+                except (enginehttp.Disconnected, ConnectionResetError, BrokenPipeError):
+                    if reused and attempt == 0 and method in _IDEMPOTENT:
+                        conn.close()
+                        continue  # the engine closed a kept-alive connection: once more on a new one
+                    raise
             if resp.will_close:
                 conn.close()
             else:
@@ -136,20 +132,26 @@ class _HTTP:
     def stream(self, method: str, url: str, headers: dict[str, str], timeout: float | None) -> Any:
         """A response read as it comes, on a connection of its own (closed with it)."""
         conn = self._new(timeout)
-        try:
+        with self._failing(conn):
             conn.send(method, url, headers, None)
             resp = conn.response(method)
             if resp.status >= 400:
                 data = resp.read()
                 conn.close()
                 raise from_status(resp.status, data, url, resp.reason)
+        return _Response(conn, resp)
+
+    @contextmanager
+    def _failing(self, conn: enginehttp.Connection) -> Iterator[None]:
+        """A connection that failed inside the block is closed, and the failure said in engine terms."""
+        try:
+            yield
         except TimeoutError as exc:
             conn.close()
             raise Timeout(f"{self._where()}: read timed out ({exc or 'no answer'})") from None
         except (OSError, ValueError, enginehttp.ProtocolError) as exc:
             conn.close()
             raise Unreachable(self._said(exc)) from None
-        return _Response(conn, resp)
 
     def _where(self) -> str:
         return f"unix://{self.where}" if self.kind == "unix" else f"tcp://{self.where}:{self.port}"

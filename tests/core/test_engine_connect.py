@@ -6,24 +6,14 @@ passes on, so the test sees what `connect` asked the engine.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live.engine import connect
-from tests.engineproxy import ENGINE_SOCKET, EngineProxy
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def relay(tmp_path, docker_client):
-    if os.environ.get("DOCKER_HOST") or not os.path.exists(ENGINE_SOCKET):
-        pytest.skip("the relay needs the engine on its local socket")
-    r = EngineProxy(tmp_path / "engine.sock")
-    yield r
-    r.close()
 
 
 def test_connect_reads_the_api_version_from_the_ping(relay, docker_client):

@@ -5,7 +5,6 @@ SDK's errors translated into the same family when a call goes to the SDK."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,6 @@ import pytest
 
 from gitdeploy.live import apierr, labels
 from gitdeploy.live.api import adopt, client_for
-from tests.engineproxy import ENGINE_SOCKET, EngineProxy
 
 pytestmark = pytest.mark.docker
 
@@ -26,13 +24,6 @@ def api(docker_client):
     client.close()
 
 
-@pytest.fixture
-def relay(tmp_path, docker_client):
-    if os.environ.get("DOCKER_HOST") or not os.path.exists(ENGINE_SOCKET):
-        pytest.skip("the relay needs the engine on its local socket")
-    r = EngineProxy(tmp_path / "engine.sock")
-    yield r
-    r.close()
 
 
 def container(api, base_image: str, system: str, command: list[str], name: str | None = None) -> str:
