@@ -658,25 +658,12 @@ def endpoint_config(aliases: list[str] | None = None, links: Any = None, ipv4_ad
                     ipv6_address: str | None = None, link_local_ips: list[str] | None = None,
                     driver_opt: dict | None = None, mac_address: str | None = None) -> dict:
     """docker.types.EndpointConfig as a plain dict (only what is set)."""
-    out: dict[str, Any] = {}
-    if aliases:
-        out["Aliases"] = aliases
-    if links:
-        out["Links"] = [f"{k}:{v}" for k, v in (links.items() if isinstance(links, dict) else links)]
-    ipam: dict[str, Any] = {}
-    if ipv4_address:
-        ipam["IPv4Address"] = ipv4_address
-    if ipv6_address:
-        ipam["IPv6Address"] = ipv6_address
-    if link_local_ips:
-        ipam["LinkLocalIPs"] = link_local_ips
-    if ipam:
-        out["IPAMConfig"] = ipam
-    if driver_opt:
-        out["DriverOpts"] = driver_opt
-    if mac_address:
-        out["MacAddress"] = mac_address
-    return out
+    ipam = {k: v for k, v in (("IPv4Address", ipv4_address), ("IPv6Address", ipv6_address),
+                              ("LinkLocalIPs", link_local_ips)) if v}
+    pairs = links.items() if isinstance(links, dict) else links
+    out = {"Aliases": aliases, "Links": [f"{k}:{v}" for k, v in pairs] if links else None, "IPAMConfig": ipam,
+           "DriverOpts": driver_opt, "MacAddress": mac_address}
+    return {k: v for k, v in out.items() if v}
 
 
 def ipam_config(pools: list[dict]) -> dict:

@@ -182,3 +182,15 @@ def test_the_engines_http_dates_are_read_as_email_utils_reads_them():
         assert http_date(formatdate(t, usegmt=True)) == t
     assert http_date(None) is None and http_date("yesterday") is None
     assert http_date("Mon, 30 Nov 2026 02:40:11 +0100") is None  # not the engine's form: info() then says
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"aliases": ["a", "b"]}, {"aliases": ["a"], "ipv4_address": "10.0.0.2", "links": {"x": "y"}},
+    {"link_local_ips": ["1.2.3.4"], "ipv6_address": "fd00::2", "driver_opt": {"a": "b"}, "mac_address": "02:42:ac:11:00:02"},
+])
+def test_endpoint_config_is_the_sdks(kw):
+    """The body the light client sends to connect a container is the one the SDK would send."""
+    import docker.types
+
+    from gitdeploy.live.api import endpoint_config
+    assert endpoint_config(**kw) == dict(docker.types.EndpointConfig("1.41", **kw))
