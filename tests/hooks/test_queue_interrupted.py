@@ -99,7 +99,9 @@ def test_a_job_interrupted_by_kill9_is_not_replayed_over_a_newer_deploy(tmp_path
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the kill point: the server's job for A runs and its first container exists
         wait_for("job 1 to run", lambda: (j := job(data, 1)) is not None and j.state == "running")
-        wait_for("A's container", lambda: docker_client.containers.list(
+        # one list call: the SDK's containers.list inspects each container it lists, and one removed
+        # in between failed the wait with a 404 (seen once in CI under load)
+        wait_for("A's container", lambda: docker_client.api.containers(
             all=True, filters={"label": [f"{labels.SYSTEM}={system_name}", f"{labels.COMMIT}={a}"]}))
         server.kill9()
         _, err_a = push_a.communicate(timeout=120)

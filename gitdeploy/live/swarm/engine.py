@@ -144,7 +144,8 @@ class SwarmEngine:
             raw = [s for s in raw if self.only is None
                    or (s["Spec"].get("Labels") or {}).get(labels.SERVICE) in self.only]
             all_tasks = self.api.tasks(filters={"service": [s["ID"] for s in raw]}) if raw else []
-            cluster_nodes = swarm_nodes.nodes(self.api) if raw else []
+            raw_nodes = self.api.nodes() if raw else []
+        cluster_nodes = sorted((swarm_nodes.of(n) for n in raw_nodes), key=lambda n: n.hostname)
         node_names = {n.id: n.hostname for n in cluster_nodes}
         down = frozenset(n.id for n in cluster_nodes if n.state != "ready")  # their tasks' states are stale
         by_service: dict[str, list[dict[str, Any]]] = {}
@@ -156,7 +157,7 @@ class SwarmEngine:
             spec = s["Spec"]
             path = (spec.get("Labels") or {}).get(labels.SERVICE, "")
             mine = by_service.get(s["ID"], [])
-            progress = tasks.judge(s, mine)
+            progress = tasks.judge(s, mine, nodes=raw_nodes)
             current = [t for t in mine if t.get("DesiredState") == "running"
                        or (t.get("Status") or {}).get("State") == "running"]
             states[path] = ServiceState(
@@ -275,11 +276,12 @@ class SwarmEngine:
                     if last is None:
                         with _said(f"reading service {service_id[:12]}"):
                             found = self.api.tasks(filters={"service": service_id})
-                            last = tasks.judge(self.api.inspect_service(service_id), found, ignore=known,
-                                               down=tasks.down_nodes(self.api, found))
+                            service = self.api.inspect_service(service_id)
+                            last = tasks.judge(service, found, ignore=known, down=tasks.down_nodes(self.api, found),
+                                               nodes=self.api.nodes() if tasks.is_global(service) else None)
                     return last
                 seq = r.seq
-                now = tasks.judge(*r.of(service_id), ignore=known)
+                now = tasks.judge(*r.of(service_id), ignore=known, nodes=r.nodes)
                 if on_progress is not None and now != last:
                     on_progress(now)
                 last = now

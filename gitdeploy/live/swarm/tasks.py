@@ -99,11 +99,52 @@ def down_nodes(api: LightAPI, tasks: list[dict[str, Any]]) -> frozenset[str]:
     return frozenset(n["ID"] for n in api.nodes() if (n.get("Status") or {}).get("State") != "ready")
 
 
+def _node_value(node: dict[str, Any], attr: str) -> str | None:
+    """The value of a placement constraint's attribute on `node` (as `node ls` returns it)."""
+    desc, spec = node.get("Description") or {}, node.get("Spec") or {}
+    simple = {"node.id": node.get("ID"), "node.hostname": desc.get("Hostname"), "node.role": spec.get("Role"),
+              "node.platform.os": (desc.get("Platform") or {}).get("OS"),
+              "node.platform.arch": (desc.get("Platform") or {}).get("Architecture")}
+    if attr in simple:
+        return simple[attr]
+    for prefix, found in (("node.labels.", spec.get("Labels")), ("engine.labels.", (desc.get("Engine") or {}).get("Labels"))):
+        if attr.startswith(prefix):
+            return (found or {}).get(attr[len(prefix):])
+    return None
+
+
+def meets(node: dict[str, Any], constraints: list[str]) -> bool:
+    """Whether `node` meets every placement constraint (`attr==value` / `attr!=value`), as Swarm
+    decides it: values compared without regard to case; a label the node lacks equals nothing."""
+    for c in constraints:
+        eq = "==" in c
+        attr, _, value = c.partition("==" if eq else "!=")
+        have = _node_value(node, attr.strip())
+        same = have is not None and have.lower() == value.strip().lower()
+        if same != eq:
+            return False
+    return True
+
+
+def eligible(service: dict[str, Any], nodes: list[dict[str, Any]]) -> frozenset[str]:
+    """IDs of the nodes Swarm places new tasks of `service` on: ready, active and meeting its
+    placement constraints (a global service runs one task on each of them)."""
+    constraints = ((service["Spec"].get("TaskTemplate") or {}).get("Placement") or {}).get("Constraints") or []
+    return frozenset(n["ID"] for n in nodes if (n.get("Status") or {}).get("State") == "ready"
+                     and (n.get("Spec") or {}).get("Availability", "active") == "active" and meets(n, constraints))
+
+
+def is_global(service: dict[str, Any]) -> bool:
+    return "Global" in (service.get("Spec") or {}).get("Mode", {})
+
+
 def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozenset[str] = frozenset(),
-          down: frozenset[str] = frozenset()) -> Progress:
+          down: frozenset[str] = frozenset(), nodes: list[dict[str, Any]] | None = None) -> Progress:
     """The progress of `service` (as `service inspect` returns it) given its `tasks`; tasks whose
     IDs are in `ignore` (there before a change) never count as `crashed`; tasks on the nodes in
-    `down` count only if they ended (see `believable`)."""
+    `down` count only if they ended (see `believable`). `nodes` (the cluster's, as `node ls` returns
+    them): a global service then wants a task on every node that takes it, even before Swarm has
+    created them (without them it wants one per node its current tasks are on)."""
     tasks = believable(tasks, down)
     spec = service["Spec"]
     target = _runs(spec["TaskTemplate"])
@@ -115,7 +156,8 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
     at_target = [t for t in current if at(t)]
     running = [t for t in at_target if t["Status"]["State"] == "running"]
     if "Global" in spec.get("Mode", {}):
-        want = len({t.get("NodeID") for t in current if t.get("NodeID")}) or len(current)
+        on = {t.get("NodeID") for t in current if t.get("NodeID")}
+        want = len(on | eligible(service, nodes)) if nodes is not None else len(on) or len(current)
     else:
         want = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1))
     old = sum(1 for t in tasks if t["Status"]["State"] == "running" and not at(t))
@@ -150,7 +192,8 @@ def progress(api: LightAPI, service_id: str) -> Progress:
     api = adopt_api(api)
     try:
         found = api.tasks(filters={"service": service_id})
-        return judge(api.inspect_service(service_id), found, down=down_nodes(api, found))
+        service = api.inspect_service(service_id)
+        return judge(service, found, down=down_nodes(api, found), nodes=api.nodes() if is_global(service) else None)
     except apierr.APIError as exc:
         raise GitdeployError(f"reading service {service_id[:12]}: {exc.explanation or exc}") from None
     except _ERRORS as exc:

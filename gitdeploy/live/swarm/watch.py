@@ -21,7 +21,7 @@ from typing import Any
 from gitdeploy.errors import GitdeployError
 from gitdeploy.live import apierr
 from gitdeploy.live.api import LightAPI, adopt_api
-from gitdeploy.live.swarm.tasks import believable, down_nodes
+from gitdeploy.live.swarm.tasks import believable, down_nodes, is_global
 
 _ERRORS = apierr.EngineError
 IDLE = 2.0  # seconds without a follower before the watch's thread ends
@@ -37,6 +37,7 @@ class Round:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     error: str = ""  # the manager's words when the round could not be read
+    nodes: list[dict[str, Any]] | None = None  # the cluster's nodes, read when a global service is followed
 
     def of(self, service_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The service and its tasks; raises GitdeployError when the round failed or it is gone."""
@@ -151,6 +152,7 @@ class Watch:
                 try:
                     tasks = self.api.tasks(filters={"service": present}) if present else []
                     tasks = believable(tasks, down_nodes(self.api, tasks))  # a down node's last word is stale
+                    nodes = self.api.nodes() if any(is_global(s) for s in services) else None
                     break
                 except apierr.NotFound:
                     if attempt:  # removed between the two calls, twice
@@ -163,4 +165,4 @@ class Watch:
         by_service: dict[str, list[dict[str, Any]]] = {}
         for t in tasks:
             by_service.setdefault(t.get("ServiceID", ""), []).append(t)
-        return Round(seq, started, ids, by_id, by_service)
+        return Round(seq, started, ids, by_id, by_service, nodes=nodes)
