@@ -20,11 +20,11 @@ def service(*constraints: str) -> dict:
 def node(nid: str, role: str = "worker", state: str = "ready", availability: str = "active", **labels: str) -> dict:
     return {"ID": nid, "Description": {"Hostname": f"host-{nid}", "Platform": {"OS": "linux", "Architecture": "x86_64"},
                                        "Engine": {"Labels": {}}},
-            "Spec": {"Role": role, "Availability": availability, "Labels": labels}, "Status": {"State": state}}
+            "Spec": {"Role": role, "Availability": availability, "Labels": labels}, "Status": {"State": state, "Addr": f"10.0.0.{nid[1:]}"}}
 
 
 def task(tid: str, nid: str, state: str = "running") -> dict:
-    return {"ID": tid, "NodeID": nid, "DesiredState": "running", "Spec": TEMPLATE, "Status": {"State": state}}
+    return {"ID": tid, "NodeID": nid, "DesiredState": "running", "Spec": TEMPLATE, "Status": {"State": state, "Addr": f"10.0.0.{nid[1:]}"}}
 
 
 NODES = [node("n1", role="manager", zone="A"), node("n2", zone="b")]
@@ -50,6 +50,7 @@ def test_constraints_are_met_as_swarm_meets_them():
     assert tasks.eligible(service("node.labels.rack!=r1"), NODES) == {"n1", "n2"}  # a label a node lacks
     assert tasks.eligible(service("node.labels.rack==r1"), NODES) == set()
     assert tasks.eligible(service("node.hostname==host-n2", "node.platform.os==linux"), NODES) == {"n2"}
+    assert tasks.eligible(service("node.ip==10.0.0.2"), NODES) == {"n2"}
 
 
 def test_a_halted_global_service_wants_nothing_and_is_done():

@@ -100,9 +100,11 @@ def down_nodes(api: LightAPI, tasks: list[dict[str, Any]]) -> frozenset[str]:
 
 
 def _node_value(node: dict[str, Any], attr: str) -> str | None:
-    """The value of a placement constraint's attribute on `node` (as `node ls` returns it)."""
+    """The value of a placement constraint's attribute on `node` (as `node ls` returns it); None for
+    one it does not know (`node.ip` is matched as an address, not as a network)."""
     desc, spec = node.get("Description") or {}, node.get("Spec") or {}
     simple = {"node.id": node.get("ID"), "node.hostname": desc.get("Hostname"), "node.role": spec.get("Role"),
+              "node.ip": (node.get("Status") or {}).get("Addr"),
               "node.platform.os": (desc.get("Platform") or {}).get("OS"),
               "node.platform.arch": (desc.get("Platform") or {}).get("Architecture")}
     if attr in simple:
