@@ -309,7 +309,12 @@ def test_a_deploy_killed_in_its_whole_stack_rollback_is_finished_by_recovery(clu
 
     recovered = pipeline.recover(ctx)
     assert recovered is not None and recovered.ok, recovered
-    assert pipeline.check_verified(ctx, pipeline.prepare(ctx, first)).ok
+    # Swarm may still be ending a task of the failed spec it restarted before the way back landed
+    # (seen once in CI: "1 still at an older spec" right after the recovery verified): it must settle
+    deadline = time.monotonic() + 30
+    while not (v := pipeline.check_verified(ctx, pipeline.prepare(ctx, first))).ok and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert v.ok, v.problems
     assert "V=1" in service_of(swarm_cluster, swarm_system, "api").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert deployed_commit(repo, "production") == first
     assert [a.result for a in attempts(repo, "production") if a.commit == second] == ["interrupted"]
