@@ -6,7 +6,8 @@
   gate, publish, drain, stop); the ops of a phase run at the same time, except ops on the same
   container (a drain, then its stop), which run one after the other in the plan's order. The
   runner decides nothing: batches, order, hold-back and drains are in the plan.
-- Every finished op is written to the journal. Any exception inside an op (an engine error, a
+- Every finished op is written to the journal, and a stop or drain also before it is sent (the
+  engine finishes it even if this process dies). Any exception inside an op (an engine error, a
   lost engine, a full disk, a bug) fails that step with what happened; it never escapes.
 - A cancel (Ctrl-C) starts nothing new: open gates end at once and later steps are skipped.
 
@@ -200,10 +201,12 @@ class Runner:
         elif op.kind == "publish":
             self.engine.publish(cid, t.system, t.env, aliases)
         elif op.kind == "drain":
+            self._sending(step, op, cid)
             self.engine.drain(cid, t.system, t.env)
             # Out of DNS; it keeps serving until its clients are done (at most `rollout.drain`).
             self.emit(path, "drained", f"{cid[:12]} drained: {self.engine.settle(cid, op.seconds, self.cancel)}")
         elif op.kind == "stop":
+            self._sending(step, op, cid)
             self.engine.stop(cid, op.seconds)
             if op.rejoin:  # kept for rollback: ready to start straight into its aliases again
                 self.engine.rejoin(cid, t.system, t.env, aliases)
@@ -213,6 +216,14 @@ class Runner:
         if self.journal:
             self.journal.note(stage=self.stage, step=path, op=op.kind, replica=op.replica,
                               cid=cid if op.kind == "create" else cid[:12])
+
+    def _sending(self, step: Step, op: Op, cid: str) -> None:
+        """Journal a request that takes a running container away before it is sent: the engine
+        carries it out even if this process dies (a stop waits out its grace period), so whoever
+        recovers must do it again, and so wait for it, before looking (pipeline.recovery.fence)."""
+        if self.journal:
+            self.journal.note(stage=self.stage, step=step.path, sending=op.kind, replica=op.replica, cid=cid[:12],
+                              seconds=op.seconds)
 
     def _gate(self, cid: str, op: Op) -> Verdict:
         gate = op.gate

@@ -6,7 +6,9 @@ Two files per environment in the data directory:
   folder): the target commit, the last verified revision, the containers running before, and
   the plan;
 - `journal.log`, the progress: one JSON line per finished engine action and per phase
-  (execute, verified, rollback, rolled-back, record), appended and fsync'd. A torn last line
+  (execute, verified, rollback, rolled-back, record), appended and fsync'd; a stop or a drain
+  also gets a line before its request is sent (`sending`), since the engine carries it out even
+  when the process that sent it is gone. A torn last line
   (power lost mid-write) is ignored on reading.
 
 A finished attempt removes both. Whoever next takes the environment's lock and finds them left
@@ -26,6 +28,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +188,22 @@ class Unfinished:
         """The last phase it reached: execute, verified, rollback, rolled-back or record."""
         phases = self.phases
         return phases[-1] if phases else "prepare"
+
+    @property
+    def in_flight(self) -> tuple[dict[str, Any], ...]:
+        """The requests journaled as about to be sent (a stop, a drain) whose end is not journaled:
+        the engine may still be carrying them out after the process died."""
+        done = Counter((r.get("op"), r.get("cid")) for r in self.records if "op" in r)
+        pending = []
+        for r in self.records:
+            if "sending" not in r:
+                continue
+            key = (r["sending"], r.get("cid"))
+            if done[key] > 0:
+                done[key] -= 1
+            else:
+                pending.append(r)
+        return tuple(pending)
 
     @property
     def ops_done(self) -> int:

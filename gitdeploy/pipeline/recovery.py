@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 
-from gitdeploy.deploy.journal import Journal
+from gitdeploy.deploy.journal import Journal, Unfinished
 from gitdeploy.deploy.journal import read as journal_read
 from gitdeploy.deploy.lock import acquire as acquire_lock
 from gitdeploy.deploy.lock import env_dir, whoami
@@ -97,6 +98,7 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
     rolled_back_ok = any(r.get("phase") == "rolled-back" and r.get("ok") is True for r in left.records)
     finished = "recorded" in left.phases and (rolled_back_ok or "rollback" not in left.phases)
     try:
+        fence(ctx, left, say)
         if finished:  # it had ended and was recorded; only its journal was left behind
             v = converge(ctx, verified, only, say, journal, stage="recover") if verified else None
             if v is None or v.ok:
@@ -170,6 +172,37 @@ def _recover_locked(ctx: Context, say: Callable[[str, str, str], None], who: str
     say("", "recovery", f"recovered: {outcome} and verified ({v.at_target}/{v.expected}); "
                         "the interrupted attempt is recorded as `interrupted`")
     return Recovery(left.target, where, outcome, True)
+
+
+
+def fence(ctx: Context, left: Unfinished, say: Callable[[str, str, str], None]) -> None:
+    """Wait for what the dead process had asked the engine to do and not seen done.
+
+    A stop it sent goes on in the engine after the process is gone (up to the container's grace
+    period), and so does a drain: looked at too early, the replica is still running and in DNS,
+    so the recovery would verify it - and it would go away afterwards, unseen. Each such request
+    is sent again (a stop of a stopped container, a drain of a drained one, change nothing) and
+    waited for, all at once, before anything is looked at; the plan that follows repairs what
+    they took away. Raises GitdeployError (the engine cannot be reached)."""
+    pending = left.in_flight
+    system = str(left.intent.get("system") or "")
+    if not pending or not system:
+        return
+    engine = ctx.engine()
+
+    def again(r: dict) -> None:
+        cid = str(r.get("cid") or "")
+        say(str(r.get("step") or ""), "recovery",
+            f"the interrupted process had asked the engine to {r['sending']} replica {r.get('replica', '?')} "
+            f"({cid}) and had not seen it done: asking again, and waiting for it")
+        if r["sending"] == "stop":
+            engine.stop(cid, float(r.get("seconds") or 10))
+        elif r["sending"] == "drain":
+            engine.drain(cid, system, ctx.env)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(pending))) as pool:
+        for future in [pool.submit(again, r) for r in pending]:
+            future.result()
 
 
 

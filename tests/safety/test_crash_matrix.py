@@ -77,12 +77,13 @@ def run(warm: Warm, spec_repo, *args: str, failpoint: int | None = None):
 
 
 def journal_records(warm, spec_repo, rev: str) -> int:
-    """How many records a whole deploy of `rev` writes: intent, execute, one per op, verified,
-    record, recorded (a failing one: rollback and rolled-back too, and the rollback's ops)."""
+    """How many records a whole deploy of `rev` writes: intent, execute, one per op (a stop or a
+    drain two: `sending` before its request, then done), verified, record, recorded (a failing
+    one: rollback and rolled-back too, and the rollback's ops)."""
     out = run(warm, spec_repo, "plan", "--rev", rev, "--format", "json")
     plan = json.loads(out.stdout)
-    ops = sum(len(phase) for step in plan["steps"] for phase in step["rollout"])
-    return 1 + 1 + ops + 3
+    ops = [op["op"] for step in plan["steps"] for phase in step["rollout"] for op in phase]
+    return 1 + 1 + len(ops) + sum(op in ("stop", "drain") for op in ops) + 3
 
 
 NAMES = ("api", "front", "worker")
