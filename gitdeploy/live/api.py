@@ -21,6 +21,7 @@ import os
 import select
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -86,6 +87,7 @@ class _HTTP:
         self.timeout = timeout
         self._idle: list[enginehttp.Connection] = []
         self._lock = threading.Lock()
+        _POOLS.add(self)
         self.base_url = "http+docker://localhost" if self.kind == "unix" else f"http://{self.where}:{self.port}"
 
     def _new(self, timeout: float | None) -> enginehttp.Connection:
@@ -165,6 +167,23 @@ class _HTTP:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+_POOLS: weakref.WeakSet[_HTTP] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child, the kept-alive connections are the parent's too: the child opens its own
+    (it closes only its copies of the descriptors; the parent's connections stay up), and a lock
+    another thread held at the fork is not inherited held."""
+    for pool in list(_POOLS):
+        pool._lock = threading.Lock()  # noqa: SLF001 - this module's
+        idle, pool._idle = pool._idle, []  # noqa: SLF001
+        for conn in idle:
+            conn.close()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _dropped(sock: socket.socket) -> bool:

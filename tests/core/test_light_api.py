@@ -194,3 +194,27 @@ def test_endpoint_config_is_the_sdks(kw):
 
     from gitdeploy.live.api import endpoint_config
     assert endpoint_config(**kw) == dict(docker.types.EndpointConfig("1.41", **kw))
+
+
+def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(relay, base_image, system_name):
+    """A kept-alive connection is the parent's: a child using it too would mix their answers."""
+    import os
+
+    client = client_for(f"unix://{relay.path}", 60)
+    try:
+        cid = container(client.api, base_image, system_name, ["true"])
+        before = len(relay.conns)
+        pid = os.fork()
+        if pid == 0:  # the child: one call, then out without any of the parent's clean-up
+            try:
+                ok = client.api.inspect_container(cid)["Id"] == cid
+            except BaseException:  # noqa: BLE001
+                ok = False
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert len(relay.conns) == before + 2, "the child opened a connection of its own"
+        assert client.api.inspect_container(cid)["Id"] == cid  # the parent's, still good
+        assert len(relay.conns) == before + 2
+    finally:
+        client.close()
