@@ -73,6 +73,14 @@ def serving(sockets: Iterable[Socket], ports: Iterable[int] = ()) -> list[Socket
             and not ipaddress.ip_address(s.remote).is_loopback]
 
 
+def listeners(tcp: Iterable[Socket], udp: Iterable[Socket] = ()) -> list[Socket]:
+    """What another container could reach: TCP sockets listening, and UDP sockets bound without
+    a peer (a UDP server), on an address other than loopback. Loopback is the container's own
+    (the engine's DNS resolver inside it listens on 127.0.0.11)."""
+    return [s for s in tcp if s.state == "LISTEN" and not ipaddress.ip_address(s.local).is_loopback] + \
+        [s for s in udp if s.remote_port == 0 and not ipaddress.ip_address(s.local).is_loopback]
+
+
 def listen_drops(netstat: str) -> int | None:
     """TcpExt ListenDrops from /proc/net/netstat: connection attempts the kernel dropped because
     a listen queue was full (the client retries its SYN a second later). None when absent."""

@@ -558,7 +558,9 @@ class Engine:
     def settle(self, cid: str, max_wait: float, cancel: Cancel | None = None) -> str:
         """After `drain`: wait until the container serves no client connection any more (at most
         `max_wait` seconds); says how it ended, for the log. "No connection" means none for
-        SETTLE_QUIET seconds since the first look that found none.
+        SETTLE_QUIET seconds since the first look that found none; a container that listens on no
+        port (no TCP listener, no UDP server, other than on loopback) and serves no connection is
+        let go at once: nothing can be on its way to it.
 
         The connections are read from the container's network namespace through the host's /proc
         (its main process's /proc/<pid>/net/tcp{,6}), so this needs the engine on this host and
@@ -593,18 +595,25 @@ class Engine:
         proc = self.proc_root / str(pid)
         from gitdeploy.live import conns  # only where a replica is drained (not at every start)
 
-        def read() -> tuple[list[conns.Socket], int | None]:
-            sockets = conns.parse((proc / "net" / "tcp").read_text())
+        def table(name: str) -> list[conns.Socket]:
+            sockets = conns.parse((proc / "net" / name).read_text())
             try:
-                sockets += conns.parse((proc / "net" / "tcp6").read_text())
+                sockets += conns.parse((proc / "net" / f"{name}6").read_text())
             except FileNotFoundError:
                 pass  # no IPv6 in this kernel
+            return sockets
+
+        def read() -> tuple[list[conns.Socket], int | None]:
+            sockets = table("tcp")
             return conns.serving(sockets, ports), conns.listen_drops((proc / "net" / "netstat").read_text())
 
         try:
             if cid not in (proc / "cgroup").read_text():
                 return full(f"process {pid} is not visible from here (a remote engine?)")
-            _, drops0 = read()
+            open_, drops0 = read()
+            if not open_ and not conns.listeners(table("tcp"), table("udp")):
+                # Nothing to connect to: no client can be on its way (a worker, a batch job).
+                return "it listens on no port: nothing to drain"
         except OSError as exc:
             return full(f"cannot read its network namespace ({exc.strerror or exc})")
         # Quiet counts from the first look that finds no connection, not from when it left DNS: a

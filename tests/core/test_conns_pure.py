@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitdeploy.live.conns import Socket, listen_drops, parse, serving
+from gitdeploy.live.conns import Socket, listen_drops, listeners, parse, serving
 
 PROC = Path(__file__).parent.parent / "fixtures" / "procnet"
 
@@ -51,3 +51,17 @@ def test_unreadable_lines_are_skipped_and_listen_drops_read():
     fake = "TcpExt: ListenOverflows ListenDrops\nTcpExt: 3 7\nIpExt: A\nIpExt: 1\n"
     assert listen_drops(fake) == 7
     assert listen_drops("IpExt: A\nIpExt: 1\n") is None
+
+
+def test_listeners_are_what_another_container_could_reach():
+    """A drained replica with none of these is let go at once (Engine.settle)."""
+    tcp = parse((PROC / "tcp.txt").read_text()) + parse((PROC / "tcp6.txt").read_text())
+    # udp.txt (captured on this kind of machine): a server on 0.0.0.0:5353, one on 127.0.0.11 (where
+    # the engine's DNS resolver listens inside a container), and a client socket connected to 10.0.0.9:53
+    udp = parse((PROC / "udp.txt").read_text())
+    assert [(s.local, s.local_port) for s in udp] == [("0.0.0.0", 5353), ("127.0.0.11", 40001), ("192.0.2.2", 46848)]
+    assert [str(s) for s in listeners(tcp)] == [":::0 -> :80 (LISTEN)"]
+    assert [(s.local, s.local_port) for s in listeners([], udp)] == [("0.0.0.0", 5353)]
+    # httpd listening on loopback only, the outgoing and loopback connections: nothing reachable
+    assert listeners([s for s in tcp if s.state != "LISTEN"] + [Socket("127.0.0.1", 81, "0.0.0.0", 0, "LISTEN")],
+                     [s for s in udp if s.local_port != 5353]) == []

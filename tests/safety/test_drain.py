@@ -51,3 +51,26 @@ def test_settle_waits_the_full_drain_when_the_namespace_cannot_be_read(docker_cl
     said = engine.settle(c.id, 0.2)
     assert said.startswith("cannot read its network namespace") and said.endswith("waited the full drain of 0.2s")
     assert Engine(docker_client, tmp_path).settle(c.id, 0) == "no drain time"
+
+
+@pytest.mark.parametrize(("command", "listens"), [
+    (["sleep", "3600"], ["0B00007F:"]),  # 127.0.0.11: the engine's resolver
+    (["httpd", "-f", "-p", "127.0.0.1:80", "-h", "/"], ["0B00007F:", "0100007F:0050 00000000:0000 0A"]),
+], ids=["worker", "loopback-only"])
+def test_settle_lets_a_container_that_listens_on_nothing_go_at_once(docker_client, base_image, system_name,
+                                                                    tmp_path, command, listens):
+    """No listener another container could reach (the engine's own DNS resolver inside it listens
+    on 127.0.0.11 - loopback): no client can be on its way, so no quiet time is waited."""
+    net = docker_client.networks.create(f"{system_name}-idle", labels={labels.SYSTEM: system_name})
+    c = docker_client.containers.run(base_image, command, detach=True, network=net.name, init=True,
+                                     labels={labels.SYSTEM: system_name})
+    try:
+        for _ in range(100):  # until what listens inside it (loopback only) does: the case to tell apart
+            if all(x in c.exec_run(["cat", "/proc/net/tcp"]).output.decode() for x in listens):
+                break
+        else:
+            pytest.fail(f"never listening inside the container: {listens}")
+        assert Engine(docker_client, tmp_path).settle(c.id, 30) == "it listens on no port: nothing to drain"
+    finally:
+        c.remove(force=True)
+        net.remove()
