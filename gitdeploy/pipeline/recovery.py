@@ -193,8 +193,8 @@ def fence(ctx: Context, left: Unfinished, say: Callable[[str, str, str], None]) 
     def again(r: dict) -> None:
         cid = str(r.get("cid") or "")
         say(str(r.get("step") or ""), "recovery",
-            f"the interrupted process had asked the engine to {r['sending']} replica {r.get('replica', '?')} "
-            f"({cid}) and had not seen it done: asking again, and waiting for it")
+            f"the interrupted process had asked the engine to {r['sending']} container {cid} and had not seen "
+            "it done: asking again, and waiting for it")
         if r["sending"] == "stop":
             engine.stop(cid, float(r.get("seconds") or 10))
         elif r["sending"] == "drain":
