@@ -451,7 +451,7 @@ def report(res: Results, args: argparse.Namespace, load_text: str) -> str:
         f"## Swarm: gitdeploy against `docker stack deploy` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} cores, median of {args.runs})",
         "",
-        f"`bench/swarm.py --runs {args.runs}`: the test suite's 2-node cluster (tests/swarm/cluster.py: two dockerds",
+        f"`bench/swarm.py --runs {args.runs} --warmup {args.warmup}`: the test suite's 2-node cluster (tests/swarm/cluster.py: two dockerds",
         f"in their own network namespaces, one registry), {args.services} services x {args.replicas} replicas (busybox",
         "`sleep`, `init: true`, `endpoint_mode: dnsrr`, start-first, one replica at a time), the same services as",
         "a gitdeploy spec and as a compose v3.7 stack file, both naming the image by tag in the cluster's",
@@ -515,6 +515,7 @@ def main() -> None:
     ap.add_argument("--services", type=int, default=20)
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: stack,gitdeploy")
+    ap.add_argument("--warmup", type=int, default=1, help="unmeasured sequences per tool before the runs")
     ap.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS.md")
     ap.add_argument("--skip-waiting", action="store_true",
                     help="leave out the one `docker stack deploy --detach=false` observation (minutes)")
@@ -537,6 +538,13 @@ def main() -> None:
         print(f"cluster up in {cluster.timings['up']:.1f}s; {args.services} services x {args.replicas} replicas, "
               f"{args.runs} run(s) per tool", flush=True)
         bench = Bench(cluster, args.services, args.replicas, tmp)
+        for _ in range(args.warmup):  # not counted: the nodes pull the image, the engines warm up
+            print("warm-up (not counted):", flush=True)
+            for tool in tools:
+                bench.sequence(tool, Results())
+        if args.warmup:
+            res.notes.append(f"- Before the counted runs, {args.warmup} unmeasured sequence(s) per tool ran (`--warmup`): "
+                             "the first deploys on a new cluster pull the image on every node and are slower.")
         for run in range(args.runs):
             for tool in (tools if run % 2 == 0 else tools[::-1]):
                 bench.sequence(tool, res)
