@@ -101,6 +101,8 @@ def test_deploys_plan_status_and_check_on_the_docker_engine_never_import_the_doc
     spec_repo.commit({"gitdeploy.yaml": spec})
     modules, _ = imported(*base, "deploy")
     assert sdk_modules(modules) == [], f"a deploy of a change imports {sdk_modules(modules)}"
+    # its output is no terminal (captured): the event lines only, no progress bar to redraw
+    assert "gitdeploy.render.lines" in modules and not {"rich.live", "rich.progress"} & set(modules)
     after = {c.id for c in spec_repo.client.containers.list(filters={"label": f"io.gitdeploy.system={system_name}"})}
     assert after and after.isdisjoint(before)  # the change was deployed: a new container serves
 
