@@ -30,7 +30,7 @@ class DeployProgress:
             self.progress = Progress(
                 TextColumn("[bold]deploying[/bold]"), BarColumn(), TaskProgressColumn(),
                 TextColumn("{task.completed:.0f}/{task.total:.0f} up"), TimeElapsedColumn(),
-                console=console, transient=True,
+                console=console, transient=True, refresh_per_second=4,
             )
             self.task = self.progress.add_task("deploy", total=total)
 
