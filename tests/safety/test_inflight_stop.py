@@ -25,7 +25,7 @@ from tests.hooks.helpers import clean_env, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
-GRACE = 4  # seconds the engine waits between SIGTERM and SIGKILL
+GRACE = 6  # seconds the engine waits between SIGTERM and SIGKILL
 
 
 def spec(system: str, version: str, port: int) -> dict:
