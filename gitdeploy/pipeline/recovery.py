@@ -196,7 +196,8 @@ def fence(ctx: Context, left: Unfinished, say: Callable[[str, str, str], None]) 
             f"the interrupted process had asked the engine to {r['sending']} container {cid} and had not seen "
             "it done: asking again, and waiting for it")
         if r["sending"] == "stop":
-            engine.stop(cid, float(r.get("seconds") or 10))
+            grace = r.get("seconds")
+            engine.stop(cid, float(grace) if isinstance(grace, (int, float)) else 10.0)
         elif r["sending"] == "drain":
             engine.drain(cid, system, ctx.env)
 
