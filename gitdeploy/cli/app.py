@@ -26,7 +26,7 @@ from gitdeploy.fsutil import is_storage_error, storage_error
 from gitdeploy.live.engine import check_env_name
 from gitdeploy.pipeline import DEFAULT_ENV, Context, default_data_dir
 from gitdeploy.render.lines import crash_markup, error_markup
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
+from gitdeploy.spec.engines import DEFAULT_ENGINE, ENGINES
 
 # Never break a message or a file:line:col; piped output (hooks, CI logs) gets room for tables.
 # No emoji codes: a commit message or a value saying ":x:" is printed as it is (and the emoji

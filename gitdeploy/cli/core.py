@@ -35,8 +35,7 @@ from gitdeploy.pipeline import Context
 from gitdeploy.plan.model import Plan
 from gitdeploy.render.plan import plan_json, plan_markdown, plan_text
 from gitdeploy.render.result import result_text, result_to_dict
-from gitdeploy.spec.load import load_spec
-from gitdeploy.spec.scheduling import ENGINES
+from gitdeploy.spec.engines import ENGINES
 from gitdeploy.spec.source import open_source
 
 if TYPE_CHECKING:  # the live display (rich.progress) is imported only when a plan has changes to show
@@ -96,6 +95,9 @@ def validate_cmd(ctx: Context, rev: str, worktree: bool, as_json: bool, engine: 
     """Check the spec: every problem at once, with file:line:column and a hint."""
     engine = engine or ctx.engine_kind  # `gitdeploy --engine swarm validate` or GITDEPLOY_ENGINE; a local value wins
     try:
+        # validate reads the spec itself: every problem, never a cache
+        from gitdeploy.spec.load import load_spec
+
         source = open_source(ctx.repo, rev, worktree)
         spec = load_spec(source, ctx.secrets(), engine)
     except SpecInvalid as exc:

@@ -16,7 +16,7 @@ from gitdeploy.hooks.validate import Verdict, check_commit, check_index, new_com
 from gitdeploy.pipeline import Context
 from gitdeploy.render import lines
 from gitdeploy.server.datadir import server_running
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE
+from gitdeploy.spec.engines import DEFAULT_ENGINE
 from gitdeploy.spec.source import SPEC_FILE
 
 PUSHER_VARIABLES = ("GITDEPLOY_PUSHER", "GL_USERNAME", "REMOTE_USER")

@@ -37,7 +37,7 @@ from gitdeploy.pipeline import Context
 from gitdeploy.render.lines import error_lines, retry_line
 from gitdeploy.server.datadir import QUEUE_FILE, server_running
 from gitdeploy.server.queue import Job, JobQueue, JobSpec, Superseded
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE
+from gitdeploy.spec.engines import DEFAULT_ENGINE
 
 log = logging.getLogger(__name__)
 

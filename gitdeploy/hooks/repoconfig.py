@@ -26,7 +26,7 @@ from gitdeploy.errors import EXIT_INVALID, GitdeployError
 from gitdeploy.fsutil import atomic_write
 from gitdeploy.live.swarm.registry import Registry
 from gitdeploy.pipeline import Context
-from gitdeploy.spec.scheduling import ENGINES
+from gitdeploy.spec.engines import ENGINES
 
 DEFAULT_ENVIRONMENTS = {"production": "main"}
 REGISTRY_FILE = "repositories.txt"

@@ -13,8 +13,8 @@ import git
 
 from gitdeploy.errors import Problem, SpecInvalid
 from gitdeploy.history.notes import identity_env
+from gitdeploy.spec.engines import DEFAULT_ENGINE
 from gitdeploy.spec.load import load_spec
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE
 from gitdeploy.spec.secrets import SecretStore
 from gitdeploy.spec.source import SPEC_FILE, GitSource
 

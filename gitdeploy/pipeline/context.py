@@ -13,10 +13,10 @@ from gitdeploy.live.factory import connect, describe, open_engine
 from gitdeploy.live.interface import EngineAPI
 from gitdeploy.live.model import Live
 from gitdeploy.plan.model import Plan
+from gitdeploy.spec import cache
+from gitdeploy.spec.engines import check_engine_name
 from gitdeploy.spec.identity import Desired
-from gitdeploy.spec.load import load_spec
 from gitdeploy.spec.model import Spec
-from gitdeploy.spec.scheduling import check_engine_name
 from gitdeploy.spec.secrets import SecretStore, load_key
 from gitdeploy.spec.source import SpecSource, open_source
 
@@ -96,5 +96,13 @@ class Prepared:
 def load(ctx: Context, rev: str = "HEAD", worktree: bool = False) -> tuple[SpecSource, Spec]:
     """Read and validate the spec at `rev`. Raises SpecInvalid listing every problem."""
     source = open_source(ctx.repo, rev, worktree)
-    return source, load_spec(source, ctx.secrets(), ctx.engine_kind)
+    secrets = ctx.secrets()
+    spec = cache.get(ctx.data_dir, source, ctx.engine_kind, secrets)
+    if spec is None:
+        # the parser and its checks: only for a tree not seen before
+        from gitdeploy.spec.load import load_spec
+
+        spec = load_spec(source, secrets, ctx.engine_kind)
+        cache.put(ctx.data_dir, source, ctx.engine_kind, spec)
+    return source, spec
 

@@ -70,7 +70,7 @@ from ruamel.yaml.error import YAMLError
 
 from gitdeploy.errors import EXIT_INVALID, GitdeployError, Problem
 from gitdeploy.live.swarm.registry import Registry
-from gitdeploy.spec.scheduling import DEFAULT_ENGINE, ENGINES
+from gitdeploy.spec.engines import DEFAULT_ENGINE, ENGINES
 
 HealMode = Literal["report", "heal"]
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gitdeploy.errors import EXIT_INVALID, GitdeployError
+from gitdeploy.spec.engines import DEFAULT_ENGINE, ENGINES, check_engine_name  # noqa: F401 - names used from here too
 from gitdeploy.spec.fields import INT64_MAX, MAX_REPLICAS, get_int
 from gitdeploy.spec.model import Amounts, Placement, Resources
 from gitdeploy.spec.shown import shown
 from gitdeploy.spec.yamlnode import Node, Pos, Report, check_keys, describe, did_you_mean, entries, items
-
-ENGINES = ("docker", "swarm")
-DEFAULT_ENGINE = "docker"
 
 # Swarm's constraint grammar (swarmkit's manager/constraint): a key, == or !=, a value.
 # Patterns are compiled on first use (re caches them): a spec without placement or resources never
@@ -43,14 +40,6 @@ MEMORY_HINT = "write bytes with a unit: 512k, 256M, 1G (binary: 1M = 1,048,576 b
 _RESOURCE_UNSUPPORTED = {k: "remove it; gitdeploy does not apply it" for k in ("pids", "devices", "generic_resources")}
 MODES = ("replicated", "global")
 ENDPOINT_MODES = ("vip", "dnsrr")
-
-
-def check_engine_name(engine: str) -> str:
-    """`engine` when it names an engine; raises GitdeployError (exit 2) otherwise."""
-    if engine not in ENGINES:
-        raise GitdeployError(f"unknown engine {shown(engine)}", f"use one of: {', '.join(ENGINES)}",
-                             exit_code=EXIT_INVALID)
-    return engine
 
 
 # -- parsers (the SERVICE_PARSERS signature: report, node, "service 'x'") --------------------

@@ -83,6 +83,11 @@ class GitSource:
         self._root = TreeEntry(DIR, "", commit_tree(found[1]))
         self._trees: dict[str, dict[str, TreeEntry]] = {}
 
+    @property
+    def tree(self) -> str:
+        """The commit's root tree id: names every file of the commit, contents and modes."""
+        return self._root.sha
+
     def _entries(self, sha: str) -> dict[str, TreeEntry]:
         if sha not in self._trees:
             found = self._git.objects().get(sha)

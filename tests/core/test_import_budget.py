@@ -21,6 +21,8 @@ HEAVY = ("flask", "werkzeug", "waitress", "github", "jinja2", "jsonschema", "ric
          "gitdeploy.heal", "gitdeploy.hooks")
 # What a deploy on one Docker Engine (the default engine) never imports: the Swarm engine and what drives it.
 SWARM = ("gitdeploy.live.swarm", "gitdeploy.pipeline.swarm", "gitdeploy.deploy.swarm")
+LOADER = ("gitdeploy.spec.load", "gitdeploy.spec.yamlnode", "gitdeploy.spec.fastyaml", "gitdeploy.spec.checks",
+          "gitdeploy.spec.scheduling")
 GITDEPLOY_MODULES = 71  # gitdeploy's own modules on the deploy path, a no-op deploy included (66 when pipeline/
 # became a package; 83-85 with the swarm engine, which the pipeline now imports only for a cluster: 67-68;
 # 71 with the light Engine API client, its HTTP and its errors, gitdeploy.live.api/enginehttp/apierr, not the SDK)
@@ -69,6 +71,9 @@ def test_a_deploy_on_the_docker_engine_never_imports_the_swarm_engine(spec_repo,
         assert swarm == [], f"the {run} deploy on a Docker Engine imports {swarm}"
     ours = sorted({m for m in modules if m == "gitdeploy" or m.startswith("gitdeploy.")})
     assert len(ours) <= GITDEPLOY_MODULES, f"{len(ours)} gitdeploy modules in a no-op deploy: {ours}"
+    # the no-op's spec (a tree the first deploy loaded) comes from the cache: no parser, no checks
+    loader = sorted(m for m in modules if m in LOADER or m.startswith("yaml"))
+    assert loader == [], f"the no-op deploy imports the spec loader: {loader}"
     assert "gitdeploy.live.engine" in modules and "gitdeploy.plan.planner" in modules  # it did deploy
     modules, _ = imported(*args[:-1], "status")  # the drift it shows: one engine's, not a cluster's
     assert "gitdeploy.heal.detect" in modules and not [m for m in modules if m.startswith(SWARM + ("gitdeploy.heal.swarm",))]

@@ -225,11 +225,11 @@ def test_deploy_reads_an_invalid_spec_once(repos, tmp_path, docker_client, monke
     """A deploy of an invalid spec parses it once (it was read a second time by prepare, and the
     slowest cases take seconds), and still refuses it and records the attempt."""
     from gitdeploy.history.notes import attempts
-    from gitdeploy.pipeline import context
+    from gitdeploy.spec import load as spec_load  # the pipeline imports it where it loads
 
     calls = []
-    real = context.load_spec
-    monkeypatch.setattr(context, "load_spec", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = spec_load.load_spec
+    monkeypatch.setattr(spec_load, "load_spec", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     case = next(c for c in CASES if c.engine == "docker")
     ctx = pipeline.Context(repo=repos[case.name], data_dir=tmp_path / "data", client=docker_client)
     with pytest.raises(SpecInvalid):
