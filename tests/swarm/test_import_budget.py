@@ -1,11 +1,12 @@
 """Start-up on a cluster: a Swarm no-op deploy, a deploy of a change of ready (digest-pinned)
 images, `plan`, `status` and `check` speak to the manager (tcp://) through gitdeploy.live.api
-alone: neither the Docker SDK nor requests is imported (issue 12's no-op budget)."""
+alone: neither the Docker SDK nor requests is imported (issue 12's no-op budget); the no-op takes
+its spec from the cache, without the YAML parser."""
 
 from __future__ import annotations
 
 from gitdeploy.live import labels
-from tests.core.test_import_budget import imported, sdk_modules
+from tests.core.test_import_budget import LOADER, imported, sdk_modules
 from tests.specrepo import SpecRepo
 from tests.swarm.marks import SWARM
 
@@ -25,6 +26,9 @@ def test_swarm_deploys_plan_status_and_check_never_import_the_docker_sdk(tmp_pat
         modules, _ = imported(*base, command)
         assert "gitdeploy.live.swarm.engine" in modules, f"{what} did not reach the cluster"
         assert sdk_modules(modules) == [], f"{what} on a cluster imports {sdk_modules(modules)}"
+        if command == "deploy":  # the tree the first deploy loaded: its spec comes from the cache
+            loader = sorted(m for m in modules if m in LOADER or m.startswith("yaml"))
+            assert loader == [], f"{what} on a cluster imports the spec loader: {loader}"
     app["environment"] = {"VERSION": "2"}
     repo.commit({"gitdeploy.yaml": spec})
     modules, _ = imported(*base, "deploy")
