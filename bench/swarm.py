@@ -27,7 +27,10 @@ repetitions, gitdeploy first in even ones):
   paused the bad one's update. The denominator of the rollback target; gitdeploy's exit alone is
   reported beside it.
 
-    .venv/bin/python bench/swarm.py [--runs 3] [--services 20] [--replicas 2] [--write]
+    .venv/bin/python bench/swarm.py [--runs 3] [--warmup 1] [--services 20] [--replicas 2] [--write]
+
+`--warmup N`: N unmeasured sequences per tool before the counted runs (the first deploys on a new
+cluster pull the image on every node).
 
 Needs root, the docker CLI (for `docker stack deploy`) and what tests/swarm/cluster.py needs.
 """
