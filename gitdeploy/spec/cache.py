@@ -24,6 +24,7 @@ import io
 import os
 import pickle
 import sys
+import time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -33,6 +34,7 @@ from gitdeploy.spec.secrets import SecretStore
 from gitdeploy.spec.source import SpecSource
 
 KEEP = 32  # specs kept per data directory (the newest)
+STALE = 60.0  # seconds after which a temporary file is a killed writer's
 _HERE = Path(__file__).resolve().parent
 _code: str | None = None
 
@@ -96,11 +98,12 @@ def put(data_dir: Path, source: SpecSource, engine: str, spec: Spec) -> None:
         buf = io.BytesIO()
         _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(dataclasses.replace(spec, commit=None))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, path)
         kept = sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[KEEP:]:
+        now = time.time()  # and what a writer killed before its rename left behind
+        for old in kept[KEEP:] + [t for t in path.parent.glob(".*.tmp") if now - t.stat().st_mtime > STALE]:
             old.unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - a cache is never worth a failed command
         return

@@ -14,8 +14,6 @@ from gitdeploy.live.engine import connect
 pytestmark = pytest.mark.docker
 
 
-
-
 def test_connect_reads_the_api_version_from_the_ping(relay, docker_client):
     client = connect(f"unix://{relay.path}")
     try:

@@ -24,8 +24,6 @@ def api(docker_client):
     client.close()
 
 
-
-
 def container(api, base_image: str, system: str, command: list[str], name: str | None = None) -> str:
     return api.create_container(base_image, command=command, name=name,
                                 labels={labels.SYSTEM: system, labels.ENV: "test"})["Id"]

@@ -105,3 +105,19 @@ def test_a_spec_kept_by_other_code_is_loaded_again(repo, monkeypatch):
     monkeypatch.setattr(cache, "_code", "another version of the loader")
     load(ctx(repo), rev)
     assert len(cached_files(repo)) == 2
+
+
+def test_what_a_writer_killed_before_its_rename_left_is_removed(repo):
+    """The write is a temporary file renamed into place: a kill in between leaves only the
+    temporary file, which the next write removes once it is old."""
+    import os
+
+    folder = repo.data_dir / "cache" / "spec"
+    folder.mkdir(parents=True)
+    left = folder / ".0123abcd.4242.tmp"
+    left.write_bytes(b"half a pickle")
+    os.utime(left, (1, 1))
+    fresh = folder / ".4567cdef.4343.tmp"  # another writer's, right now: left alone
+    fresh.write_bytes(b"being written")
+    load(ctx(repo), repo.repo.head.commit.hexsha)
+    assert len(cached_files(repo)) == 1 and not left.exists() and fresh.exists()

@@ -274,11 +274,7 @@ class SwarmEngine:
                                     until=None if last is None else end)
                 if r is None:  # cancelled, or the deadline passed between rounds
                     if last is None:
-                        with _said(f"reading service {service_id[:12]}"):
-                            found = self.api.tasks(filters={"service": service_id})
-                            service = self.api.inspect_service(service_id)
-                            last = tasks.judge(service, found, ignore=known, down=tasks.down_nodes(self.api, found),
-                                               nodes=self.api.nodes() if tasks.is_global(service) else None)
+                        last = tasks.progress(self.api, service_id, ignore=known)
                     return last
                 seq = r.seq
                 now = tasks.judge(*r.of(service_id), ignore=known, nodes=r.nodes)

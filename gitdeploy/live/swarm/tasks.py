@@ -89,14 +89,17 @@ def believable(tasks: list[dict[str, Any]], down: frozenset[str]) -> list[dict[s
     return [t for t in tasks if t.get("NodeID") not in down or (t.get("Status") or {}).get("State") in ENDED]
 
 
-def down_nodes(api: LightAPI, tasks: list[dict[str, Any]]) -> frozenset[str]:
+def down_nodes(api: LightAPI, tasks: list[dict[str, Any]], nodes: list[dict[str, Any]] | None = None
+               ) -> frozenset[str]:
     """IDs of the nodes that are not ready, asked only when `tasks` hold one that may be stale (told
-    to stop, still said to run: a task in its grace period, or one on a node that is gone)."""
-    api = adopt_api(api)
+    to stop, still said to run: a task in its grace period, or one on a node that is gone); from
+    `nodes` when the caller has read them already."""
     if not any(t.get("DesiredState") != "running" and (t.get("Status") or {}).get("State") not in ENDED
                for t in tasks):
         return frozenset()
-    return frozenset(n["ID"] for n in api.nodes() if (n.get("Status") or {}).get("State") != "ready")
+    if nodes is None:
+        nodes = adopt_api(api).nodes()
+    return frozenset(n["ID"] for n in nodes if (n.get("Status") or {}).get("State") != "ready")
 
 
 def _node_value(node: dict[str, Any], attr: str) -> str | None:
@@ -157,7 +160,7 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
     current = [t for t in tasks if t.get("DesiredState") == "running"]
     at_target = [t for t in current if at(t)]
     running = [t for t in at_target if t["Status"]["State"] == "running"]
-    if "Global" in spec.get("Mode", {}):
+    if is_global(service):
         on = {t.get("NodeID") for t in current if t.get("NodeID")}
         want = len(on | eligible(service, nodes)) if nodes is not None else len(on) or len(current)
     else:
@@ -189,17 +192,20 @@ def judge(service: dict[str, Any], tasks: list[dict[str, Any]], ignore: frozense
     )
 
 
-def progress(api: LightAPI, service_id: str) -> Progress:
-    """The service's progress now. Raises GitdeployError when the engine cannot tell."""
+def progress(api: LightAPI, service_id: str, ignore: frozenset[str] = frozenset()) -> Progress:
+    """The service's progress now (`ignore`: as in `judge`), read by itself rather than in a watch's
+    round. Raises GitdeployError when the manager cannot tell."""
     api = adopt_api(api)
     try:
         found = api.tasks(filters={"service": service_id})
         service = api.inspect_service(service_id)
-        return judge(service, found, down=down_nodes(api, found), nodes=api.nodes() if is_global(service) else None)
+        nodes = api.nodes() if is_global(service) else None
+        return judge(service, found, ignore=ignore, down=down_nodes(api, found, nodes), nodes=nodes)
     except apierr.APIError as exc:
         raise GitdeployError(f"reading service {service_id[:12]}: {exc.explanation or exc}") from None
     except _ERRORS as exc:
-        raise GitdeployError(f"reading service {service_id[:12]}: the engine did not answer ({exc})") from None
+        raise GitdeployError(f"reading service {service_id[:12]}: the cluster's manager did not answer ({exc})") \
+            from None
 
 
 def follow(

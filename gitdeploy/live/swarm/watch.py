@@ -151,8 +151,8 @@ class Watch:
                 present = sorted({s["ID"] for s in services} & ids)  # the manager refuses tasks of a removed one
                 try:
                     tasks = self.api.tasks(filters={"service": present}) if present else []
-                    tasks = believable(tasks, down_nodes(self.api, tasks))  # a down node's last word is stale
                     nodes = self.api.nodes() if any(is_global(s) for s in services) else None
+                    tasks = believable(tasks, down_nodes(self.api, tasks, nodes))  # a down node's last word is stale
                     break
                 except apierr.NotFound:
                     if attempt:  # removed between the two calls, twice
